@@ -1,0 +1,235 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "guild",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "guild", targets: ["guild"]),
+        .executable(name: "guild-auth", targets: ["guild-auth"]),
+        .executable(name: "guild-gateway", targets: ["guild-gateway"]),
+        .library(name: "GuildCore", targets: ["GuildCore"]),
+        .library(name: "GuildWire", targets: ["GuildWire"]),
+        .library(name: "GuildMessages", targets: ["GuildMessages"]),
+        .library(name: "GuildStorage", targets: ["GuildStorage"]),
+        .library(name: "GuildSecurity", targets: ["GuildSecurity"]),
+        .library(name: "GuildTesting", targets: ["GuildTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+    ],
+    targets: [
+        // MARK: Shared
+        .target(
+            name: "GuildCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/GuildCore",
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "GuildMessages",
+            dependencies: [
+                "GuildCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Shared/GuildMessages",
+            exclude: ["Protos"],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "GuildWire",
+            dependencies: [
+                "GuildCore",
+                "GuildMessages",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/GuildWire",
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "GuildStorage",
+            dependencies: [
+                "GuildCore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/GuildStorage",
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "GuildSecurity",
+            dependencies: [
+                "GuildCore", "GuildMessages", "GuildWire",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/GuildSecurity",
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "GuildService",
+            dependencies: [
+                "GuildCore", "GuildWire", "GuildStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/GuildService",
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "GuildTesting",
+            dependencies: [
+                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildAuth", "GuildGateway",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Shared/GuildTesting",
+            swiftSettings: upcoming
+        ),
+
+        // MARK: Services
+        .target(
+            name: "GuildAuth",
+            dependencies: [
+                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildSecurity",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Auth/GuildAuth",
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "guild-auth",
+            dependencies: [
+                "GuildAuth", "GuildCore", "GuildWire", "GuildStorage", "GuildService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Auth/guild-auth",
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "GuildGateway",
+            dependencies: [
+                "GuildCore", "GuildWire", "GuildMessages", "GuildSecurity",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Gateway/GuildGateway",
+            resources: [.copy("Resources/openapi.json")],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "guild-gateway",
+            dependencies: [
+                "GuildGateway", "GuildCore", "GuildWire", "GuildService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Gateway/guild-gateway",
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "guild",
+            dependencies: [
+                "GuildCore", "GuildWire", "GuildService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Services/CLI/guild",
+            swiftSettings: upcoming
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "GuildWireTests",
+            dependencies: [
+                "GuildWire", "GuildCore", "GuildMessages", "GuildTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "GuildStorageTests",
+            dependencies: ["GuildStorage", "GuildCore", "GuildTesting", .product(name: "SQLKit", package: "sql-kit")],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "GuildAuthTests",
+            dependencies: ["GuildAuth", "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildTesting"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "GuildGatewayTests",
+            dependencies: [
+                "GuildGateway", "GuildAuth", "GuildCore", "GuildWire", "GuildTesting", "GuildMessages",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: upcoming
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,49 @@
+import ArgumentParser
+import GuildAuth
+import GuildCore
+import GuildService
+
+/// `guild-auth`: users, credentials, sessions and token signing keys, over the wire protocol.
+@main
+struct GuildAuthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guild-auth",
+        abstract: "Guild's auth service: accounts, passwords, sessions and token signing keys."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Wire address to listen on (env GUILD_AUTH_LISTEN).")
+    var listen: String = ConfigEnvironment().string("GUILD_AUTH_LISTEN", default: "127.0.0.1:7101")
+
+    @Option(name: .customLong("database-url"), help: "sqlite:<path> or postgres://user:pass@host:port/db (env GUILD_AUTH_DATABASE_URL; default sqlite under the data directory).")
+    var databaseURL: String? = ConfigEnvironment().string("GUILD_AUTH_DATABASE_URL")
+
+    @Option(name: .customLong("scrypt-log-n"), help: "log2 of scrypt's N for new password hashes (env GUILD_AUTH_SCRYPT_LOG_N; 17 is OWASP's minimum).")
+    var scryptLogN: Int = ConfigEnvironment().int("GUILD_AUTH_SCRYPT_LOG_N", default: 17)
+
+    @Option(name: .customLong("access-token-ttl"), help: "Access token lifetime in seconds (env GUILD_AUTH_ACCESS_TOKEN_TTL).")
+    var accessTokenTTL: Int = ConfigEnvironment().int("GUILD_AUTH_ACCESS_TOKEN_TTL", default: 900)
+
+    @Option(name: .customLong("refresh-token-ttl"), help: "Refresh token lifetime in seconds (env GUILD_AUTH_REFRESH_TOKEN_TTL).")
+    var refreshTokenTTL: Int = ConfigEnvironment().int("GUILD_AUTH_REFRESH_TOKEN_TTL", default: 30 * 24 * 3600)
+
+    func validate() throws {
+        guard (10...22).contains(scryptLogN) else { throw ValidationError("--scrypt-log-n must be between 10 and 22") }
+        guard accessTokenTTL >= 30, refreshTokenTTL > accessTokenTTL else { throw ValidationError("token lifetimes are too short") }
+    }
+
+    func run() async throws {
+        var configuration = AuthConfiguration()
+        configuration.passwordHashing.logN = scryptLogN
+        configuration.accessTokenLifetime = .seconds(accessTokenTTL)
+        configuration.refreshTokenLifetime = .seconds(refreshTokenTTL)
+        let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .auth, options: common)
+        let settings = configuration
+        try await ServiceRunner.run(service: .auth, listen: listen, databaseURL: url, options: common) { database, logger in
+            let service = try AuthService(database: database, configuration: settings, logger: logger)
+            try await service.prepare()
+            return ServiceRunner.Parts(router: service.wireRouter, onShutdown: { await service.shutdown() })
+        }
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `guild`: the operator's command-line tool.
+@main
+struct GuildCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guild",
+        abstract: "Run and manage a Guild deployment.",
+        subcommands: [UpCommand.self, CertsCommand.self]
+    )
+}

@@ -1,0 +1,194 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import GuildCore
+import GuildService
+import GuildWire
+import NIOCore
+import NIOPosix
+
+/// `guild up`: runs the whole suite on this machine as child processes.
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start every Guild process on this machine (SQLite data and certificates under the data directory).",
+        discussion: "Ctrl-C or SIGTERM stops every process gracefully. If one process dies, guild up says which and why, and stops the rest."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Address every process listens on.")
+    var host = "127.0.0.1"
+
+    @Option(name: .customLong("http-port"), help: "Gateway HTTP port.")
+    var httpPort = 8080
+
+    @Option(name: .customLong("auth-port"), help: "Auth service wire port.")
+    var authPort = 7101
+
+    @Option(name: .customLong("bin-dir"), help: "Where the guild-* executables are (default: next to this one).")
+    var binDirectory: String?
+
+    func run() async throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // our lines interleave with the children's logs
+        let dataDirectory = URL(fileURLWithPath: common.dataDirectory).standardizedFileURL
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let certificates = URL(fileURLWithPath: common.resolvedCertificatesDirectory).standardizedFileURL
+        let written = try CertificateStore.ensure(directory: certificates)
+        if !written.isEmpty {
+            print("guild up: created certificates in \(certificates.path)")
+        }
+        let binaries = URL(fileURLWithPath: binDirectory ?? Self.ownDirectory())
+        var environment = ProcessInfo.processInfo.environment
+        environment["GUILD_DATA_DIR"] = dataDirectory.path
+        environment["GUILD_CERTS_DIR"] = certificates.path
+        environment["GUILD_LOG_LEVEL"] = common.logLevel
+
+        let authListen = "\(host):\(authPort)"
+        let gatewayListen = "\(host):\(httpPort)"
+        let children = [
+            ChildSpec(name: "guild-auth", arguments: ["--listen", authListen], readyPort: authPort),
+            ChildSpec(name: "guild-gateway", arguments: ["--listen", gatewayListen, "--auth", authListen], readyPort: httpPort),
+        ]
+        let supervisor = Supervisor(host: host)
+        supervisor.installSignalHandlers()
+        for child in children {
+            let executable = binaries.appendingPathComponent(child.name)
+            guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+                supervisor.stopAll(reason: nil)
+                throw ValidationError("\(executable.path) not found; build first with `swift build`")
+            }
+            try supervisor.start(child, executable: executable, environment: environment)
+            guard await supervisor.waitUntilListening(child, timeout: .seconds(60)) else {
+                supervisor.stopAll(reason: "\(child.name) did not start listening on port \(child.readyPort)")
+                throw ExitCode.failure
+            }
+        }
+        print("guild up: Guild is running at http://\(host):\(httpPort)  (data: \(dataDirectory.path); Ctrl-C stops)")
+        let status = await supervisor.waitForExit()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    static func ownDirectory() -> String {
+        let path = CommandLine.arguments[0]
+        let resolved = path.contains("/") ? path : (Bundle.main.executablePath ?? path)
+        return (URL(fileURLWithPath: resolved).resolvingSymlinksInPath().deletingLastPathComponent().path)
+    }
+}
+
+struct ChildSpec: Sendable {
+    let name: String
+    let arguments: [String]
+    let readyPort: Int
+}
+
+/// Starts child processes, watches them, and stops them all together.
+final class Supervisor: @unchecked Sendable {
+    // Every mutable field is guarded by `lock`; the class is shared with signal and termination
+    // handlers that run on other threads, which is why it is @unchecked Sendable.
+    private let lock = NSLock()
+    private var processes: [(ChildSpec, Process)] = []
+    private var isStopping = false
+    private var exitStatus: Int32 = 0
+    private var waiters: [CheckedContinuation<Int32, Never>] = []
+    private var signalSources: [any DispatchSourceSignal] = []
+    private let host: String
+
+    init(host: String) {
+        self.host = host
+    }
+
+    func installSignalHandlers() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [weak self] in
+                let name = signalNumber == SIGINT ? "SIGINT" : "SIGTERM"
+                print("\nguild up: \(name) received; stopping every process")
+                self?.stopAll(reason: nil)
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    func start(_ spec: ChildSpec, executable: URL, environment: [String: String]) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = spec.arguments
+        process.environment = environment
+        process.terminationHandler = { [weak self] finished in
+            self?.childExited(spec, process: finished)
+        }
+        try process.run()
+        lock.withLock { processes.append((spec, process)) }
+    }
+
+    private func childExited(_ spec: ChildSpec, process: Process) {
+        let stopping = lock.withLock { isStopping }
+        if !stopping {
+            let why = process.terminationReason == .uncaughtSignal
+                ? "was killed by signal \(process.terminationStatus)"
+                : "exited with status \(process.terminationStatus)"
+            stopAll(reason: "\(spec.name) \(why); see its log above")
+        }
+        finishIfAllExited()
+    }
+
+    /// Stops every child: SIGTERM, then SIGKILL for any still running after 10 seconds.
+    func stopAll(reason: String?) {
+        let running: [(ChildSpec, Process)] = lock.withLock {
+            if isStopping { return [] }
+            isStopping = true
+            if reason != nil { exitStatus = 1 }
+            return processes
+        }
+        if let reason { print("guild up: \(reason); stopping the rest") }
+        // Stop in reverse start order: the gateway first, so no new requests reach the services.
+        for (_, process) in running.reversed() where process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
+            for (spec, process) in running where process.isRunning {
+                print("guild up: \(spec.name) did not stop within 10 s; killing it")
+                kill(process.processIdentifier, SIGKILL)
+            }
+        }
+        finishIfAllExited()
+    }
+
+    private func finishIfAllExited() {
+        let resumed: ([CheckedContinuation<Int32, Never>], Int32) = lock.withLock {
+            guard isStopping, processes.allSatisfy({ !$0.1.isRunning }) else { return ([], 0) }
+            let list = waiters
+            waiters = []
+            return (list, exitStatus)
+        }
+        for waiter in resumed.0 { waiter.resume(returning: resumed.1) }
+    }
+
+    /// Waits until every child has exited after a stop; returns guild up's exit status.
+    func waitForExit() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            lock.withLock { waiters.append(continuation) }
+            finishIfAllExited()
+        }
+    }
+
+    /// Polls the child's port until it accepts a TCP connection, the child exits, or time runs out.
+    func waitUntilListening(_ spec: ChildSpec, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let alive = lock.withLock { !isStopping && processes.contains { $0.0.name == spec.name && $0.1.isRunning } }
+            guard alive else { return false }
+            if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(200))
+                .connect(host: host, port: spec.readyPort).get() {
+                try? await channel.close()
+                return true
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+}

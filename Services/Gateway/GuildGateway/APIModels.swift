@@ -1,0 +1,78 @@
+import Foundation
+import GuildMessages
+
+/// JSON bodies of the HTTP API, as the OpenAPI document describes them.
+enum API {
+    struct RegisterBody: Decodable {
+        var email: String?
+        var password: String?
+        var displayName: String?
+    }
+
+    struct LoginBody: Decodable {
+        var email: String?
+        var password: String?
+    }
+
+    struct RefreshTokenBody: Decodable {
+        var refreshToken: String?
+    }
+
+    struct ChangePasswordBody: Decodable {
+        var currentPassword: String?
+        var newPassword: String?
+    }
+
+    struct User: Encodable {
+        var id: String
+        var email: String
+        var displayName: String
+        var roles: [String]
+        var createdAt: String
+
+        init(_ user: AuthUser) {
+            id = user.id
+            email = user.email
+            displayName = user.displayName
+            roles = user.roles
+            createdAt = timestamp(milliseconds: user.createdAtMs)
+        }
+    }
+
+    struct Tokens: Encodable {
+        var tokenType = "Bearer"
+        var accessToken: String
+        var expiresIn: Int64
+        var accessTokenExpiresAt: String
+        var refreshToken: String
+        var refreshTokenExpiresAt: String
+    }
+
+    struct Session: Encodable {
+        var user: User
+        var tokens: Tokens
+
+        init(_ session: AuthSession, now: Date = Date()) {
+            user = User(session.user)
+            tokens = Tokens(
+                accessToken: session.tokens.accessToken,
+                expiresIn: max(0, (session.tokens.accessExpiresAtMs - Int64(now.timeIntervalSince1970 * 1000)) / 1000),
+                accessTokenExpiresAt: timestamp(milliseconds: session.tokens.accessExpiresAtMs),
+                refreshToken: session.tokens.refreshToken,
+                refreshTokenExpiresAt: timestamp(milliseconds: session.tokens.refreshExpiresAtMs)
+            )
+        }
+    }
+
+    struct Health: Encodable {
+        var status: String
+        var services: [String: String]?
+    }
+}
+
+/// RFC 3339 UTC timestamp with milliseconds.
+func timestamp(milliseconds: Int64) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+}

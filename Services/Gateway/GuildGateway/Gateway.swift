@@ -1,0 +1,151 @@
+import Foundation
+import GuildCore
+import GuildMessages
+import GuildSecurity
+import GuildWire
+import Hummingbird
+import HTTPTypes
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The HTTP/JSON front door: routes requests to the services over the wire protocol, verifies
+/// bearer tokens locally, and answers errors as problem documents.
+public final class Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    let clients: [ServiceName: WireClient]
+    let verifier: AccessTokenVerifier
+    let logger: Logger
+
+    public init(configuration: GatewayConfiguration, tls: WireTLS, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        var clients: [ServiceName: WireClient] = [:]
+        for (service, endpoints) in configuration.services {
+            var clientConfiguration = WireClient.Configuration()
+            clientConfiguration.defaultTimeout = configuration.requestTimeout
+            clients[service] = try WireClient(service: service, endpoints: endpoints, tls: tls, configuration: clientConfiguration, logger: logger)
+        }
+        self.clients = clients
+        guard let auth = clients[.auth] else {
+            throw GuildError(.failedPrecondition, "The gateway needs the auth service's endpoints.")
+        }
+        self.verifier = AccessTokenVerifier(authClient: auth, logger: logger)
+    }
+
+    /// The client of `service`.
+    func client(_ service: ServiceName) throws -> WireClient {
+        guard let client = clients[service] else {
+            throw GuildError(.unavailable, "The \(service) service is not configured.", retryAfterSeconds: 30)
+        }
+        return client
+    }
+
+    /// The Hummingbird router with every route of ``GatewayRoutes``.
+    public func makeRouter() -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
+        router.middlewares.add(GatewayMiddleware())
+        for route in GatewayRoutes.all {
+            let handler = route.handler
+            router.on(RouterPath(route.hummingbirdPath), method: route.method) { request, context in
+                try await handler(self, request, context)
+            }
+        }
+        return router
+    }
+
+    /// A Hummingbird application serving the gateway.
+    public func makeApplication(services: [any Service] = [], onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "guild-gateway"),
+            services: services,
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+
+    // MARK: Helpers for handlers
+
+    /// Metadata for a call made on behalf of this request.
+    func metadata(_ context: GatewayRequestContext, request: Request) -> [String: String] {
+        var metadata = [MetadataKey.requestID: context.requestID]
+        if let trace = context.traceparent { metadata[MetadataKey.traceparent] = trace }
+        if let claims = context.claims { metadata[MetadataKey.userID] = claims.userID.rawValue }
+        if let address = clientAddress(request: request, context: context) { metadata[MetadataKey.clientAddress] = address }
+        return metadata
+    }
+
+    func clientAddress(request: Request, context: GatewayRequestContext) -> String? {
+        if configuration.trustForwardedFor, let forwarded = request.headers[.xForwardedFor] {
+            let first = forwarded.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
+            if let first, !first.isEmpty { return first }
+        }
+        return context.remoteAddress?.ipAddress
+    }
+
+    /// Verifies the bearer token and returns the context with the caller's claims.
+    func authenticate(_ request: Request, context: GatewayRequestContext) async throws -> GatewayRequestContext {
+        guard let header = request.headers[.authorization] else {
+            throw GuildError(.unauthenticated, "This request needs an access token (Authorization: Bearer <token>).", reason: "missing_token")
+        }
+        let prefix = "bearer "
+        guard header.count > prefix.count, header.lowercased().hasPrefix(prefix) else {
+            throw GuildError(.unauthenticated, "The Authorization header must be 'Bearer <token>'.", reason: "invalid_token")
+        }
+        let token = String(header.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+        var context = context
+        context.claims = try await verifier.verify(token)
+        context.logger[metadataKey: "user"] = "\(context.claims!.userID)"
+        return context
+    }
+
+    /// Decodes a JSON body (at most the context's upload limit).
+    func decode<Body: Decodable>(_ type: Body.Type, from request: Request, context: GatewayRequestContext) async throws -> Body {
+        if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
+            throw Problem(status: .unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported media type", detail: "Send the body as application/json.")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        } catch {
+            throw Problem(status: .contentTooLarge, code: "content_too_large", title: "Content too large", detail: "The request body is larger than \(context.maxUploadSize) bytes.")
+        }
+        do {
+            return try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw Problem(status: .badRequest, code: "invalid_argument", title: "Invalid request", detail: "The body is not the JSON object this operation expects.", reason: "malformed_json")
+        }
+    }
+
+    /// A JSON response.
+    func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Checks every configured service over the wire, in parallel.
+    func readiness() async -> [String: String] {
+        await withTaskGroup(of: (String, String).self) { group in
+            for (service, client) in clients {
+                group.addTask {
+                    do {
+                        let answer = try await client.call(SystemAPI.health, WireHealthRequest(), timeout: .seconds(1))
+                        return (service.rawValue, answer.status == "serving" ? "ready" : answer.status)
+                    } catch {
+                        return (service.rawValue, "unavailable")
+                    }
+                }
+            }
+            var states: [String: String] = [:]
+            for await (service, state) in group { states[service] = state }
+            return states
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+}

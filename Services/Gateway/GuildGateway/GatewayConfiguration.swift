@@ -1,0 +1,17 @@
+import GuildCore
+import GuildWire
+
+/// How the gateway is set up.
+public struct GatewayConfiguration: Sendable {
+    /// Address the HTTP server listens on.
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// The endpoints of each service the gateway talks to.
+    public var services: [ServiceName: [WireEndpoint]] = [.auth: [WireEndpoint(host: "127.0.0.1", port: 7101)]]
+    /// The longest the gateway waits for services on behalf of one request.
+    public var requestTimeout: Duration = .seconds(5)
+    /// Use the first `X-Forwarded-For` address as the client address (only behind a trusted proxy).
+    public var trustForwardedFor = false
+
+    public init() {}
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import GuildCore
+import GuildGateway
+import GuildService
+import GuildWire
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `guild-gateway`: the HTTP/JSON API in front of the services.
+@main
+struct GuildGatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guild-gateway",
+        abstract: "Guild's HTTP/JSON gateway: routes requests to the services over the wire protocol."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "HTTP address to listen on (env GUILD_GATEWAY_LISTEN).")
+    var listen: String = ConfigEnvironment().string("GUILD_GATEWAY_LISTEN", default: "127.0.0.1:8080")
+
+    @Option(name: .customLong("auth"), help: "Auth service endpoints, comma-separated host:port (env GUILD_AUTH_ENDPOINTS).")
+    var authEndpoints: String = ConfigEnvironment().string("GUILD_AUTH_ENDPOINTS", default: "127.0.0.1:7101")
+
+    @Option(name: .customLong("request-timeout-ms"), help: "How long one HTTP request may wait for services (env GUILD_GATEWAY_REQUEST_TIMEOUT_MS).")
+    var requestTimeoutMs: Int = ConfigEnvironment().int("GUILD_GATEWAY_REQUEST_TIMEOUT_MS", default: 5000)
+
+    @Flag(name: .customLong("trust-forwarded-for"), help: "Take the client address from X-Forwarded-For (only behind a trusted proxy).")
+    var trustForwardedFor = ConfigEnvironment().string("GUILD_GATEWAY_TRUST_FORWARDED_FOR") == "1"
+
+    func run() async throws {
+        common.bootstrapLogging()
+        let logger = Logger(label: "guild-gateway")
+        guard let address = WireEndpoint(listen) else { throw ValidationError("--listen must be host:port") }
+        guard let auth = WireEndpoint.list(authEndpoints) else { throw ValidationError("--auth must be host:port[,host:port...]") }
+        var configuration = GatewayConfiguration()
+        configuration.host = address.host
+        configuration.port = address.port
+        configuration.services = [.auth: auth]
+        configuration.requestTimeout = .milliseconds(requestTimeoutMs)
+        configuration.trustForwardedFor = trustForwardedFor
+        let tls = try WireTLS.load(directory: common.resolvedCertificatesDirectory, service: .gateway)
+        let gateway = try Gateway(configuration: configuration, tls: tls, logger: logger)
+        let app = gateway.makeApplication { channel in
+            logger.notice("guild-gateway listening on http://\(address)")
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: app)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}

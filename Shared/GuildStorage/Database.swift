@@ -1,0 +1,191 @@
+import Foundation
+import GuildCore
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+import ServiceLifecycle
+import Synchronization
+
+/// The SQL dialect a ``Database`` speaks, for the few statements that differ.
+public enum SQLDialectKind: Sendable, Equatable {
+    case sqlite
+    case postgres
+}
+
+/// A service's database: one SQL code path (SQLKit) over SQLite or PostgreSQL.
+///
+/// SQLite: one connection to a file in WAL mode with foreign keys on and a busy timeout; access is
+/// serialized (SQLite has one writer at a time anyway) so a transaction never interleaves with
+/// another caller's statements. PostgreSQL: a pool of connections (PostgresNIO's client), which
+/// must be run as a service (``run()``).
+public final class Database: Service, Sendable {
+    public let dialect: SQLDialectKind
+    private let backend: Backend
+    private let logger: Logger
+
+    private enum Backend: Sendable {
+        case sqlite(SQLiteConnection, AsyncLock)
+        case postgres(PostgresClient)
+    }
+
+    private init(dialect: SQLDialectKind, backend: Backend, logger: Logger) {
+        self.dialect = dialect
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// Opens the database. For PostgreSQL the pool connects lazily once ``run()`` runs.
+    public static func open(_ configuration: DatabaseConfiguration, logger: Logger) async throws -> Database {
+        switch configuration {
+        case .sqlite(let path):
+            let url = URL(fileURLWithPath: path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let connection = try await SQLiteConnection.open(storage: .file(path: url.path), logger: logger)
+            let sql = connection.sql()
+            do {
+                try await sql.raw("PRAGMA journal_mode = WAL").run()
+                try await sql.raw("PRAGMA foreign_keys = ON").run()
+                try await sql.raw("PRAGMA busy_timeout = 5000").run()
+                try await sql.raw("PRAGMA synchronous = NORMAL").run()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            return Database(dialect: .sqlite, backend: .sqlite(connection, AsyncLock()), logger: logger)
+        case .postgres(let settings):
+            var config = PostgresClient.Configuration(
+                host: settings.host,
+                port: settings.port,
+                username: settings.username,
+                password: settings.password,
+                database: settings.database,
+                tls: settings.requireTLS ? .require(.makeClientConfiguration()) : .disable
+            )
+            config.options.maximumConnections = 16
+            let client = PostgresClient(configuration: config, backgroundLogger: logger)
+            return Database(dialect: .postgres, backend: .postgres(client), logger: logger)
+        }
+    }
+
+    /// Runs the connection pool (PostgreSQL); for SQLite, waits for shutdown and closes the file.
+    public func run() async throws {
+        switch backend {
+        case .postgres(let client):
+            await client.run()
+        case .sqlite(let connection, _):
+            try? await gracefulShutdown()
+            try? await connection.close()
+        }
+    }
+
+    /// Closes an SQLite database opened outside a service group.
+    public func close() async {
+        if case .sqlite(let connection, _) = backend { try? await connection.close() }
+    }
+
+    /// Runs `body` with a database handle to itself (no other caller's statements in between on SQLite).
+    public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            switch backend {
+            case .sqlite(let connection, let lock):
+                return try await lock.withLock { try await body(connection.sql()) }
+            case .postgres(let client):
+                return try await client.withConnection { connection in try await body(connection.sql()) }
+            }
+        } catch let error as GuildError {
+            throw error
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            throw Self.translate(error, logger: logger)
+        }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    /// On SQLite the transaction starts IMMEDIATE (takes the write lock at once), so two writers
+    /// never deadlock upgrading read locks.
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let begin = dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
+        return try await withConnection { sql in
+            try await sql.raw(SQLQueryString(begin)).run()
+            do {
+                let result = try await body(sql)
+                try await sql.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await sql.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    /// Maps driver errors to Guild errors: unique violations become `alreadyExists`; the rest
+    /// `unavailable` (connection problems) or `internal`.
+    static func translate(_ error: any Error, logger: Logger) -> any Error {
+        if let sqlite = error as? SQLiteError {
+            if sqlite.reason == .constraintUniqueFailed || sqlite.reason == .constraintPrimaryKeyFailed {
+                return GuildError(.alreadyExists, "The record exists already.", reason: "unique_violation")
+            }
+            if sqlite.reason == .busy || sqlite.reason == .locked {
+                return GuildError(.unavailable, "The database is busy; try again.", retryAfterSeconds: 1)
+            }
+        }
+        if let psql = error as? PSQLError {
+            if psql.serverInfo?[.sqlState] == "23505" {
+                return GuildError(.alreadyExists, "The record exists already.", reason: "unique_violation")
+            }
+            if psql.code == .connectionError || psql.code == .clientClosedConnection || psql.code == .serverClosedConnection {
+                return GuildError(.unavailable, "The database is unreachable.", retryAfterSeconds: 1)
+            }
+        }
+        logger.error("database error", metadata: ["error": "\(String(reflecting: error))"])
+        return GuildError(.internal, "Database error.")
+    }
+}
+
+/// A mutual-exclusion lock for async code, granting access in arrival order.
+final class AsyncLock: Sendable {
+    private let state = Mutex(State())
+
+    private struct State {
+        var isLocked = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+
+    private func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let acquired = state.withLock { state -> Bool in
+                if state.isLocked {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.isLocked = true
+                return true
+            }
+            if acquired { continuation.resume() }
+        }
+    }
+
+    private func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.isLocked = false
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}

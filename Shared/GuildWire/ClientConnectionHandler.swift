@@ -1,0 +1,211 @@
+import GuildCore
+import GuildMessages
+import NIOCore
+import NIOSSL
+import NIOTLS
+
+/// What callers write into a client connection's pipeline.
+enum ClientCommand: Sendable {
+    /// Open a call; the handler assigns the stream id and completes `promise` with the outcome.
+    case call(OutboundCall)
+    /// Give up on the call with this id: fail it locally and tell the server.
+    case cancel(callID: UInt64, error: GuildError)
+}
+
+/// One call waiting to be written.
+struct OutboundCall: Sendable {
+    let callID: UInt64
+    let request: WireRequest
+    let timeout: Duration
+    let promise: EventLoopPromise<[UInt8]>
+}
+
+/// The client side of one connection: sends HELLO, checks the server's identity, assigns stream
+/// ids, matches RESPONSE and ERROR frames to callers by stream id, enforces each call's deadline
+/// (failing it and sending CANCEL), and fails every pending call when the connection ends.
+final class ClientConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = Frame
+    typealias OutboundIn = ClientCommand
+    typealias OutboundOut = Frame
+
+    private struct Pending {
+        let streamID: UInt32
+        let promise: EventLoopPromise<[UInt8]>
+        let timer: Scheduled<Void>?
+    }
+
+    private let expectedPeer: ServiceName
+    private let maxFrameSize: Int
+    private let handshakePromise: EventLoopPromise<WireHelloAck>
+    private var isOpen = false
+    private var isGoingAway = false
+    private var nextStreamID: UInt32 = 1
+    private var pendingByStream: [UInt32: UInt64] = [:]
+    private var pending: [UInt64: Pending] = [:]
+
+    init(expectedPeer: ServiceName, maxFrameSize: Int, handshakePromise: EventLoopPromise<WireHelloAck>) {
+        self.expectedPeer = expectedPeer
+        self.maxFrameSize = maxFrameSize
+        self.handshakePromise = handshakePromise
+    }
+
+    /// True while new calls may be sent on this connection.
+    var acceptsCalls: Bool { isOpen && !isGoingAway }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var hello = WireHello()
+        hello.minVersion = UInt32(Frame.currentVersion)
+        hello.maxVersion = UInt32(Frame.currentVersion)
+        hello.maxFrameSize = UInt32(maxFrameSize)
+        if let frame = try? Frame(type: .hello, streamID: 0, message: hello) {
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        }
+        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            do {
+                guard let certificate = try context.pipeline.syncOperations.nioSSL_peerCertificate() else {
+                    throw WireProtocolError(.peerIdentityMismatch, "the server presented no certificate")
+                }
+                let name = try ServiceIdentity.serviceName(of: certificate)
+                guard name == expectedPeer else {
+                    throw WireProtocolError(.peerIdentityMismatch, "expected to reach \(expectedPeer), the certificate says \(name)")
+                }
+            } catch {
+                handshakePromise.fail(error)
+                context.close(promise: nil)
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .call(let call):
+            guard acceptsCalls else {
+                call.promise.fail(GuildError(.unavailable, "The connection to \(expectedPeer) is closing.", retryAfterSeconds: 1, reason: "connection_closing"))
+                promise?.succeed()
+                return
+            }
+            let streamID = nextStreamID
+            nextStreamID &+= 1
+            var request = call.request
+            request.timeoutMs = UInt64(max(1, call.timeout.components.seconds * 1000 + call.timeout.components.attoseconds / 1_000_000_000_000_000))
+            let frame: Frame
+            do {
+                frame = try Frame(type: .request, streamID: streamID, message: request)
+            } catch {
+                call.promise.fail(GuildError(.internal, "The request could not be encoded."))
+                promise?.succeed()
+                return
+            }
+            guard frame.body.readableBytes + Frame.headerSize <= maxFrameSize else {
+                call.promise.fail(GuildError(.invalidArgument, "The request is larger than the maximum frame size (\(maxFrameSize) bytes)."))
+                promise?.succeed()
+                return
+            }
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let timer = context.eventLoop.scheduleTask(in: TimeAmount(call.timeout)) {
+                loopBound.value.cancel(
+                    callID: call.callID,
+                    error: GuildError(.deadlineExceeded, "\(call.request.method) did not answer within its deadline."),
+                    context: contextBound.value)
+            }
+            pending[call.callID] = Pending(streamID: streamID, promise: call.promise, timer: timer)
+            pendingByStream[streamID] = call.callID
+            context.writeAndFlush(wrapOutboundOut(frame), promise: promise)
+        case .cancel(let callID, let error):
+            cancel(callID: callID, error: error, context: context)
+            promise?.succeed()
+        }
+    }
+
+    private func cancel(callID: UInt64, error: GuildError, context: ChannelHandlerContext) {
+        guard let call = pending.removeValue(forKey: callID) else { return }
+        pendingByStream[call.streamID] = nil
+        call.timer?.cancel()
+        call.promise.fail(error)
+        if context.channel.isActive {
+            context.writeAndFlush(wrapOutboundOut(Frame(type: .cancel, streamID: call.streamID)), promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        do {
+            switch frame.type {
+            case .helloAck:
+                guard !isOpen else { throw WireProtocolError(.unexpectedFrame, "a second HELLO_ACK") }
+                let ack: WireHelloAck = try frame.decodeBody()
+                guard ack.version == UInt32(Frame.currentVersion) else {
+                    throw WireProtocolError(.unsupportedVersion, "the server chose version \(ack.version)")
+                }
+                isOpen = true
+                handshakePromise.succeed(ack)
+            case .response:
+                guard let call = takePending(streamID: frame.streamID) else { return }
+                let response: WireResponse = try frame.decodeBody()
+                call.promise.succeed([UInt8](response.payload))
+            case .error where frame.streamID == 0:
+                let status: WireStatus = try frame.decodeBody()
+                let error = GuildError(status)
+                handshakePromise.fail(error)
+                failAll(error)
+                context.close(promise: nil)
+            case .error:
+                guard let call = takePending(streamID: frame.streamID) else { return }
+                let status: WireStatus = try frame.decodeBody()
+                call.promise.fail(GuildError(status))
+            case .ping:
+                context.writeAndFlush(wrapOutboundOut(Frame(type: .pong, streamID: 0, body: frame.body)), promise: nil)
+            case .pong:
+                break
+            case .goAway:
+                isGoingAway = true
+                if pending.isEmpty { context.close(promise: nil) }
+            default:
+                throw WireProtocolError(.unexpectedFrame, "a server does not send \(frame.type)")
+            }
+        } catch {
+            context.fireErrorCaught(error)
+        }
+    }
+
+    private func takePending(streamID: UInt32) -> Pending? {
+        guard let callID = pendingByStream.removeValue(forKey: streamID), let call = pending.removeValue(forKey: callID) else {
+            return nil  // cancelled or timed out already
+        }
+        call.timer?.cancel()
+        return call
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let guildError = (error as? WireProtocolError)?.guildError
+            ?? (error as? GuildError)
+            ?? GuildError(.unavailable, "The connection to \(expectedPeer) failed: \(error)", retryAfterSeconds: 1)
+        handshakePromise.fail(guildError)
+        failAll(guildError)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let error = GuildError(.unavailable, "The connection to \(expectedPeer) closed.", retryAfterSeconds: 1, reason: "connection_closed")
+        handshakePromise.fail(error)
+        failAll(error)
+        isOpen = false
+        context.fireChannelInactive()
+    }
+
+    private func failAll(_ error: GuildError) {
+        let calls = pending.values
+        pending.removeAll()
+        pendingByStream.removeAll()
+        for call in calls {
+            call.timer?.cancel()
+            call.promise.fail(error)
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import GuildCore
+import GuildMessages
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+
+/// Serves calls on one connection: the handshake, then each REQUEST as its own task, answered by
+/// a RESPONSE or an ERROR on the same stream id. State lives in a ``ServerConnectionState``.
+final class ServerConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = Frame
+    typealias OutboundIn = Frame
+    typealias OutboundOut = Frame
+
+    /// How the handler learns who the peer is.
+    enum PeerIdentity {
+        /// From the URI SAN of the TLS peer certificate, once the TLS handshake is done.
+        case tls
+        /// Fixed (tests on an embedded channel, without TLS).
+        case fixed(ServiceName)
+    }
+
+    private let router: WireRouter
+    private let configuration: WireServer.Configuration
+    private let serviceName: ServiceName
+    private var logger: Logger
+    private var state: ServerConnectionState
+    private var identity: ServiceName?
+    private let identitySource: PeerIdentity
+    private var calls: [UInt32: Task<Void, Never>] = [:]
+    private var context: ChannelHandlerContext?
+    private var handshakeTimer: Scheduled<Void>?
+
+    init(router: WireRouter, configuration: WireServer.Configuration, serviceName: ServiceName, identity: PeerIdentity, logger: Logger) {
+        self.router = router
+        self.configuration = configuration
+        self.serviceName = serviceName
+        self.identitySource = identity
+        self.logger = logger
+        self.state = ServerConnectionState(maxConcurrentCalls: configuration.maxConcurrentCallsPerConnection)
+        if case .fixed(let name) = identity { self.identity = name }
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { startHandshakeTimer(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startHandshakeTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    private func startHandshakeTimer(context: ChannelHandlerContext) {
+        guard handshakeTimer == nil else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        handshakeTimer = context.eventLoop.scheduleTask(in: TimeAmount(configuration.handshakeTimeout)) {
+            loopBound.value.handshakeTimedOut()
+        }
+    }
+
+    private func handshakeTimedOut() {
+        guard case .awaitingHello = state.state, let context else { return }
+        context.fireErrorCaught(WireProtocolError(.handshakeTimeout, "no HELLO within \(configuration.handshakeTimeout)"))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent, case .tls = identitySource {
+            do {
+                guard let certificate = try context.pipeline.syncOperations.nioSSL_peerCertificate() else {
+                    throw WireProtocolError(.peerIdentityMismatch, "the peer presented no certificate")
+                }
+                identity = try ServiceIdentity.serviceName(of: certificate)
+                logger[metadataKey: "peer"] = "\(identity!)"
+            } catch {
+                context.fireErrorCaught(error)
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        let action: ServerConnectionState.Action
+        if frame.type == .hello {
+            do {
+                let hello: WireHello = try frame.decodeBody()
+                action = state.receivedHello(minVersion: hello.minVersion, maxVersion: hello.maxVersion)
+            } catch {
+                context.fireErrorCaught(error)
+                return
+            }
+        } else {
+            action = state.receivedFrame(type: frame.type, streamID: frame.streamID)
+        }
+        perform(action, frame: frame, context: context)
+    }
+
+    private func perform(_ action: ServerConnectionState.Action, frame: Frame, context: ChannelHandlerContext) {
+        switch action {
+        case .acceptHello(let version):
+            handshakeTimer?.cancel()
+            var ack = WireHelloAck()
+            ack.version = UInt32(version)
+            ack.maxFrameSize = UInt32(configuration.maxFrameSize)
+            ack.maxConcurrentCalls = UInt32(configuration.maxConcurrentCallsPerConnection)
+            send(try? Frame(type: .helloAck, streamID: 0, message: ack), context: context)
+        case .startCall(let streamID):
+            startCall(frame: frame, streamID: streamID, context: context)
+        case .refuseCall(let streamID):
+            send(.error(GuildError(.resourceExhausted, "Too many calls in flight on this connection (limit \(configuration.maxConcurrentCallsPerConnection)).", retryAfterSeconds: 1), streamID: streamID), context: context)
+        case .refuseDraining(let streamID):
+            send(.error(GuildError(.unavailable, "The server is shutting down; use another connection.", retryAfterSeconds: 1, reason: "draining"), streamID: streamID), context: context)
+        case .cancelCall(let streamID):
+            calls[streamID]?.cancel()
+        case .pong:
+            send(Frame(type: .pong, streamID: 0, body: frame.body), context: context)
+        case .ignore:
+            break
+        case .fail(let error):
+            context.fireErrorCaught(error)
+        }
+    }
+
+    private func startCall(frame: Frame, streamID: UInt32, context: ChannelHandlerContext) {
+        let request: WireRequest
+        do {
+            request = try frame.decodeBody()
+        } catch {
+            finish(streamID: streamID, with: .failure(GuildError(.invalidArgument, "The REQUEST body is not a valid request.")))
+            return
+        }
+        guard let caller = identity else {
+            finish(streamID: streamID, with: .failure(GuildError(.unauthenticated, "The peer's identity is unknown.")))
+            return
+        }
+        guard let method = router.method(named: request.method) else {
+            finish(streamID: streamID, with: .failure(GuildError(.unimplemented, "\(serviceName) has no method \(request.method).")))
+            return
+        }
+        guard method.allowedCallers.contains(caller) else {
+            finish(streamID: streamID, with: .failure(GuildError(.permissionDenied, "\(caller) may not call \(request.method).")))
+            return
+        }
+        var timeout = configuration.defaultCallTimeout
+        if request.timeoutMs > 0 {
+            timeout = min(.milliseconds(Int64(clamping: request.timeoutMs)), configuration.maxCallTimeout)
+        }
+        let deadline = ContinuousClock.now + timeout
+        var callLogger = logger
+        callLogger[metadataKey: "method"] = "\(request.method)"
+        callLogger[metadataKey: "caller"] = "\(caller)"
+        if let id = request.metadata[MetadataKey.requestID] { callLogger[metadataKey: "request-id"] = "\(id)" }
+        if let trace = request.metadata[MetadataKey.traceparent] { callLogger[metadataKey: "traceparent"] = "\(trace)" }
+        let callContext = CallContext(caller: caller, method: request.method, metadata: request.metadata, deadline: deadline, logger: callLogger)
+        let payload = [UInt8](request.payload)
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        calls[streamID] = Task {
+            let result: Result<[UInt8], GuildError>
+            do {
+                let bytes = try await withDeadline(deadline) { try await method.invoke(payload, callContext) }
+                result = .success(bytes)
+            } catch let error as GuildError {
+                result = .failure(error)
+            } catch is CancellationError {
+                result = .failure(GuildError(.cancelled, "The call was cancelled."))
+            } catch {
+                callLogger.error("method failed", metadata: ["error": "\(String(reflecting: error))"])
+                result = .failure(GuildError(.internal, "Internal error."))
+            }
+            eventLoop.execute { loopBound.value.finish(streamID: streamID, with: result) }
+        }
+    }
+
+    private func finish(streamID: UInt32, with result: Result<[UInt8], GuildError>) {
+        calls[streamID] = nil
+        let shouldClose = state.callFinished(streamID: streamID)
+        guard let context else { return }
+        switch result {
+        case .success(let bytes):
+            var response = WireResponse()
+            response.payload = .init(bytes)
+            send(try? Frame(type: .response, streamID: streamID, message: response), context: context)
+        case .failure(let error):
+            if error.code != .cancelled || context.channel.isActive {
+                send(.error(error, streamID: streamID), context: context)
+            }
+        }
+        if shouldClose { context.close(promise: nil) }
+    }
+
+    private func send(_ frame: Frame?, context: ChannelHandlerContext) {
+        guard let frame else { return }
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        for task in calls.values { task.cancel() }
+        calls.removeAll()
+        state.closed()
+        context.fireChannelInactive()
+    }
+
+    /// Starts a graceful drain: a GOAWAY frame, no new calls, close when the last call ends.
+    func drain(context: ChannelHandlerContext) {
+        var goAway = WireGoAway()
+        goAway.lastStreamID = state.highestStreamID
+        goAway.reason = "server shutting down"
+        send(try? Frame(type: .goAway, streamID: 0, message: goAway), context: context)
+        if state.beginDraining() { context.close(promise: nil) }
+    }
+
+    func userOutboundEventTriggered(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        if event is WireServer.DrainEvent {
+            drain(context: context)
+            promise?.succeed()
+        } else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+        }
+    }
+}

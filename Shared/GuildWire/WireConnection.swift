@@ -1,0 +1,135 @@
+import Foundation
+import GuildCore
+import GuildMessages
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// One open client connection to a service, after TLS and the HELLO handshake. Many calls run on
+/// it at once. Cancelling the calling task cancels the call (a CANCEL frame tells the server).
+public final class WireConnection: Sendable {
+    public let service: ServiceName
+    public let endpoint: WireEndpoint
+    let channel: any Channel
+    private let callIDs = Atomic<UInt64>(0)
+
+    private init(service: ServiceName, endpoint: WireEndpoint, channel: any Channel) {
+        self.service = service
+        self.endpoint = endpoint
+        self.channel = channel
+    }
+
+    /// Connects, completes TLS (checking the server is `service`) and the handshake, within `timeout`.
+    public static func connect(
+        to endpoint: WireEndpoint,
+        service: ServiceName,
+        sslContext: NIOSSLContext,
+        maxFrameSize: Int = Frame.defaultMaxFrameSize,
+        timeout: Duration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) async throws -> WireConnection {
+        let eventLoop = group.next()
+        let handshake = eventLoop.makePromise(of: WireHelloAck.self)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(TimeAmount(timeout))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
+                        try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameSize: maxFrameSize)))
+                        try sync.addHandler(MessageToByteHandler(FrameEncoder()))
+                        try sync.addHandler(WireErrorHandler(logger: logger))
+                        try sync.addHandler(ClientConnectionHandler(expectedPeer: service, maxFrameSize: maxFrameSize, handshakePromise: handshake))
+                    }
+                }
+                .connect(host: endpoint.host, port: endpoint.port)
+                .get()
+        } catch {
+            handshake.fail(error)
+            throw GuildError(.unavailable, "\(service) at \(endpoint) is unreachable (\(error)).", retryAfterSeconds: 1, reason: "unreachable")
+        }
+        let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            handshake.fail(GuildError(.unavailable, "\(service) at \(endpoint) did not complete the handshake in time.", retryAfterSeconds: 1, reason: "handshake_timeout"))
+        }
+        do {
+            _ = try await handshake.futureResult.get()
+            timer.cancel()
+        } catch {
+            timer.cancel()
+            channel.close(promise: nil)
+            if let guildError = error as? GuildError, guildError.code == .unavailable { throw guildError }
+            throw GuildError(.unavailable, "\(service) at \(endpoint) refused the connection (\(error)).", retryAfterSeconds: 1, reason: "handshake_failed")
+        }
+        return WireConnection(service: service, endpoint: endpoint, channel: channel)
+    }
+
+    /// True while the connection is up.
+    public var isActive: Bool { channel.isActive }
+
+    /// Sends one call and waits for its outcome, at most `timeout`.
+    /// - Throws: ``GuildError`` from the server, `deadlineExceeded`, `cancelled`, or `unavailable`.
+    public func call(method: String, payload: [UInt8], metadata: [String: String], timeout: Duration) async throws -> [UInt8] {
+        let callID = callIDs.add(1, ordering: .relaxed).newValue
+        let promise = channel.eventLoop.makePromise(of: [UInt8].self)
+        var request = WireRequest()
+        request.method = method
+        request.metadata = metadata
+        request.payload = .init(payload)
+        let channel = self.channel
+        return try await withTaskCancellationHandler {
+            channel.writeAndFlush(ClientCommand.call(OutboundCall(callID: callID, request: request, timeout: timeout, promise: promise)))
+                .whenFailure { error in
+                    promise.fail(GuildError(.unavailable, "The call could not be sent (\(error)).", retryAfterSeconds: 1, reason: "connection_closed"))
+                }
+            return try await promise.futureResult.get()
+        } onCancel: {
+            channel.writeAndFlush(ClientCommand.cancel(callID: callID, error: GuildError(.cancelled, "The call was cancelled."))).whenFailure { _ in
+                promise.fail(GuildError(.cancelled, "The call was cancelled."))
+            }
+        }
+    }
+
+    /// Closes the connection.
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+/// A host and port of one service replica.
+public struct WireEndpoint: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` (IPv6 in brackets: `[::1]:7101`).
+    public init?(_ text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let colon = trimmed.lastIndex(of: ":"), let port = Int(trimmed[trimmed.index(after: colon)...]), (1...65535).contains(port) else {
+            return nil
+        }
+        var host = String(trimmed[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses a comma-separated list of endpoints.
+    public static func list(_ text: String) -> [WireEndpoint]? {
+        let parts = text.split(separator: ",").map(String.init)
+        let endpoints = parts.compactMap(WireEndpoint.init)
+        return endpoints.count == parts.count && !endpoints.isEmpty ? endpoints : nil
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

@@ -1,0 +1,57 @@
+import GuildCore
+import GuildMessages
+import NIOCore
+import SwiftProtobuf
+
+extension Frame {
+    /// A frame whose body is the serialized `message`.
+    public init(type: FrameType, streamID: UInt32, message: some SwiftProtobuf.Message) throws {
+        let bytes: [UInt8] = try message.serializedBytes()
+        self.init(type: type, streamID: streamID, body: ByteBuffer(bytes: bytes))
+    }
+
+    /// An ERROR frame carrying `error`.
+    public static func error(_ error: GuildError, streamID: UInt32) -> Frame {
+        // Serializing a Status cannot fail: it holds only strings and integers.
+        (try? Frame(type: .error, streamID: streamID, message: WireStatus(error))) ?? Frame(type: .error, streamID: streamID)
+    }
+
+    /// Decodes the body as `M`, throwing a protocol error for a malformed body.
+    public func decodeBody<M: SwiftProtobuf.Message>(as type: M.Type = M.self) throws -> M {
+        do {
+            return try M(serializedBytes: Array(body.readableBytesView))
+        } catch {
+            throw WireProtocolError(.malformedBody, "the \(self.type) frame body is not a valid \(M.protoMessageName)")
+        }
+    }
+}
+
+extension WireStatus {
+    /// The wire form of a Guild error.
+    public init(_ error: GuildError) {
+        self.init()
+        self.code = error.code.rawValue
+        self.message = error.message
+        self.fieldViolations = error.fieldViolations.map { violation in
+            var wire = WireFieldViolation()
+            wire.field = violation.field
+            wire.description_p = violation.description
+            return wire
+        }
+        self.retryAfterSeconds = error.retryAfterSeconds ?? 0
+        self.reason = error.reason ?? ""
+    }
+}
+
+extension GuildError {
+    /// The Guild error an ERROR frame carries.
+    public init(_ status: WireStatus) {
+        self.init(
+            GuildError.Code(rawValue: status.code),
+            status.message,
+            fieldViolations: status.fieldViolations.map { GuildError.FieldViolation(field: $0.field, description: $0.description_p) },
+            retryAfterSeconds: status.retryAfterSeconds == 0 ? nil : status.retryAfterSeconds,
+            reason: status.reason.isEmpty ? nil : status.reason
+        )
+    }
+}
