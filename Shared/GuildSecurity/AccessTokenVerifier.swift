@@ -86,7 +86,7 @@ public actor AccessTokenVerifier {
     }
 
     /// The `kid` of a JWT's header, without verifying anything.
-    static func keyID(of token: String) -> String? {
+    public static func keyID(of token: String) -> String? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let header = Base64URL.decode(String(parts[0])),
               let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any],

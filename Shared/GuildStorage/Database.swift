@@ -144,6 +144,9 @@ public final class Database: Service, Sendable {
                 return GuildError(.unavailable, "The database is unreachable.", retryAfterSeconds: 1)
             }
         }
+        guard error is SQLiteError || error is PSQLError else {
+            return error  // the caller's own error, thrown through a transaction: keep it
+        }
         logger.error("database error", metadata: ["error": "\(String(reflecting: error))"])
         return GuildError(.internal, "Database error.")
     }

@@ -1,8 +1,10 @@
 import GuildCore
 import GuildMessages
+import Logging
 import NIOCore
 import NIOSSL
 import NIOTLS
+import Synchronization
 
 /// What callers write into a client connection's pipeline.
 enum ClientCommand: Sendable {
@@ -35,6 +37,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     private let expectedPeer: ServiceName
+    private let status: ConnectionStatus
+    /// The largest frame the server accepts (from HELLO_ACK), never more than our own limit.
+    private var peerMaxFrameSize: Int
+    private let logger: Logger
     private let maxFrameSize: Int
     private let handshakePromise: EventLoopPromise<WireHelloAck>
     private var isOpen = false
@@ -43,8 +49,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private var pendingByStream: [UInt32: UInt64] = [:]
     private var pending: [UInt64: Pending] = [:]
 
-    init(expectedPeer: ServiceName, maxFrameSize: Int, handshakePromise: EventLoopPromise<WireHelloAck>) {
+    init(expectedPeer: ServiceName, maxFrameSize: Int, handshakePromise: EventLoopPromise<WireHelloAck>, status: ConnectionStatus, logger: Logger) {
         self.expectedPeer = expectedPeer
+        self.status = status
+        self.peerMaxFrameSize = maxFrameSize
+        self.logger = logger
         self.maxFrameSize = maxFrameSize
         self.handshakePromise = handshakePromise
     }
@@ -91,6 +100,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             }
             let streamID = nextStreamID
             nextStreamID &+= 1
+            if nextStreamID == 0 {
+                // Stream ids are spent: this is the connection's last call; new calls go to a new one.
+                isGoingAway = true
+                status.markGoingAway()
+            }
             var request = call.request
             request.timeoutMs = UInt64(max(1, call.timeout.components.seconds * 1000 + call.timeout.components.attoseconds / 1_000_000_000_000_000))
             let frame: Frame
@@ -101,8 +115,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 promise?.succeed()
                 return
             }
-            guard frame.body.readableBytes + Frame.headerSize <= maxFrameSize else {
-                call.promise.fail(GuildError(.invalidArgument, "The request is larger than the maximum frame size (\(maxFrameSize) bytes)."))
+            guard frame.body.readableBytes + Frame.headerSize <= peerMaxFrameSize else {
+                call.promise.fail(GuildError(.invalidArgument, "The request is larger than the server's maximum frame size (\(peerMaxFrameSize) bytes)."))
                 promise?.succeed()
                 return
             }
@@ -144,11 +158,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                     throw WireProtocolError(.unsupportedVersion, "the server chose version \(ack.version)")
                 }
                 isOpen = true
+                if ack.maxFrameSize >= UInt32(Frame.headerSize) {
+                    peerMaxFrameSize = min(maxFrameSize, Int(ack.maxFrameSize))
+                }
                 handshakePromise.succeed(ack)
             case .response:
                 guard let call = takePending(streamID: frame.streamID) else { return }
-                let response: WireResponse = try frame.decodeBody()
-                call.promise.succeed([UInt8](response.payload))
+                do {
+                    let response: WireResponse = try frame.decodeBody()
+                    call.promise.succeed([UInt8](response.payload))
+                } catch {
+                    call.promise.fail(GuildError(.protocolViolation, "\(expectedPeer) sent a malformed RESPONSE.", reason: "malformed_body"))
+                    throw error
+                }
             case .error where frame.streamID == 0:
                 let status: WireStatus = try frame.decodeBody()
                 let error = GuildError(status)
@@ -157,20 +179,33 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 context.close(promise: nil)
             case .error:
                 guard let call = takePending(streamID: frame.streamID) else { return }
-                let status: WireStatus = try frame.decodeBody()
-                call.promise.fail(GuildError(status))
+                do {
+                    let status: WireStatus = try frame.decodeBody()
+                    call.promise.fail(GuildError(status))
+                } catch {
+                    call.promise.fail(GuildError(.protocolViolation, "\(expectedPeer) sent a malformed ERROR.", reason: "malformed_body"))
+                    throw error
+                }
             case .ping:
                 context.writeAndFlush(wrapOutboundOut(Frame(type: .pong, streamID: 0, body: frame.body)), promise: nil)
             case .pong:
                 break
             case .goAway:
                 isGoingAway = true
+                status.markGoingAway()
                 if pending.isEmpty { context.close(promise: nil) }
             default:
                 throw WireProtocolError(.unexpectedFrame, "a server does not send \(frame.type)")
             }
         } catch {
-            context.fireErrorCaught(error)
+            let guildError = (error as? WireProtocolError)?.guildError ?? GuildError(.internal, "\(error)")
+            handshakePromise.fail(guildError)
+            failAll(guildError)
+            if let violation = error as? WireProtocolError {
+                WireErrorHandler.closeConnection(context: context, violation: violation, logger: logger)
+            } else {
+                context.close(promise: nil)
+            }
         }
     }
 
@@ -192,6 +227,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        status.markGoingAway()
         let error = GuildError(.unavailable, "The connection to \(expectedPeer) closed.", retryAfterSeconds: 1, reason: "connection_closed")
         handshakePromise.fail(error)
         failAll(error)
@@ -208,4 +244,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             call.promise.fail(error)
         }
     }
+}
+
+/// What callers off the event loop may know about a connection: whether it still takes new calls.
+final class ConnectionStatus: Sendable {
+    private let goingAway = Atomic<Bool>(false)
+
+    /// True once the server sent GOAWAY, the stream ids ran out, or the connection closed.
+    var isGoingAway: Bool { goingAway.load(ordering: .acquiring) }
+
+    func markGoingAway() { goingAway.store(true, ordering: .releasing) }
 }

@@ -30,6 +30,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var calls: [UInt32: Task<Void, Never>] = [:]
     private var context: ChannelHandlerContext?
     private var handshakeTimer: Scheduled<Void>?
+    /// The largest frame the client accepts (from its HELLO).
+    private var peerMaxFrameSize = Frame.defaultMaxFrameSize
 
     init(router: WireRouter, configuration: WireServer.Configuration, serviceName: ServiceName, identity: PeerIdentity, logger: Logger) {
         self.router = router
@@ -65,7 +67,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func handshakeTimedOut() {
         guard case .awaitingHello = state.state, let context else { return }
-        context.fireErrorCaught(WireProtocolError(.handshakeTimeout, "no HELLO within \(configuration.handshakeTimeout)"))
+        fail(WireProtocolError(.handshakeTimeout, "no HELLO within \(configuration.handshakeTimeout)"), context: context)
+    }
+
+    /// Ends the connection for a protocol violation this handler detected.
+    private func fail(_ error: any Error, context: ChannelHandlerContext) {
+        state.closed()
+        for task in calls.values { task.cancel() }
+        calls.removeAll()
+        let violation = error as? WireProtocolError
+            ?? WireProtocolError(.peerIdentityMismatch, "the peer could not be identified")
+        WireErrorHandler.closeConnection(context: context, violation: violation, logger: logger)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -77,7 +89,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 identity = try ServiceIdentity.serviceName(of: certificate)
                 logger[metadataKey: "peer"] = "\(identity!)"
             } catch {
-                context.fireErrorCaught(error)
+                fail(error, context: context)
             }
         }
         context.fireUserInboundEventTriggered(event)
@@ -85,13 +97,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if case .closed = state.state { return }
         let action: ServerConnectionState.Action
         if frame.type == .hello {
             do {
                 let hello: WireHello = try frame.decodeBody()
+                if hello.maxFrameSize >= UInt32(Frame.headerSize) {
+                    peerMaxFrameSize = min(Int(hello.maxFrameSize), configuration.maxFrameSize)
+                }
                 action = state.receivedHello(minVersion: hello.minVersion, maxVersion: hello.maxVersion)
             } catch {
-                context.fireErrorCaught(error)
+                fail(error, context: context)
                 return
             }
         } else {
@@ -122,7 +138,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .ignore:
             break
         case .fail(let error):
-            context.fireErrorCaught(error)
+            fail(error, context: context)
         }
     }
 
@@ -185,9 +201,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .success(let bytes):
             var response = WireResponse()
             response.payload = .init(bytes)
-            send(try? Frame(type: .response, streamID: streamID, message: response), context: context)
+            if let frame = try? Frame(type: .response, streamID: streamID, message: response),
+               frame.body.readableBytes + Frame.headerSize > peerMaxFrameSize {
+                send(.error(GuildError(.resourceExhausted, "The response is larger than the client's maximum frame size (\(peerMaxFrameSize) bytes).", reason: "response_too_large"), streamID: streamID), context: context)
+            } else {
+                send(try? Frame(type: .response, streamID: streamID, message: response), context: context)
+            }
         case .failure(let error):
-            if error.code != .cancelled || context.channel.isActive {
+            // A cancelled call was given up by the client, which expects no answer.
+            if error.code != .cancelled {
                 send(.error(error, streamID: streamID), context: context)
             }
         }

@@ -83,7 +83,7 @@ public actor WireClient {
         for _ in 0..<endpoints.count {
             let endpoint = endpoints[nextIndex % endpoints.count]
             nextIndex &+= 1
-            if let open = connections[endpoint], open.isActive { return open }
+            if let open = connections[endpoint], open.acceptsCalls { return open }
             connections[endpoint] = nil
             if let until = failedUntil[endpoint], until > .now, endpoints.count > 1 { continue }
             do {

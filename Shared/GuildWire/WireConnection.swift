@@ -15,7 +15,10 @@ public final class WireConnection: Sendable {
     let channel: any Channel
     private let callIDs = Atomic<UInt64>(0)
 
-    private init(service: ServiceName, endpoint: WireEndpoint, channel: any Channel) {
+    private let status: ConnectionStatus
+
+    private init(service: ServiceName, endpoint: WireEndpoint, channel: any Channel, status: ConnectionStatus) {
+        self.status = status
         self.service = service
         self.endpoint = endpoint
         self.channel = channel
@@ -33,6 +36,8 @@ public final class WireConnection: Sendable {
     ) async throws -> WireConnection {
         let eventLoop = group.next()
         let handshake = eventLoop.makePromise(of: WireHelloAck.self)
+        let status = ConnectionStatus()
+        let deadline = ContinuousClock.now + timeout
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop)
@@ -45,7 +50,7 @@ public final class WireConnection: Sendable {
                         try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameSize: maxFrameSize)))
                         try sync.addHandler(MessageToByteHandler(FrameEncoder()))
                         try sync.addHandler(WireErrorHandler(logger: logger))
-                        try sync.addHandler(ClientConnectionHandler(expectedPeer: service, maxFrameSize: maxFrameSize, handshakePromise: handshake))
+                        try sync.addHandler(ClientConnectionHandler(expectedPeer: service, maxFrameSize: maxFrameSize, handshakePromise: handshake, status: status, logger: logger))
                     }
                 }
                 .connect(host: endpoint.host, port: endpoint.port)
@@ -54,7 +59,7 @@ public final class WireConnection: Sendable {
             handshake.fail(error)
             throw GuildError(.unavailable, "\(service) at \(endpoint) is unreachable (\(error)).", retryAfterSeconds: 1, reason: "unreachable")
         }
-        let timer = eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+        let timer = eventLoop.scheduleTask(in: TimeAmount(max(.zero, deadline - ContinuousClock.now))) {
             handshake.fail(GuildError(.unavailable, "\(service) at \(endpoint) did not complete the handshake in time.", retryAfterSeconds: 1, reason: "handshake_timeout"))
         }
         do {
@@ -66,11 +71,14 @@ public final class WireConnection: Sendable {
             if let guildError = error as? GuildError, guildError.code == .unavailable { throw guildError }
             throw GuildError(.unavailable, "\(service) at \(endpoint) refused the connection (\(error)).", retryAfterSeconds: 1, reason: "handshake_failed")
         }
-        return WireConnection(service: service, endpoint: endpoint, channel: channel)
+        return WireConnection(service: service, endpoint: endpoint, channel: channel, status: status)
     }
 
     /// True while the connection is up.
     public var isActive: Bool { channel.isActive }
+
+    /// True while new calls may be sent: up, and the server has not said GOAWAY.
+    public var acceptsCalls: Bool { channel.isActive && !status.isGoingAway }
 
     /// Sends one call and waits for its outcome, at most `timeout`.
     /// - Throws: ``GuildError`` from the server, `deadlineExceeded`, `cancelled`, or `unavailable`.

@@ -26,17 +26,24 @@ public final class WireErrorHandler: ChannelInboundHandler, RemovableChannelHand
         guard !isClosing else { return }
         isClosing = true
         if let violation = error as? WireProtocolError {
-            logger.notice("closing connection: peer broke the protocol", metadata: [
-                "reason": "\(violation.reason.rawValue)", "detail": "\(violation.message)",
-                "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
-            ])
-            context.writeAndFlush(wrapOutboundOut(.error(violation.guildError, streamID: 0)))
-                .assumeIsolated()
-                .whenComplete { _ in context.close(promise: nil) }
+            Self.closeConnection(context: context, violation: violation, logger: logger)
         } else {
             logger.debug("closing connection after error", metadata: ["error": "\(error)"])
             context.close(promise: nil)
         }
         context.fireErrorCaught(error)
+    }
+
+    /// Tells the peer what it did wrong (an ERROR frame on stream 0), then closes the connection
+    /// once that frame is written. Handlers after the codec call this for violations they detect.
+    static func closeConnection(context: ChannelHandlerContext, violation: WireProtocolError, logger: Logger) {
+        logger.notice("closing connection: peer broke the protocol", metadata: [
+            "reason": "\(violation.reason.rawValue)", "detail": "\(violation.message)",
+            "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+        ])
+        let frame = Frame.error(violation.guildError, streamID: 0)
+        context.writeAndFlush(NIOAny(frame))
+            .assumeIsolated()
+            .whenComplete { _ in context.close(promise: nil) }
     }
 }

@@ -30,13 +30,12 @@ struct UpCommand: AsyncParsableCommand {
     var binDirectory: String?
 
     func run() async throws {
-        setvbuf(stdout, nil, _IOLBF, 0)  // our lines interleave with the children's logs
         let dataDirectory = URL(fileURLWithPath: common.dataDirectory).standardizedFileURL
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let certificates = URL(fileURLWithPath: common.resolvedCertificatesDirectory).standardizedFileURL
         let written = try CertificateStore.ensure(directory: certificates)
         if !written.isEmpty {
-            print("guild up: created certificates in \(certificates.path)")
+            say("guild up: created certificates in \(certificates.path)")
         }
         let binaries = URL(fileURLWithPath: binDirectory ?? Self.ownDirectory())
         var environment = ProcessInfo.processInfo.environment
@@ -64,7 +63,7 @@ struct UpCommand: AsyncParsableCommand {
                 throw ExitCode.failure
             }
         }
-        print("guild up: Guild is running at http://\(host):\(httpPort)  (data: \(dataDirectory.path); Ctrl-C stops)")
+        say("guild up: Guild is running at http://\(host):\(httpPort)  (data: \(dataDirectory.path); Ctrl-C stops)")
         let status = await supervisor.waitForExit()
         if status != 0 { throw ExitCode(status) }
     }
@@ -104,7 +103,7 @@ final class Supervisor: @unchecked Sendable {
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { [weak self] in
                 let name = signalNumber == SIGINT ? "SIGINT" : "SIGTERM"
-                print("\nguild up: \(name) received; stopping every process")
+                say("\nguild up: \(name) received; stopping every process")
                 self?.stopAll(reason: nil)
             }
             source.resume()
@@ -143,14 +142,14 @@ final class Supervisor: @unchecked Sendable {
             if reason != nil { exitStatus = 1 }
             return processes
         }
-        if let reason { print("guild up: \(reason); stopping the rest") }
+        if let reason { say("guild up: \(reason); stopping the rest") }
         // Stop in reverse start order: the gateway first, so no new requests reach the services.
         for (_, process) in running.reversed() where process.isRunning {
             kill(process.processIdentifier, SIGTERM)
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
             for (spec, process) in running where process.isRunning {
-                print("guild up: \(spec.name) did not stop within 10 s; killing it")
+                say("guild up: \(spec.name) did not stop within 10 s; killing it")
                 kill(process.processIdentifier, SIGKILL)
             }
         }
@@ -191,4 +190,10 @@ final class Supervisor: @unchecked Sendable {
         }
         return false
     }
+}
+
+/// Writes a line to standard output at once (unbuffered), so it interleaves correctly with the
+/// children's logs.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

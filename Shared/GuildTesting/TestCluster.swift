@@ -1,0 +1,88 @@
+import Foundation
+import GuildAuth
+import GuildCore
+import GuildGateway
+import GuildStorage
+import GuildWire
+import Logging
+
+/// An in-process Guild: the auth service behind a real wire server (mutual TLS on a loopback port
+/// the kernel picks) over a throwaway database, and a gateway configured to reach it. Service
+/// tests and users' own tests start one with ``withCluster(database:configure:_:)``.
+public final class TestCluster: Sendable {
+    public let directory: TemporaryDirectory
+    public let certificates: TestCertificates
+    public let database: TestDatabase
+    public let auth: AuthService
+    public let authServer: WireServer
+    public let gateway: Gateway
+    public let clock: any WallClock
+
+    /// Auth settings that keep tests fast: scrypt at N=2^10 instead of 2^17.
+    public static var fastAuthConfiguration: AuthConfiguration {
+        var configuration = AuthConfiguration()
+        configuration.passwordHashing = .init(logN: 10, r: 8, p: 1)
+        return configuration
+    }
+
+    private init(directory: TemporaryDirectory, certificates: TestCertificates, database: TestDatabase, auth: AuthService, authServer: WireServer, gateway: Gateway, clock: any WallClock) {
+        self.directory = directory
+        self.certificates = certificates
+        self.database = database
+        self.auth = auth
+        self.authServer = authServer
+        self.gateway = gateway
+        self.clock = clock
+    }
+
+    /// Starts a cluster.
+    public static func start(
+        database kind: TestDatabaseKind = .sqlite,
+        authConfiguration: AuthConfiguration = TestCluster.fastAuthConfiguration,
+        clock: any WallClock = SystemWallClock(),
+        gatewayConfiguration: GatewayConfiguration = GatewayConfiguration(),
+        logger: Logger = Logger(label: "test-cluster")
+    ) async throws -> TestCluster {
+        let directory = try TemporaryDirectory()
+        let certificates = try TestCertificates(directory: directory.url.appendingPathComponent("certs"))
+        let database = try await TestDatabase.create(kind, directory: directory.url, logger: logger)
+        let auth = try AuthService(database: database.database, configuration: authConfiguration, clock: clock, logger: logger)
+        try await auth.prepare()
+        let authServer = try await WireServer.bind(
+            host: "127.0.0.1", port: 0, serviceName: .auth, router: auth.wireRouter,
+            tls: try certificates.tls(for: .auth), logger: logger)
+        var configuration = gatewayConfiguration
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.services[.auth] = [WireEndpoint(host: "127.0.0.1", port: authServer.port)]
+        let gateway = try Gateway(configuration: configuration, tls: try certificates.tls(for: .gateway), logger: logger)
+        return TestCluster(directory: directory, certificates: certificates, database: database, auth: auth, authServer: authServer, gateway: gateway, clock: clock)
+    }
+
+    /// Stops everything and deletes the cluster's files and database.
+    public func shutdown() async {
+        await authServer.close()
+        await auth.shutdown()
+        await database.drop()
+        directory.remove()
+    }
+
+    /// Runs `body` with a fresh cluster, shutting it down afterwards whatever happens.
+    public static func withCluster<T: Sendable>(
+        database kind: TestDatabaseKind = .sqlite,
+        authConfiguration: AuthConfiguration = TestCluster.fastAuthConfiguration,
+        clock: any WallClock = SystemWallClock(),
+        gatewayConfiguration: GatewayConfiguration = GatewayConfiguration(),
+        _ body: (TestCluster) async throws -> T
+    ) async throws -> T {
+        let cluster = try await start(database: kind, authConfiguration: authConfiguration, clock: clock, gatewayConfiguration: gatewayConfiguration)
+        do {
+            let result = try await body(cluster)
+            await cluster.shutdown()
+            return result
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+    }
+}

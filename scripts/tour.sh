@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Starts the suite with `guild up` in a fresh data directory and runs the README's curl tour
+# against it, checking each answer. Exits non-zero on the first surprise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build >/dev/null
+BIN=$(swift build --show-bin-path)
+WORK=$(mktemp -d /tmp/guild-tour.XXXXXX)
+PORT=${GUILD_TOUR_PORT:-18080}
+AUTH_PORT=${GUILD_TOUR_AUTH_PORT:-17101}
+"$BIN/guild" up --data-dir "$WORK/.guild" --http-port "$PORT" --auth-port "$AUTH_PORT" >"$WORK/up.log" 2>&1 &
+UP_PID=$!
+stop() {
+  kill -TERM "$UP_PID" 2>/dev/null || true
+  wait "$UP_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap stop EXIT
+for _ in $(seq 1 300); do
+  grep -q "Guild is running" "$WORK/up.log" && break
+  kill -0 "$UP_PID" 2>/dev/null || { cat "$WORK/up.log"; echo "guild up died" >&2; exit 1; }
+  sleep 0.2
+done
+grep -q "Guild is running" "$WORK/up.log" || { cat "$WORK/up.log"; echo "guild up did not start" >&2; exit 1; }
+BASE="http://127.0.0.1:$PORT"
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+expect_status() { # expected, actual, what
+  if [[ "$1" != "$2" ]]; then echo "FAIL: $3: expected HTTP $1, got $2" >&2; cat "$WORK/body" >&2; exit 1; fi
+  echo "ok: $3 -> $2"
+}
+
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/register" \
+  -H 'Content-Type: application/json' \
+  -d '{"email":"ada@example.com","password":"correct horse battery","displayName":"Ada"}')
+expect_status 201 "$status" "register"
+
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/login" \
+  -H 'Content-Type: application/json' \
+  -d '{"email":"ada@example.com","password":"correct horse battery"}')
+expect_status 200 "$status" "login"
+ACCESS=$(json '["tokens"]["accessToken"]' <"$WORK/body")
+REFRESH=$(json '["tokens"]["refreshToken"]' <"$WORK/body")
+
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' "$BASE/api/v1/me" -H "Authorization: Bearer $ACCESS")
+expect_status 200 "$status" "me"
+[[ $(json '["email"]' <"$WORK/body") == "ada@example.com" ]] || { echo "FAIL: me returned the wrong user" >&2; exit 1; }
+
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/refresh" \
+  -H 'Content-Type: application/json' -d "{\"refreshToken\":\"$REFRESH\"}")
+expect_status 200 "$status" "refresh"
+
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/refresh" \
+  -H 'Content-Type: application/json' -d "{\"refreshToken\":\"$REFRESH\"}")
+expect_status 401 "$status" "refresh with a used token (reuse detection)"
+
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' "$BASE/readyz")
+expect_status 200 "$status" "readyz"
+
+# Stopping guild up must stop every child.
+CHILDREN=$(pgrep -P "$UP_PID" | tr '\n' ' ')
+[[ -n "$CHILDREN" ]] || { echo "FAIL: guild up has no child processes" >&2; exit 1; }
+kill -TERM "$UP_PID"
+wait "$UP_PID" || true
+for pid in $CHILDREN; do
+  if kill -0 "$pid" 2>/dev/null; then echo "FAIL: child $pid still running after guild up stopped" >&2; exit 1; fi
+done
+echo "ok: guild up stopped every process"
+echo "tour passed"
