@@ -65,4 +65,21 @@ for pid in $CHILDREN; do
   if kill -0 "$pid" 2>/dev/null; then echo "FAIL: child $pid still running after guild up stopped" >&2; exit 1; fi
 done
 echo "ok: guild up stopped every process"
+
+# A child that dies takes the suite down with a message naming it.
+"$BIN/guild" up --data-dir "$WORK/.guild" --http-port "$PORT" --auth-port "$AUTH_PORT" >"$WORK/up2.log" 2>&1 &
+UP_PID=$!
+for _ in $(seq 1 300); do
+  grep -q "Guild is running" "$WORK/up2.log" && break
+  sleep 0.2
+done
+AUTH_PID=$(pgrep -P "$UP_PID" -f guild-auth)
+GATEWAY_PID=$(pgrep -P "$UP_PID" -f guild-gateway)
+kill -KILL "$AUTH_PID"
+status=0
+wait "$UP_PID" || status=$?
+[[ $status -ne 0 ]] || { echo "FAIL: guild up exited 0 after a child died" >&2; exit 1; }
+grep -q "guild-auth was killed by signal 9" "$WORK/up2.log" || { cat "$WORK/up2.log"; echo "FAIL: guild up did not say which child died and why" >&2; exit 1; }
+if kill -0 "$GATEWAY_PID" 2>/dev/null; then echo "FAIL: the gateway still runs after auth died" >&2; exit 1; fi
+echo "ok: guild up named the dead child ($(grep -o 'guild-auth was killed[^;]*' "$WORK/up2.log")) and stopped the rest"
 echo "tour passed"

@@ -238,7 +238,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if state.beginDraining() { context.close(promise: nil) }
     }
 
-    func userOutboundEventTriggered(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         if event is WireServer.DrainEvent {
             drain(context: context)
             promise?.succeed()

@@ -218,6 +218,24 @@ struct MutualTLSTests {
         #expect(ContinuousClock.now - started < .seconds(3))
     }
 
+    @Test("shutdown drains: a call in flight finishes, idle connections close at once")
+    func gracefulDrain() async throws {
+        try await Self.withServer { fixture in
+            let busy = try fixture.client()
+            let idle = try fixture.client()
+            _ = try await busy.call(Self.echo, Self.message("warm-up"))
+            _ = try await idle.call(Self.echo, Self.message("warm-up"))
+            let inFlight = Task { try await busy.call(Self.echo, Self.message("in-flight", delayMs: 300)) }
+            try await Task.sleep(for: .milliseconds(100))
+            let started = ContinuousClock.now
+            await fixture.server.close()
+            // close() returned: every connection is gone, well before the 10 s grace period.
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(try await inFlight.value.service == "in-flight from gateway")
+            #expect(await thrownError { _ = try await idle.call(Self.echo, Self.message("late"), timeout: .seconds(2)) }?.code == .unavailable)
+        }
+    }
+
     /// Waits up to 5 seconds for `condition`.
     static func eventually(_ condition: @Sendable () -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(5)
