@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 swift build >/dev/null
 BIN=$(swift build --show-bin-path)
 WORK=$(mktemp -d /tmp/guild-tour.XXXXXX)
-PORT=${GUILD_TOUR_PORT:-18080}
-AUTH_PORT=${GUILD_TOUR_AUTH_PORT:-17101}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=${GUILD_TOUR_PORT:-$(free_port)}
+AUTH_PORT=${GUILD_TOUR_AUTH_PORT:-$(free_port)}
 "$BIN/guild" up --data-dir "$WORK/.guild" --http-port "$PORT" --auth-port "$AUTH_PORT" >"$WORK/up.log" 2>&1 &
 UP_PID=$!
 stop() {

@@ -28,6 +28,7 @@ public final class Database: Service, Sendable {
     public let dialect: SQLDialectKind
     private let backend: Backend
     private let logger: Logger
+    private let isClosed = Atomic<Bool>(false)
 
     private enum Backend: Sendable {
         case sqlite(SQLiteConnection, AsyncLock)
@@ -73,19 +74,21 @@ public final class Database: Service, Sendable {
         }
     }
 
-    /// Runs the connection pool (PostgreSQL); for SQLite, waits for shutdown and closes the file.
+    /// Runs the connection pool (PostgreSQL) until the task is cancelled. SQLite needs nothing in
+    /// the background; it returns on graceful shutdown or cancellation.
     public func run() async throws {
         switch backend {
         case .postgres(let client):
             await client.run()
-        case .sqlite(let connection, _):
+        case .sqlite:
             try? await gracefulShutdown()
-            try? await connection.close()
         }
     }
 
-    /// Closes an SQLite database opened outside a service group.
+    /// Closes the SQLite file (once; later calls do nothing). Call it after everything that uses
+    /// the database has stopped. A PostgreSQL pool closes when the task running ``run()`` ends.
     public func close() async {
+        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if case .sqlite(let connection, _) = backend { try? await connection.close() }
     }
 

@@ -155,11 +155,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard let method = router.method(named: request.method) else {
-            finish(streamID: streamID, with: .failure(GuildError(.unimplemented, "\(serviceName) has no method \(request.method).")))
+            finish(streamID: streamID, with: .failure(GuildError(.unimplemented, "\(serviceName) has no method \(request.method.prefix(128)).")))
             return
         }
         guard method.allowedCallers.contains(caller) else {
-            finish(streamID: streamID, with: .failure(GuildError(.permissionDenied, "\(caller) may not call \(request.method).")))
+            finish(streamID: streamID, with: .failure(GuildError(.permissionDenied, "\(caller) may not call \(request.method.prefix(128)).")))
             return
         }
         var timeout = configuration.defaultCallTimeout
