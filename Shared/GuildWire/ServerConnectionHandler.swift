@@ -179,7 +179,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         calls[streamID] = Task {
             let result: Result<[UInt8], GuildError>
             do {
-                let bytes = try await withDeadline(deadline) { try await method.invoke(payload, callContext) }
+                let bytes = try await RequestDeadline.$current.withValue(deadline) {
+                    try await withDeadline(deadline) { try await method.invoke(payload, callContext) }
+                }
                 result = .success(bytes)
             } catch let error as GuildError {
                 result = .failure(error)

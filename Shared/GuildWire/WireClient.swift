@@ -61,8 +61,9 @@ public actor WireClient {
         metadata: [String: String] = [:],
         timeout: Duration? = nil
     ) async throws -> Response {
-        let timeout = timeout ?? configuration.defaultTimeout
-        let deadline = ContinuousClock.now + timeout
+        var deadline = ContinuousClock.now + (timeout ?? configuration.defaultTimeout)
+        // Inside a handler, never wait past the deadline of the request being served.
+        if let inherited = RequestDeadline.current { deadline = min(deadline, inherited) }
         let payload: [UInt8] = try request.serializedBytes()
         let connection = try await connection(deadline: deadline)
         let remaining = deadline - ContinuousClock.now

@@ -63,6 +63,29 @@ struct PasswordHasherTests {
         #expect(try await pool.run { 4 } == 4)
         await pool.shutdown()
     }
+
+    @Test("work that could not finish before the request's deadline is refused at once, not queued")
+    func deadlineAwareAdmission() async throws {
+        let pool = PasswordHashingPool(concurrency: 1, queueDepth: 8)
+        // Teach the pool that a job takes about 300 ms.
+        _ = try await pool.run { Thread.sleep(forTimeInterval: 0.3); return 0 }
+        let gate = ConditionGate()
+        let busy = Task { try await pool.run { gate.wait(); return 1 } }
+        while pool.load < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        let refused = await RequestDeadline.$current.withValue(ContinuousClock.now + .milliseconds(100)) {
+            await thrownError { _ = try await pool.run { 2 } }
+        }
+        #expect(refused?.code == .unavailable)
+        #expect(refused?.reason == "hashing_saturated")
+        gate.open()
+        #expect(try await busy.value == 1)
+        // With time to spare, the same job is accepted.
+        let accepted = try await RequestDeadline.$current.withValue(ContinuousClock.now + .seconds(10)) {
+            try await pool.run { 3 }
+        }
+        #expect(accepted == 3)
+        await pool.shutdown()
+    }
 }
 
 /// A gate a thread-pool job waits on until the test opens it.

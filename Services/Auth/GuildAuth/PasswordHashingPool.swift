@@ -11,6 +11,8 @@ public final class PasswordHashingPool: Sendable {
     public let queueDepth: Int
     private let threadPool: NIOThreadPool
     private let admitted = Atomic<Int>(0)
+    /// Moving average of how long a job takes, in nanoseconds (0 until the first job ran).
+    private let typicalNanoseconds = Atomic<Int64>(0)
 
     public init(concurrency: Int = System.coreCount, queueDepth: Int? = nil) {
         precondition(concurrency > 0)
@@ -24,14 +26,34 @@ public final class PasswordHashingPool: Sendable {
     public var load: Int { admitted.load(ordering: .relaxed) }
 
     /// Runs `work` on a hashing thread.
-    /// - Throws: `unavailable` (reason `hashing_saturated`, retry after 1 s) when the pool is full.
+    ///
+    /// Work is refused at once, rather than queued to fail later, when the pool is full or when
+    /// the request's deadline (``RequestDeadline``) would pass before the job's turn came and it
+    /// ran, judging by how long recent jobs took.
+    /// - Throws: `unavailable` (reason `hashing_saturated`, retry after 1 s or more).
     public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        let now = admitted.add(1, ordering: .acquiring).newValue
+        let position = admitted.add(1, ordering: .acquiring).newValue
         defer { admitted.subtract(1, ordering: .releasing) }
-        guard now <= concurrency + queueDepth else {
-            throw GuildError(.unavailable, "The server is busy checking passwords; try again shortly.", retryAfterSeconds: 1, reason: "hashing_saturated")
+        let typical = Duration.nanoseconds(typicalNanoseconds.load(ordering: .relaxed))
+        // Jobs ahead of this one run `concurrency` at a time; then this one runs.
+        let expectedWait = typical * ((position - 1) / concurrency + 1)
+        let missesDeadline = RequestDeadline.remaining.map { expectedWait > $0 } ?? false
+        guard position <= concurrency + queueDepth, !missesDeadline else {
+            let seconds = max(1, Int((typical * max(1, (position - concurrency) / concurrency)).components.seconds) + 1)
+            throw GuildError(.unavailable, "The server is busy checking passwords; try again shortly.",
+                             retryAfterSeconds: UInt32(seconds), reason: "hashing_saturated")
         }
-        return try await threadPool.runIfActive(work)
+        let started = ContinuousClock.now
+        let result = try await threadPool.runIfActive(work)
+        record(ContinuousClock.now - started)
+        return result
+    }
+
+    /// Keeps a moving average of job durations (weight 1/4 for the newest).
+    private func record(_ duration: Duration) {
+        let sample = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        let old = typicalNanoseconds.load(ordering: .relaxed)
+        typicalNanoseconds.store(old == 0 ? sample : (old * 3 + sample) / 4, ordering: .relaxed)
     }
 
     /// Stops the threads.

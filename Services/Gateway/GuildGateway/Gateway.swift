@@ -44,7 +44,7 @@ public final class Gateway: Sendable {
     /// The Hummingbird router with every route of ``GatewayRoutes``.
     public func makeRouter() -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
-        router.middlewares.add(GatewayMiddleware())
+        router.middlewares.add(GatewayMiddleware(requestTimeout: configuration.requestTimeout))
         for route in GatewayRoutes.all {
             let handler = route.handler
             router.on(RouterPath(route.hummingbirdPath), method: route.method) { request, context in

@@ -5,10 +5,14 @@ import HTTPTypes
 import Logging
 
 /// The outermost middleware: gives every request an id (a well-formed incoming `X-Request-Id`
-/// is kept, otherwise a new one is made), turns every error into a problem document, puts the
-/// id on every response, and logs each request.
+/// is kept, otherwise a new one is made) and a deadline that every service call it makes
+/// shares, turns every error into a problem document, puts the id on every response, and logs
+/// each request.
 struct GatewayMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
+
+    /// How long one HTTP request may wait for services, across every call it makes.
+    let requestTimeout: Duration
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -20,7 +24,9 @@ struct GatewayMiddleware: RouterMiddleware {
         let started = ContinuousClock.now
         var response: Response
         do {
-            response = try await next(request, context)
+            response = try await RequestDeadline.$current.withValue(started + requestTimeout) {
+                try await next(request, context)
+            }
         } catch {
             response = Self.problem(for: error, request: request, context: context).response(requestID: requestID)
         }
