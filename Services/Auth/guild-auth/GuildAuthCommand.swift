@@ -2,6 +2,7 @@ import ArgumentParser
 import GuildAuth
 import GuildCore
 import GuildService
+import Logging
 
 /// `guild-auth`: users, credentials, sessions and token signing keys, over the wire protocol.
 @main
@@ -41,6 +42,9 @@ struct GuildAuthCommand: AsyncParsableCommand {
         let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .auth, options: common)
         let settings = configuration
         try await ServiceRunner.run(service: .auth, listen: listen, databaseURL: url, options: common) { database, logger in
+            if settings.passwordHashing.logN < PasswordHasher.Parameters.owasp.logN {
+                logger.warning("scrypt N is below OWASP's minimum of 2^17: use this only for development", metadata: ["log-n": "\(settings.passwordHashing.logN)"])
+            }
             let service = try AuthService(database: database, configuration: settings, logger: logger)
             try await service.prepare()
             return ServiceRunner.Parts(router: service.wireRouter, onShutdown: { await service.shutdown() })
