@@ -232,6 +232,9 @@ let package = Package(
                 "GuildGateway", "GuildAuth", "GuildCore", "GuildWire", "GuildTesting", "GuildMessages",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: upcoming
         ),

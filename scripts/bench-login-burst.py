@@ -33,8 +33,10 @@ def pct(values, p):
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    subprocess.run(["swift", "build"], cwd=root, check=True, stdout=subprocess.DEVNULL)
-    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+    config = os.environ.get("GUILD_BENCH_CONFIGURATION", "release")
+    subprocess.run(["swift", "build", "-c", config], cwd=root, check=True, stdout=subprocess.DEVNULL)
+    bin_dir = subprocess.run(["swift", "build", "-c", config, "--show-bin-path"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+    print(f"{config} build")
     work = tempfile.mkdtemp(prefix="guild-bench-")
     http_port, auth_port = free_port(), free_port()
     log = open(os.path.join(work, "up.log"), "w")

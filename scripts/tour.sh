@@ -3,8 +3,11 @@
 # against it, checking each answer. Exits non-zero on the first surprise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build >/dev/null
-BIN=$(swift build --show-bin-path)
+# The tour checks behaviour, so it uses the debug build the tests already made (set
+# GUILD_TOUR_CONFIGURATION=release to run the README's release binaries instead).
+CONFIGURATION=${GUILD_TOUR_CONFIGURATION:-debug}
+swift build -c "$CONFIGURATION" >/dev/null
+BIN=$(swift build -c "$CONFIGURATION" --show-bin-path)
 WORK=$(mktemp -d /tmp/guild-tour.XXXXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=${GUILD_TOUR_PORT:-$(free_port)}

@@ -7,7 +7,9 @@ import GuildWire
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
+import NIOPosix
 import Testing
 
 /// The gateway and the auth service over real sockets: HTTP into the gateway, the wire protocol
@@ -169,6 +171,38 @@ struct GatewayEndToEndTests {
                 #expect(health.status == .ok)
             }
         }
+    }
+}
+
+/// A gateway whose auth endpoint accepts connections and never answers must still answer
+/// within the request's deadline.
+@Suite("Gateway with a silent backend")
+struct SilentBackendTests {
+    @Test("a backend that accepts but never answers gives 503 with Retry-After within the deadline")
+    func silentBackend() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let certificates = try TestCertificates(directory: directory.url)
+        // A TCP listener with nothing behind it: connections are accepted and then ignored.
+        let blackHole = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in channel.eventLoop.makeSucceededVoidFuture() }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var configuration = GatewayConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.requestTimeout = .milliseconds(800)
+        configuration.services = [.auth: [WireEndpoint(host: "127.0.0.1", port: blackHole.localAddress!.port!)]]
+        let gateway = try Gateway(configuration: configuration, tls: try certificates.tls(for: .gateway), logger: Logger(label: "test"))
+        try await gateway.makeApplication().test(.live) { client in
+            let started = ContinuousClock.now
+            let response = try await client.execute(
+                uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"email":"ada@example.com","password":"correct horse battery"}"#))
+            #expect(response.status == .serviceUnavailable)
+            #expect(response.headers[.retryAfter] != nil)
+            #expect(ContinuousClock.now - started < .seconds(3))
+        }
+        try await blackHole.close()
     }
 }
 

@@ -49,7 +49,7 @@ public struct Problem: Error, Codable, Sendable, Equatable {
             detail: error.message,
             reason: error.reason,
             errors: error.fieldViolations.isEmpty ? nil : error.fieldViolations.map { FieldError(field: $0.field, detail: $0.description) },
-            retryAfter: error.retryAfterSeconds ?? ((error.code == .unavailable || error.code == .resourceExhausted) ? 1 : nil)
+            retryAfter: error.retryAfterSeconds ?? ([.unavailable, .resourceExhausted, .deadlineExceeded].contains(error.code) ? 1 : nil)
         )
     }
 
