@@ -26,6 +26,7 @@ enum AuthScenarios {
         "changing the password checks the old one and signs out every session": changePassword,
         "access tokens verify with the published keys, across a key rotation": tokensAndRotation,
         "the wire methods work over mutual TLS and answer typed errors": overTheWire,
+        "the sweep removes long-expired tokens and stale throttle counters only": sweep,
     ]
 
     static var names: [String] { all.keys.sorted() }
@@ -207,6 +208,20 @@ enum AuthScenarios {
         #expect(forged?.code == .unauthenticated)
         let garbage = await thrownError { _ = try await verifier.verify("garbage") }
         #expect(garbage?.code == .unauthenticated)
+    }
+
+    static func sweep(_ cluster: TestCluster, _ clock: ManualWallClock) async throws {
+        let session = try await cluster.auth.register(registerRequest("ada@example.com"))
+        _ = await thrownError { _ = try await cluster.auth.login(loginRequest("ada@example.com", "wrong guess"), clientAddress: "10.1.1.1") }
+        #expect(try await cluster.auth.sweep() == (0, 0))
+        // A day after the refresh token expired, and long after the failed login's window.
+        clock.advance(by: cluster.auth.configuration.refreshTokenLifetime.timeInterval + 24 * 3600 + 1)
+        let fresh = try await cluster.auth.login(loginRequest("ada@example.com", "correct horse battery"), clientAddress: nil)
+        let removed = try await cluster.auth.sweep()
+        #expect(removed.refreshTokens == 1)
+        #expect(removed.throttleEntries == 1)  // the address counter; the account's was cleared by the login
+        _ = try await cluster.auth.refresh(refreshRequest(fresh.tokens.refreshToken))
+        #expect(await thrownError { _ = try await cluster.auth.refresh(refreshRequest(session.tokens.refreshToken)) }?.code == .unauthenticated)
     }
 
     static func overTheWire(_ cluster: TestCluster, _ clock: ManualWallClock) async throws {

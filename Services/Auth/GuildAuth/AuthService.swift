@@ -263,6 +263,27 @@ public final class AuthService: Sendable {
         try await signingKeys.rotate()
     }
 
+    // MARK: Housekeeping
+
+    /// Deletes what can no longer matter: refresh tokens expired more than a day ago (kept that
+    /// long so a late reuse is still recognised as such) and throttle counters whose window and
+    /// lockout have both ended. Returns how many rows went.
+    @discardableResult
+    public func sweep() async throws -> (refreshTokens: Int, throttleEntries: Int) {
+        let nowMs = clock.now().millisecondsSince1970
+        let tokenCutoff = nowMs - 24 * 3600 * 1000
+        let windowMs = configuration.throttleWindow.milliseconds
+        return try await database.transaction { sql in
+            let tokens = try await sql.raw("DELETE FROM refresh_tokens WHERE expires_at_ms < \(bind: tokenCutoff) RETURNING id").all().count
+            let throttle = try await sql.raw("""
+                DELETE FROM login_throttle
+                WHERE locked_until_ms < \(bind: nowMs) AND window_started_at_ms < \(bind: nowMs - windowMs)
+                RETURNING throttle_key
+                """).all().count
+            return (tokens, throttle)
+        }
+    }
+
     // MARK: Helpers
 
     static let emailTaken = GuildError(

@@ -47,7 +47,11 @@ struct GuildAuthCommand: AsyncParsableCommand {
             }
             let service = try AuthService(database: database, configuration: settings, logger: logger)
             try await service.prepare()
-            return ServiceRunner.Parts(router: service.wireRouter, onShutdown: { await service.shutdown() })
+            let sweeper = PeriodicJob(name: "auth-sweep", every: .seconds(3600), logger: logger) {
+                let removed = try await service.sweep()
+                logger.debug("swept", metadata: ["refresh-tokens": "\(removed.refreshTokens)", "throttle": "\(removed.throttleEntries)"])
+            }
+            return ServiceRunner.Parts(router: service.wireRouter, services: [sweeper], onShutdown: { await service.shutdown() })
         }
     }
 }
