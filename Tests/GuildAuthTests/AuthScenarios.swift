@@ -80,6 +80,19 @@ enum AuthScenarios {
         let error = await thrownError { _ = try await cluster.auth.register(registerRequest("ADA@example.com")) }
         #expect(error?.code == .alreadyExists)
         #expect(error?.fieldViolations.first?.field == "email")
+        // Racing registrations of one email: exactly one wins, the others are told why.
+        let auth = cluster.auth
+        let outcomes = await withTaskGroup(of: GuildError?.self) { group in
+            // Three fit the hashing pool's bound even on one core (1 running + 2 queued).
+            for _ in 0..<3 {
+                group.addTask { await thrownError { _ = try await auth.register(registerRequest("race@example.com")) } }
+            }
+            var all: [GuildError?] = []
+            for await outcome in group { all.append(outcome) }
+            return all
+        }
+        #expect(outcomes.filter { $0 == nil }.count == 1)
+        #expect(outcomes.compactMap { $0 }.allSatisfy { $0.reason == "email_taken" })
     }
 
     static func login(_ cluster: TestCluster, _ clock: ManualWallClock) async throws {

@@ -68,10 +68,21 @@ public final class AuthService: Sendable {
         let password = request.password
         let passwordHash = try await hashingPool.run { try hasher.hash(password) }
         let now = clock.now()
-        let nowMs = now.millisecondsSince1970
         let user = UserID.make(at: now)
         let key = try await signingKeys.activeKey(rotation: nil)
-        let issued = try await database.transaction { sql in
+        let issued: (StoredUser, IssuedRefreshToken)
+        do {
+            issued = try await createAccount(user: user, email: email, displayName: displayName, passwordHash: passwordHash, now: now)
+        } catch let error as GuildError where error.code == .alreadyExists {
+            throw Self.emailTaken  // registered by a concurrent request since the check above
+        }
+        logger.info("registered user", metadata: ["user": "\(user)"])
+        return try await session(user: issued.0, refresh: issued.1, key: key, now: now)
+    }
+
+    private func createAccount(user: UserID, email: String, displayName: String, passwordHash: String, now: Date) async throws -> (StoredUser, IssuedRefreshToken) {
+        let nowMs = now.millisecondsSince1970
+        return try await database.transaction { sql in
             // The first account of a deployment administers it.
             let isFirst = try await sql.raw("SELECT id FROM users LIMIT 1").first() == nil
             let roles = isFirst ? ["admin", "user"] : ["user"]
@@ -83,8 +94,6 @@ public final class AuthService: Sendable {
             let stored = StoredUser(id: user, email: email, displayName: displayName, passwordHash: passwordHash, roles: roles, createdAtMs: nowMs)
             return (stored, try await self.issueRefreshToken(sql: sql, user: user, family: Identifier.make(at: now), now: now))
         }
-        logger.info("registered user", metadata: ["user": "\(user)"])
-        return try await session(user: issued.0, refresh: issued.1, key: key, now: now)
     }
 
     /// Signs in with email and password. Failures are counted per account and per client address;
