@@ -20,7 +20,7 @@ struct GuildAuthCommand: AsyncParsableCommand {
     @Option(name: .customLong("database-url"), help: "sqlite:<path> or postgres://user:pass@host:port/db (env GUILD_AUTH_DATABASE_URL; default sqlite under the data directory).")
     var databaseURL: String? = ConfigEnvironment().string("GUILD_AUTH_DATABASE_URL")
 
-    @Option(name: .customLong("scrypt-log-n"), help: "log2 of scrypt's N for new password hashes (env GUILD_AUTH_SCRYPT_LOG_N; 17 is OWASP's minimum).")
+    @Option(name: .customLong("scrypt-log-n"), help: "log2 of scrypt's N for new password hashes, 17 to 22 (env GUILD_AUTH_SCRYPT_LOG_N; 17 is OWASP's minimum).")
     var scryptLogN: Int = ConfigEnvironment().int("GUILD_AUTH_SCRYPT_LOG_N", default: 17)
 
     @Option(name: .customLong("access-token-ttl"), help: "Access token lifetime in seconds (env GUILD_AUTH_ACCESS_TOKEN_TTL).")
@@ -30,7 +30,9 @@ struct GuildAuthCommand: AsyncParsableCommand {
     var refreshTokenTTL: Int = ConfigEnvironment().int("GUILD_AUTH_REFRESH_TOKEN_TTL", default: 30 * 24 * 3600)
 
     func validate() throws {
-        guard (10...22).contains(scryptLogN) else { throw ValidationError("--scrypt-log-n must be between 10 and 22") }
+        guard (17...22).contains(scryptLogN) else {
+            throw ValidationError("--scrypt-log-n must be between 17 (OWASP's minimum: N=2^17, 128 MiB per hash) and 22")
+        }
         guard accessTokenTTL >= 30, refreshTokenTTL > accessTokenTTL else { throw ValidationError("token lifetimes are too short") }
     }
 
@@ -42,9 +44,6 @@ struct GuildAuthCommand: AsyncParsableCommand {
         let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .auth, options: common)
         let settings = configuration
         try await ServiceRunner.run(service: .auth, listen: listen, databaseURL: url, options: common) { database, logger in
-            if settings.passwordHashing.logN < PasswordHasher.Parameters.owasp.logN {
-                logger.warning("scrypt N is below OWASP's minimum of 2^17: use this only for development", metadata: ["log-n": "\(settings.passwordHashing.logN)"])
-            }
             let service = try AuthService(database: database, configuration: settings, logger: logger)
             try await service.prepare()
             let sweeper = PeriodicJob(name: "auth-sweep", every: .seconds(3600), logger: logger) {
