@@ -200,6 +200,19 @@ let package = Package(
             swiftSettings: upcoming
         ),
 
+        // MARK: Fuzzing (scripts/fuzz.sh builds it with libFuzzer; a normal build replays inputs)
+        .executableTarget(
+            name: "guild-wire-fuzz",
+            dependencies: [
+                "GuildCore", "GuildWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Fuzz/guild-wire-fuzz",
+            swiftSettings: upcoming
+        ),
+
         // MARK: Tests
         .testTarget(
             name: "GuildWireTests",

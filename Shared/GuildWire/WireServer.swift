@@ -97,6 +97,20 @@ public final class WireServer: Service, Sendable {
         return WireServer(serviceName: serviceName, channel: channel, connections: connections, configuration: configuration, logger: logger)
     }
 
+    /// Adds the protocol handlers (everything above TLS) to a server connection's pipeline, for
+    /// a peer whose identity is already known (`peer`) rather than read from TLS: tests of the
+    /// protocol on an embedded channel, and the fuzz target.
+    public static func configureServerPipeline(
+        _ pipeline: ChannelPipeline.SynchronousOperations,
+        router: WireRouter,
+        serviceName: ServiceName,
+        peer: ServiceName,
+        configuration: Configuration = Configuration(),
+        logger: Logger
+    ) throws {
+        try addServerHandlers(to: pipeline, router: router, serviceName: serviceName, identity: .fixed(peer), configuration: configuration, logger: logger)
+    }
+
     /// Adds the protocol handlers (everything above TLS) to a server connection's pipeline.
     static func addServerHandlers(
         to pipeline: ChannelPipeline.SynchronousOperations,

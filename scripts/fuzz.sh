@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Fuzzes the wire protocol's frame decoder, handshake and connection state machine with libFuzzer.
+#   scripts/fuzz.sh [seconds]        (default 60; the first build takes several minutes)
+# Crashing inputs are written to .build-fuzz/artifacts/; replay one in a normal build with
+#   swift run guild-wire-fuzz .build-fuzz/artifacts/crash-...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_TO_RUN=${1:-60}
+SCRATCH=.build-fuzz
+swift build --product guild-wire-fuzz --scratch-path "$SCRATCH" \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
+BIN=$(swift build --product guild-wire-fuzz --scratch-path "$SCRATCH" --show-bin-path)/guild-wire-fuzz
+CORPUS=$SCRATCH/corpus
+mkdir -p "$CORPUS" "$SCRATCH/artifacts"
+# Seed the corpus with the protocol document's test vectors.
+python3 - "$CORPUS" <<'PY'
+import pathlib, re, sys
+text = pathlib.Path("docs/protocol.md").read_text()
+for name, body in re.findall(r"```text\nvector: (\S+)\n(.*?)```", text, re.S):
+    pathlib.Path(sys.argv[1], "vector-" + name).write_bytes(bytes.fromhex(body.replace("\n", " ")))
+PY
+"$BIN" "$CORPUS" -max_total_time="$SECONDS_TO_RUN" -max_len=4096 -artifact_prefix="$SCRATCH/artifacts/" -print_final_stats=1
