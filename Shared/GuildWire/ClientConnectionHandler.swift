@@ -45,11 +45,17 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private let handshakePromise: EventLoopPromise<WireHelloAck>
     private var isOpen = false
     private var isGoingAway = false
+    /// A PING is out and nothing has arrived since.
+    private var awaitingPong = false
+    private let keepaliveInterval: Duration
+    private var keepaliveTimer: RepeatedTask?
+    private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     private var nextStreamID: UInt32 = 1
     private var pendingByStream: [UInt32: UInt64] = [:]
     private var pending: [UInt64: Pending] = [:]
 
-    init(expectedPeer: ServiceName, maxFrameSize: Int, handshakePromise: EventLoopPromise<WireHelloAck>, status: ConnectionStatus, logger: Logger) {
+    init(expectedPeer: ServiceName, maxFrameSize: Int, handshakePromise: EventLoopPromise<WireHelloAck>, status: ConnectionStatus, keepaliveInterval: Duration = .seconds(20), logger: Logger) {
+        self.keepaliveInterval = keepaliveInterval
         self.expectedPeer = expectedPeer
         self.status = status
         self.peerMaxFrameSize = maxFrameSize
@@ -62,6 +68,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     var acceptsCalls: Bool { isOpen && !isGoingAway }
 
     func channelActive(context: ChannelHandlerContext) {
+        lastReadAt = context.eventLoop.now
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let interval = TimeAmount(keepaliveInterval)
+        keepaliveTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            loopBound.value.keepaliveTick(context: contextBound.value)
+        }
         var hello = WireHello()
         hello.minVersion = UInt32(Frame.currentVersion)
         hello.maxVersion = UInt32(Frame.currentVersion)
@@ -147,8 +160,29 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Nothing arrived for a keepalive interval: ping, or, when the last ping went unanswered
+    /// for a whole interval, give the connection up.
+    private func keepaliveTick(context: ChannelHandlerContext) {
+        guard isOpen, context.eventLoop.now - lastReadAt >= TimeAmount(keepaliveInterval) else { return }
+        if awaitingPong {
+            let error = GuildError(.unavailable, "\(expectedPeer) stopped answering (no PONG).", retryAfterSeconds: 1, reason: "keepalive_timeout")
+            status.markGoingAway()
+            failAll(error)
+            context.close(promise: nil)
+            return
+        }
+        awaitingPong = true
+        var ping = WirePing()
+        ping.payload = UInt64.random(in: 0...UInt64.max)
+        if let frame = try? Frame(type: .ping, streamID: 0, message: ping) {
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        awaitingPong = false  // any frame shows the server is alive
+        lastReadAt = context.eventLoop.now
         do {
             switch frame.type {
             case .helloAck:
@@ -228,6 +262,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         status.markGoingAway()
+        keepaliveTimer?.cancel()
         let error = GuildError(.unavailable, "The connection to \(expectedPeer) closed.", retryAfterSeconds: 1, reason: "connection_closed")
         handshakePromise.fail(error)
         failAll(error)

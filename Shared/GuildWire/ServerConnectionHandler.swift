@@ -30,6 +30,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var calls: [UInt32: Task<Void, Never>] = [:]
     private var context: ChannelHandlerContext?
     private var handshakeTimer: Scheduled<Void>?
+    private var idleTimer: RepeatedTask?
+    private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     /// The largest frame the client accepts (from its HELLO).
     private var peerMaxFrameSize = Frame.defaultMaxFrameSize
 
@@ -45,7 +47,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if context.channel.isActive { startHandshakeTimer(context: context) }
+        if context.channel.isActive {
+            startHandshakeTimer(context: context)
+            startIdleTimer(context: context)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -54,6 +59,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         startHandshakeTimer(context: context)
+        startIdleTimer(context: context)
         context.fireChannelActive()
     }
 
@@ -80,6 +86,40 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         WireErrorHandler.closeConnection(context: context, violation: violation, logger: logger)
     }
 
+    /// Checks, a few times per idle timeout, whether anything arrived lately.
+    private func startIdleTimer(context: ChannelHandlerContext) {
+        guard idleTimer == nil else { return }
+        lastReadAt = context.eventLoop.now
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let period = TimeAmount.nanoseconds(TimeAmount(configuration.idleTimeout).nanoseconds / 4)
+        idleTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            loopBound.value.checkIdle()
+        }
+    }
+
+    private func checkIdle() {
+        guard let context, context.eventLoop.now - lastReadAt >= TimeAmount(configuration.idleTimeout) else { return }
+        closeIdle(context: context)
+    }
+
+    private func closeIdle(context: ChannelHandlerContext) {
+        do {
+            // Nothing arrived for the idle timeout: the peer is gone or silent.
+            idleTimer?.cancel()
+            logger.info("closing idle connection", metadata: ["timeout": "\(configuration.idleTimeout)"])
+            for task in calls.values { task.cancel() }
+            var goAway = WireGoAway()
+            goAway.lastStreamID = state.highestStreamID
+            goAway.reason = "idle timeout"
+            state.closed()
+            if let frame = try? Frame(type: .goAway, streamID: 0, message: goAway) {
+                context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted = event as? TLSUserEvent, case .tls = identitySource {
             do {
@@ -97,6 +137,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        lastReadAt = context.eventLoop.now
         if case .closed = state.state { return }
         let action: ServerConnectionState.Action
         if frame.type == .hello {
@@ -225,6 +266,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         handshakeTimer?.cancel()
+        idleTimer?.cancel()
         for task in calls.values { task.cancel() }
         calls.removeAll()
         state.closed()

@@ -22,6 +22,8 @@ public actor WireClient {
         public var maxFrameSize = Frame.defaultMaxFrameSize
         /// After a failed connection attempt, the endpoint is not tried again for this long.
         public var reconnectBackoff: Duration = .milliseconds(250)
+        /// A connection with no traffic for this long is pinged; unanswered for as long again, closed.
+        public var keepaliveInterval: Duration = .seconds(20)
 
         public init() {}
     }
@@ -104,10 +106,11 @@ public actor WireClient {
         } else {
             let timeout = min(configuration.connectTimeout, max(.milliseconds(1), deadline - .now))
             let (service, sslContext, maxFrameSize, group, logger) = (self.service, self.sslContext, configuration.maxFrameSize, self.group, self.logger)
+            let keepalive = configuration.keepaliveInterval
             task = Task {
                 try await WireConnection.connect(
                     to: endpoint, service: service, sslContext: sslContext, maxFrameSize: maxFrameSize,
-                    timeout: timeout, group: group, logger: logger)
+                    keepaliveInterval: keepalive, timeout: timeout, group: group, logger: logger)
             }
             connecting[endpoint] = task
         }

@@ -25,11 +25,14 @@ public final class WireConnection: Sendable {
     }
 
     /// Connects, completes TLS (checking the server is `service`) and the handshake, within `timeout`.
+    /// When nothing arrives for `keepaliveInterval` the connection sends a PING; when the next
+    /// interval passes with nothing either, it closes and fails its calls with `unavailable`.
     public static func connect(
         to endpoint: WireEndpoint,
         service: ServiceName,
         sslContext: NIOSSLContext,
         maxFrameSize: Int = Frame.defaultMaxFrameSize,
+        keepaliveInterval: Duration = .seconds(20),
         timeout: Duration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
@@ -50,7 +53,7 @@ public final class WireConnection: Sendable {
                         try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameSize: maxFrameSize)))
                         try sync.addHandler(MessageToByteHandler(FrameEncoder()))
                         try sync.addHandler(WireErrorHandler(logger: logger))
-                        try sync.addHandler(ClientConnectionHandler(expectedPeer: service, maxFrameSize: maxFrameSize, handshakePromise: handshake, status: status, logger: logger))
+                        try sync.addHandler(ClientConnectionHandler(expectedPeer: service, maxFrameSize: maxFrameSize, handshakePromise: handshake, status: status, keepaliveInterval: keepaliveInterval, logger: logger))
                     }
                 }
                 .connect(host: endpoint.host, port: endpoint.port)

@@ -27,6 +27,9 @@ public final class WireServer: Service, Sendable {
         public var maxCallTimeout: Duration = .seconds(300)
         /// How long shutdown waits for calls in flight.
         public var drainGracePeriod: Duration = .seconds(10)
+        /// A connection on which nothing arrives for this long is closed (clients ping every
+        /// 20 s by default, so only silent or vanished peers reach it).
+        public var idleTimeout: Duration = .seconds(60)
 
         public init() {}
     }
