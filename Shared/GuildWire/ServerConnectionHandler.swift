@@ -35,7 +35,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// The largest frame the client accepts (from its HELLO).
     private var peerMaxFrameSize = Frame.defaultMaxFrameSize
 
-    init(router: WireRouter, configuration: WireServer.Configuration, serviceName: ServiceName, identity: PeerIdentity, logger: Logger) {
+    private let load: WireServerLoad
+    private let metrics: WireServerMetrics
+    /// When each running call started and which registered method it runs, for metrics.
+    private var started: [UInt32: (at: ContinuousClock.Instant, method: String?)] = [:]
+
+    init(router: WireRouter, configuration: WireServer.Configuration, serviceName: ServiceName, identity: PeerIdentity, load: WireServerLoad, metrics: WireServerMetrics, logger: Logger) {
+        self.load = load
+        self.metrics = metrics
         self.router = router
         self.configuration = configuration
         self.serviceName = serviceName
@@ -184,11 +191,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func startCall(frame: Frame, streamID: UInt32, context: ChannelHandlerContext) {
+        started[streamID] = (ContinuousClock.now, nil)
         let request: WireRequest
         do {
             request = try frame.decodeBody()
         } catch {
             finish(streamID: streamID, with: .failure(GuildError(.invalidArgument, "The REQUEST body is not a valid request.")))
+            return
+        }
+        if let problem = metadataProblem(request.metadata) {
+            finish(streamID: streamID, with: .failure(GuildError(.invalidArgument, problem, reason: "metadata_too_large")))
             return
         }
         guard let caller = identity else {
@@ -199,8 +211,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             finish(streamID: streamID, with: .failure(GuildError(.unimplemented, "\(serviceName) has no method \(request.method.prefix(128)).")))
             return
         }
+        started[streamID]?.method = method.name
         guard method.allowedCallers.contains(caller) else {
             finish(streamID: streamID, with: .failure(GuildError(.permissionDenied, "\(caller) may not call \(request.method.prefix(128)).")))
+            return
+        }
+        guard load.tryAcquire() else {
+            finish(streamID: streamID, with: .failure(GuildError(
+                .resourceExhausted, "\(serviceName) is at its limit of \(load.limit) calls in flight; try again shortly.",
+                retryAfterSeconds: 1, reason: "server_overloaded")))
             return
         }
         var timeout = configuration.defaultCallTimeout
@@ -232,12 +251,31 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 callLogger.error("method failed", metadata: ["error": "\(String(reflecting: error))"])
                 result = .failure(GuildError(.internal, "Internal error."))
             }
-            eventLoop.execute { loopBound.value.finish(streamID: streamID, with: result) }
+            eventLoop.execute {
+                loopBound.value.load.release()
+                loopBound.value.finish(streamID: streamID, with: result)
+            }
         }
+    }
+
+    /// Why request metadata is refused, if it is: too many entries, too many bytes.
+    private func metadataProblem(_ metadata: [String: String]) -> String? {
+        if metadata.count > configuration.maxMetadataEntries {
+            return "The request carries \(metadata.count) metadata entries; the limit is \(configuration.maxMetadataEntries)."
+        }
+        let bytes = metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        if bytes > configuration.maxMetadataBytes {
+            return "The request carries \(bytes) bytes of metadata; the limit is \(configuration.maxMetadataBytes)."
+        }
+        return nil
     }
 
     private func finish(streamID: UInt32, with result: Result<[UInt8], GuildError>) {
         calls[streamID] = nil
+        if let call = started.removeValue(forKey: streamID) {
+            let code: GuildError.Code? = if case .failure(let error) = result { error.code } else { nil }
+            metrics.record(method: call.method, code: code, duration: ContinuousClock.now - call.at)
+        }
         let shouldClose = state.callFinished(streamID: streamID)
         guard let context else { return }
         switch result {

@@ -1,3 +1,4 @@
+import CoreMetrics
 import GuildCore
 import GuildMessages
 import Logging
@@ -19,6 +20,14 @@ public final class WireServer: Service, Sendable {
         public var maxFrameSize = Frame.defaultMaxFrameSize
         /// Calls that may run at once on one connection; more are refused with `resourceExhausted`.
         public var maxConcurrentCallsPerConnection = 100
+        /// Calls that may run at once on the whole server; more are refused with `resourceExhausted`.
+        public var maxConcurrentCalls = 1_000
+        /// Most metadata entries a request may carry.
+        public var maxMetadataEntries = 32
+        /// Most bytes of metadata (keys and values together) a request may carry.
+        public var maxMetadataBytes = 8 * 1024
+        /// Where per-method metrics go; nil means swift-metrics' global factory.
+        public var metricsFactory: (any MetricsFactory)?
         /// A peer that has not completed the HELLO by then is disconnected.
         public var handshakeTimeout: Duration = .seconds(10)
         /// Timeout of a call that names none.
@@ -43,13 +52,18 @@ public final class WireServer: Service, Sendable {
     public let localAddress: SocketAddress
     private let channel: any Channel
     private let connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+    private let load: WireServerLoad
     private let configuration: Configuration
     private let logger: Logger
 
     /// The bound port.
     public var port: Int { localAddress.port ?? 0 }
 
-    private init(serviceName: ServiceName, channel: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>, configuration: Configuration, logger: Logger) {
+    /// Calls running now, across every connection.
+    public var callsInFlight: Int { load.current }
+
+    private init(serviceName: ServiceName, channel: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>, load: WireServerLoad, configuration: Configuration, logger: Logger) {
+        self.load = load
         self.serviceName = serviceName
         self.channel = channel
         self.localAddress = channel.localAddress!
@@ -79,6 +93,7 @@ public final class WireServer: Service, Sendable {
         let sslContext = try tls.makeServerContext()
         let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
         let frozenRouter = router
+        let load = WireServerLoad(limit: configuration.maxConcurrentCalls)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -91,13 +106,13 @@ public final class WireServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                     try addServerHandlers(
                         to: channel.pipeline.syncOperations, router: frozenRouter, serviceName: serviceName,
-                        identity: .tls, configuration: configuration, logger: logger)
+                        identity: .tls, configuration: configuration, load: load, logger: logger)
                 }
             }
             .bind(host: host, port: port)
             .get()
         logger.info("wire server listening", metadata: ["service": "\(serviceName)", "address": "\(channel.localAddress!)"])
-        return WireServer(serviceName: serviceName, channel: channel, connections: connections, configuration: configuration, logger: logger)
+        return WireServer(serviceName: serviceName, channel: channel, connections: connections, load: load, configuration: configuration, logger: logger)
     }
 
     /// Adds the protocol handlers (everything above TLS) to a server connection's pipeline, for
@@ -111,7 +126,9 @@ public final class WireServer: Service, Sendable {
         configuration: Configuration = Configuration(),
         logger: Logger
     ) throws {
-        try addServerHandlers(to: pipeline, router: router, serviceName: serviceName, identity: .fixed(peer), configuration: configuration, logger: logger)
+        try addServerHandlers(
+            to: pipeline, router: router, serviceName: serviceName, identity: .fixed(peer), configuration: configuration,
+            load: WireServerLoad(limit: configuration.maxConcurrentCalls), logger: logger)
     }
 
     /// Adds the protocol handlers (everything above TLS) to a server connection's pipeline.
@@ -121,13 +138,15 @@ public final class WireServer: Service, Sendable {
         serviceName: ServiceName,
         identity: ServerConnectionHandler.PeerIdentity,
         configuration: Configuration,
+        load: WireServerLoad,
         logger: Logger
     ) throws {
         try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize)))
         try pipeline.addHandler(MessageToByteHandler(FrameEncoder()))
         try pipeline.addHandler(WireErrorHandler(logger: logger))
         try pipeline.addHandler(ServerConnectionHandler(
-            router: router, configuration: configuration, serviceName: serviceName, identity: identity, logger: logger))
+            router: router, configuration: configuration, serviceName: serviceName, identity: identity,
+            load: load, metrics: WireServerMetrics(service: serviceName, factory: configuration.metricsFactory), logger: logger))
     }
 
     /// Serves until graceful shutdown, then drains.

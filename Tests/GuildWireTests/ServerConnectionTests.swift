@@ -19,9 +19,9 @@ struct ServerConnectionTests {
         configuration.handshakeTimeout = handshakeTimeout
         let router = WireRouter([WireMethod(Self.adminOnly) { _, _ in WireHealthResponse() }])
         try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
-        try WireServer.addServerHandlers(
-            to: channel.pipeline.syncOperations, router: router, serviceName: .auth,
-            identity: .fixed(caller), configuration: configuration, logger: .init(label: "test"))
+        try WireServer.configureServerPipeline(
+            channel.pipeline.syncOperations, router: router, serviceName: .auth,
+            peer: caller, configuration: configuration, logger: .init(label: "test"))
         return channel
     }
 

@@ -1,0 +1,54 @@
+import CoreMetrics
+import GuildCore
+import Synchronization
+
+/// Per-method metrics of a wire server, through swift-metrics: calls by method and outcome code
+/// (`guild_wire_server_calls_total`) and call latency by method
+/// (`guild_wire_server_call_duration_seconds`). Unknown method names are recorded as `unknown`,
+/// so hostile callers cannot blow up the number of series.
+struct WireServerMetrics: Sendable {
+    let service: ServiceName
+    let factory: any MetricsFactory
+
+    init(service: ServiceName, factory: (any MetricsFactory)?) {
+        self.service = service
+        self.factory = factory ?? MetricsSystem.factory
+    }
+
+    func record(method: String?, code: GuildError.Code?, duration: Duration) {
+        let name = method ?? "unknown"
+        Counter(
+            label: "guild_wire_server_calls_total",
+            dimensions: [("service", service.rawValue), ("method", name), ("code", code?.name ?? "ok")],
+            factory: factory
+        ).increment()
+        Timer(
+            label: "guild_wire_server_call_duration_seconds",
+            dimensions: [("service", service.rawValue), ("method", name)],
+            preferredDisplayUnit: .seconds,
+            factory: factory
+        ).recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+}
+
+/// Calls running on a whole server, across connections, against its overall limit.
+final class WireServerLoad: Sendable {
+    let limit: Int
+    private let running = Atomic<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Takes a slot; false (and no slot taken) when the server is at its limit.
+    func tryAcquire() -> Bool {
+        let now = running.add(1, ordering: .acquiring).newValue
+        if now > limit {
+            running.subtract(1, ordering: .releasing)
+            return false
+        }
+        return true
+    }
+
+    func release() { running.subtract(1, ordering: .releasing) }
+
+    var current: Int { running.load(ordering: .relaxed) }
+}
