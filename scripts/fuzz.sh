@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TO_RUN=${1:-60}
 SCRATCH=.build-fuzz
-swift build --product guild-wire-fuzz --scratch-path "$SCRATCH" \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
-BIN=$(swift build --product guild-wire-fuzz --scratch-path "$SCRATCH" --show-bin-path)/guild-wire-fuzz
+FLAGS=(--product guild-wire-fuzz --scratch-path "$SCRATCH" --sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING)
+swift build "${FLAGS[@]}"
+BIN=$(swift build "${FLAGS[@]}" --show-bin-path)/guild-wire-fuzz
 CORPUS=$SCRATCH/corpus
 mkdir -p "$CORPUS" "$SCRATCH/artifacts"
 # Seed the corpus with the protocol document's test vectors.

@@ -162,7 +162,7 @@ struct GatewayEndToEndTests {
                     body: Self.json(["email": "ada@example.com", "password": "correct horse battery"]))
                 _ = try Self.expectProblem(login, status: .serviceUnavailable, code: "unavailable")
                 #expect(login.headers[.retryAfter] != nil)
-                #expect(ContinuousClock.now - started < .seconds(3))
+                #expect(ContinuousClock.now - started < .seconds(5))  // within the request deadline
 
                 let notReady = try await client.execute(uri: "/readyz", method: .get)
                 #expect(notReady.status == .serviceUnavailable)
@@ -200,7 +200,7 @@ struct SilentBackendTests {
                 body: ByteBuffer(string: #"{"email":"ada@example.com","password":"correct horse battery"}"#))
             #expect(response.status == .serviceUnavailable)
             #expect(response.headers[.retryAfter] != nil)
-            #expect(ContinuousClock.now - started < .seconds(3))
+            #expect(ContinuousClock.now - started < .seconds(5))  // the deadline is 0.8 s; never a hang
         }
         try await blackHole.close()
     }

@@ -1,8 +1,8 @@
 // Fuzz target for the wire protocol's server side: the frame decoder, the handshake and the
 // connection state machine, fed arbitrary bytes on an embedded channel.
 //
-// Built by scripts/fuzz.sh with libFuzzer (`-sanitize=fuzzer,address -parse-as-library
-// -DFUZZING`). Without FUZZING it is a replay tool: `guild-wire-fuzz FILE...` runs each file
+// Built by scripts/fuzz.sh with libFuzzer (`swift build --sanitize=fuzzer --sanitize=address
+// -Xswiftc -DFUZZING`), which brings its own `main`. Without FUZZING it is a replay tool: `guild-wire-fuzz FILE...` runs each file
 // through the same harness, so a crash libFuzzer found can be reproduced in a normal build.
 import Foundation
 import GuildCore
@@ -36,7 +36,7 @@ enum WireFuzzHarness {
                 precondition([FrameType.helloAck, .response, .error, .pong, .goAway].contains(frame.type), "the server sent \(frame.type)")
             }
         }
-        _ = try? channel.finish()
+        _ = try? channel.finish(acceptAlreadyClosed: true)
     }
 }
 
@@ -47,17 +47,23 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 #else
-let paths = CommandLine.arguments.dropFirst()
-if paths.isEmpty {
-    FileHandle.standardError.write(Data("usage: guild-wire-fuzz FILE... (replays inputs; build with scripts/fuzz.sh to fuzz)\n".utf8))
-    exit(2)
-}
-for path in paths {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        FileHandle.standardError.write(Data("cannot read \(path)\n".utf8))
-        exit(1)
+/// Replays inputs (files) through the harness, to reproduce what the fuzzer found.
+@main
+enum WireFuzzReplay {
+    static func main() {
+        let paths = CommandLine.arguments.dropFirst()
+        if paths.isEmpty {
+            FileHandle.standardError.write(Data("usage: guild-wire-fuzz FILE... (replays inputs; build with scripts/fuzz.sh to fuzz)\n".utf8))
+            exit(2)
+        }
+        for path in paths {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                FileHandle.standardError.write(Data("cannot read \(path)\n".utf8))
+                exit(1)
+            }
+            WireFuzzHarness.run(Array(data))
+            print("ok: \(path) (\(data.count) bytes)")
+        }
     }
-    WireFuzzHarness.run(Array(data))
-    print("ok: \(path) (\(data.count) bytes)")
 }
 #endif
