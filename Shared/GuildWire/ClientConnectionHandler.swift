@@ -48,14 +48,25 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// A PING is out and nothing has arrived since.
     private var awaitingPong = false
     private let keepaliveInterval: Duration
+    /// Offer the `zlib` feature and compress request bodies above this size; nil: never.
+    private let compressionThreshold: Int?
+    private let maxDecompressedSize: Int
+    /// Both sides agreed to the `zlib` feature.
+    private var isCompressing = false
     private var keepaliveTimer: RepeatedTask?
     private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     private var nextStreamID: UInt32 = 1
     private var pendingByStream: [UInt32: UInt64] = [:]
     private var pending: [UInt64: Pending] = [:]
 
-    init(expectedPeer: ServiceName, maxFrameSize: Int, handshakePromise: EventLoopPromise<WireHelloAck>, status: ConnectionStatus, keepaliveInterval: Duration = .seconds(20), logger: Logger) {
+    init(
+        expectedPeer: ServiceName, maxFrameSize: Int, handshakePromise: EventLoopPromise<WireHelloAck>, status: ConnectionStatus,
+        keepaliveInterval: Duration = .seconds(20), compressionThreshold: Int? = FrameCompression.defaultThreshold,
+        maxDecompressedSize: Int = FrameCompression.defaultMaxDecompressedSize, logger: Logger
+    ) {
         self.keepaliveInterval = keepaliveInterval
+        self.compressionThreshold = compressionThreshold
+        self.maxDecompressedSize = maxDecompressedSize
         self.expectedPeer = expectedPeer
         self.status = status
         self.peerMaxFrameSize = maxFrameSize
@@ -79,6 +90,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         hello.minVersion = UInt32(Frame.currentVersion)
         hello.maxVersion = UInt32(Frame.currentVersion)
         hello.maxFrameSize = UInt32(maxFrameSize)
+        if compressionThreshold != nil { hello.features = [FrameCompression.feature] }
         if let frame = try? Frame(type: .hello, streamID: 0, message: hello) {
             context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
         }
@@ -120,9 +132,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             }
             var request = call.request
             request.timeoutMs = UInt64(max(1, call.timeout.components.seconds * 1000 + call.timeout.components.attoseconds / 1_000_000_000_000_000))
-            let frame: Frame
+            var frame: Frame
             do {
                 frame = try Frame(type: .request, streamID: streamID, message: request)
+                if isCompressing, let threshold = compressionThreshold {
+                    frame = FrameCompression.compressIfWorthwhile(frame, threshold: threshold)
+                }
             } catch {
                 call.promise.fail(GuildError(.internal, "The request could not be encoded."))
                 promise?.succeed()
@@ -180,10 +195,22 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
+        var frame = unwrapInboundIn(data)
         awaitingPong = false  // any frame shows the server is alive
         lastReadAt = context.eventLoop.now
         do {
+            if frame.flags.contains(.compressed) {
+                guard isCompressing, frame.type == .response else {
+                    throw WireProtocolError(.unknownFlags, "the compressed flag on \(frame.type) without the zlib feature agreed")
+                }
+                do {
+                    frame.body = try FrameCompression.decompress(frame.body, limit: maxDecompressedSize)
+                } catch let error as GuildError {
+                    // A bomb or garbage: this call fails, the connection goes on.
+                    takePending(streamID: frame.streamID)?.promise.fail(error)
+                    return
+                }
+            }
             switch frame.type {
             case .helloAck:
                 guard !isOpen else { throw WireProtocolError(.unexpectedFrame, "a second HELLO_ACK") }
@@ -195,6 +222,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 if ack.maxFrameSize >= UInt32(Frame.headerSize) {
                     peerMaxFrameSize = min(maxFrameSize, Int(ack.maxFrameSize))
                 }
+                isCompressing = compressionThreshold != nil && ack.features.contains(FrameCompression.feature)
                 handshakePromise.succeed(ack)
             case .response:
                 guard let call = takePending(streamID: frame.streamID) else { return }

@@ -70,11 +70,15 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     }
 }
 
-/// Frame flags. Version 1 defines none; a receiver rejects a frame with unknown flags set.
+/// Frame flags. A receiver rejects a frame with unknown flags set.
 public struct FrameFlags: OptionSet, Hashable, Sendable {
     public let rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }
 
+    /// The body of a REQUEST or RESPONSE is zlib-compressed (only once both sides agreed to the
+    /// `zlib` feature in the handshake).
+    public static let compressed = FrameFlags(rawValue: 0x0001)
+
     /// Flags this implementation understands.
-    public static let known: FrameFlags = []
+    public static let known: FrameFlags = [.compressed]
 }

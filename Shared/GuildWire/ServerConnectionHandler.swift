@@ -34,6 +34,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     /// The largest frame the client accepts (from its HELLO).
     private var peerMaxFrameSize = Frame.defaultMaxFrameSize
+    /// Both sides agreed to the `zlib` feature.
+    private var isCompressing = false
 
     private let load: WireServerLoad
     private let metrics: WireServerMetrics
@@ -153,12 +155,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 if hello.maxFrameSize >= UInt32(Frame.headerSize) {
                     peerMaxFrameSize = min(Int(hello.maxFrameSize), configuration.maxFrameSize)
                 }
+                isCompressing = configuration.compressionThreshold != nil && hello.features.contains(FrameCompression.feature)
                 action = state.receivedHello(minVersion: hello.minVersion, maxVersion: hello.maxVersion)
             } catch {
                 fail(error, context: context)
                 return
             }
         } else {
+            if frame.flags.contains(.compressed), !(isCompressing && frame.type == .request) {
+                fail(WireProtocolError(.unknownFlags, "the compressed flag on \(frame.type) without the zlib feature agreed"), context: context)
+                return
+            }
             action = state.receivedFrame(type: frame.type, streamID: frame.streamID)
         }
         perform(action, frame: frame, context: context)
@@ -172,6 +179,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             ack.version = UInt32(version)
             ack.maxFrameSize = UInt32(configuration.maxFrameSize)
             ack.maxConcurrentCalls = UInt32(configuration.maxConcurrentCallsPerConnection)
+            if isCompressing { ack.features = [FrameCompression.feature] }
             send(try? Frame(type: .helloAck, streamID: 0, message: ack), context: context)
         case .startCall(let streamID):
             startCall(frame: frame, streamID: streamID, context: context)
@@ -192,6 +200,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func startCall(frame: Frame, streamID: UInt32, context: ChannelHandlerContext) {
         started[streamID] = (ContinuousClock.now, nil)
+        var frame = frame
+        if frame.flags.contains(.compressed) {
+            do {
+                frame.body = try FrameCompression.decompress(frame.body, limit: configuration.maxDecompressedSize)
+            } catch let error as GuildError {
+                finish(streamID: streamID, with: .failure(error))
+                return
+            } catch {
+                finish(streamID: streamID, with: .failure(GuildError(.invalidArgument, "The compressed body is invalid.")))
+                return
+            }
+        }
         let request: WireRequest
         do {
             request = try frame.decodeBody()
@@ -282,11 +302,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .success(let bytes):
             var response = WireResponse()
             response.payload = .init(bytes)
-            if let frame = try? Frame(type: .response, streamID: streamID, message: response),
-               frame.body.readableBytes + Frame.headerSize > peerMaxFrameSize {
+            var frame = try? Frame(type: .response, streamID: streamID, message: response)
+            if isCompressing, let threshold = configuration.compressionThreshold, let plain = frame {
+                frame = FrameCompression.compressIfWorthwhile(plain, threshold: threshold)
+            }
+            if let frame, frame.body.readableBytes + Frame.headerSize > peerMaxFrameSize {
                 send(.error(GuildError(.resourceExhausted, "The response is larger than the client's maximum frame size (\(peerMaxFrameSize) bytes).", reason: "response_too_large"), streamID: streamID), context: context)
             } else {
-                send(try? Frame(type: .response, streamID: streamID, message: response), context: context)
+                send(frame, context: context)
             }
         case .failure(let error):
             // A cancelled call was given up by the client, which expects no answer.

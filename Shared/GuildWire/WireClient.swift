@@ -31,6 +31,10 @@ public actor WireClient {
         public var health = EndpointHealth.Policy()
         /// A connection with no traffic for this long is pinged; unanswered for as long again, closed.
         public var keepaliveInterval: Duration = .seconds(20)
+        /// Offer zlib compression and compress request bodies above this size; nil: never.
+        public var compressionThreshold: Int? = FrameCompression.defaultThreshold
+        /// The most bytes a compressed response may inflate to.
+        public var maxDecompressedSize = FrameCompression.defaultMaxDecompressedSize
         /// Attempts per call, the first included.
         public var maxAttempts = 3
         /// Share of calls that may be retried, and the reserve a quiet client starts with.
@@ -165,11 +169,12 @@ public actor WireClient {
         } else {
             let timeout = min(configuration.connectTimeout, max(.milliseconds(1), deadline - .now))
             let (endpoint, service, sslContext, maxFrameSize, group, logger) = (pool[index].address, self.service, self.sslContext, configuration.maxFrameSize, self.group, self.logger)
-            let keepalive = configuration.keepaliveInterval
+            let (keepalive, threshold, inflateLimit) = (configuration.keepaliveInterval, configuration.compressionThreshold, configuration.maxDecompressedSize)
             task = Task {
                 try await WireConnection.connect(
                     to: endpoint, service: service, sslContext: sslContext, maxFrameSize: maxFrameSize,
-                    keepaliveInterval: keepalive, timeout: timeout, group: group, logger: logger)
+                    keepaliveInterval: keepalive, compressionThreshold: threshold, maxDecompressedSize: inflateLimit,
+                    timeout: timeout, group: group, logger: logger)
             }
             pool[index].connecting = task
         }

@@ -33,6 +33,8 @@ public final class WireConnection: Sendable {
         sslContext: NIOSSLContext,
         maxFrameSize: Int = Frame.defaultMaxFrameSize,
         keepaliveInterval: Duration = .seconds(20),
+        compressionThreshold: Int? = FrameCompression.defaultThreshold,
+        maxDecompressedSize: Int = FrameCompression.defaultMaxDecompressedSize,
         timeout: Duration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
@@ -53,7 +55,8 @@ public final class WireConnection: Sendable {
                         try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameSize: maxFrameSize)))
                         try sync.addHandler(MessageToByteHandler(FrameEncoder()))
                         try sync.addHandler(WireErrorHandler(logger: logger))
-                        try sync.addHandler(ClientConnectionHandler(expectedPeer: service, maxFrameSize: maxFrameSize, handshakePromise: handshake, status: status, keepaliveInterval: keepaliveInterval, logger: logger))
+                        try sync.addHandler(ClientConnectionHandler(expectedPeer: service, maxFrameSize: maxFrameSize, handshakePromise: handshake, status: status, keepaliveInterval: keepaliveInterval,
+                            compressionThreshold: compressionThreshold, maxDecompressedSize: maxDecompressedSize, logger: logger))
                     }
                 }
                 .connect(host: endpoint.host, port: endpoint.port)

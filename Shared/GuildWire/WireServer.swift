@@ -26,6 +26,11 @@ public final class WireServer: Service, Sendable {
         public var maxMetadataEntries = 32
         /// Most bytes of metadata (keys and values together) a request may carry.
         public var maxMetadataBytes = 8 * 1024
+        /// Bodies above this many bytes are sent compressed when the client offers the `zlib`
+        /// feature; nil turns compression off (the feature is then refused).
+        public var compressionThreshold: Int? = FrameCompression.defaultThreshold
+        /// The most bytes a compressed REQUEST body may inflate to.
+        public var maxDecompressedSize = FrameCompression.defaultMaxDecompressedSize
         /// Where per-method metrics go; nil means swift-metrics' global factory.
         public var metricsFactory: (any MetricsFactory)?
         /// A peer that has not completed the HELLO by then is disconnected.
