@@ -12,20 +12,10 @@ public enum Identifier {
     /// A UUIDv7 string from the given instant and random source.
     public static func make(at date: Date, using generator: inout some RandomNumberGenerator) -> String {
         let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for index in 0..<6 {
-            bytes[index] = UInt8(truncatingIfNeeded: millis >> (8 * (5 - index)))
-        }
-        for index in 6..<16 {
-            bytes[index] = UInt8.random(in: 0...255, using: &generator)
-        }
+        var bytes = (0..<6).map { UInt8(truncatingIfNeeded: millis >> (8 * (5 - $0))) } + Bytes.random(10, using: &generator)
         bytes[6] = 0x70 | (bytes[6] & 0x0F)  // version 7
         bytes[8] = 0x80 | (bytes[8] & 0x3F)  // variant 10
-        let hex = bytes.map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
-        let characters = Array(hex)
+        let characters = Array(bytes.hexString)
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32]
             .map { String(characters[$0]) }
             .joined(separator: "-")

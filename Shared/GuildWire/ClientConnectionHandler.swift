@@ -44,7 +44,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private let maxFrameSize: Int
     private let handshakePromise: EventLoopPromise<WireHelloAck>
     private var isOpen = false
-    private var isGoingAway = false
     /// A PING is out and nothing has arrived since.
     private var awaitingPong = false
     private let keepaliveInterval: Duration
@@ -76,7 +75,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     /// True while new calls may be sent on this connection.
-    var acceptsCalls: Bool { isOpen && !isGoingAway }
+    var acceptsCalls: Bool { isOpen && !status.isGoingAway }
 
     func channelActive(context: ChannelHandlerContext) {
         lastReadAt = context.eventLoop.now
@@ -127,11 +126,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             nextStreamID &+= 1
             if nextStreamID == 0 {
                 // Stream ids are spent: this is the connection's last call; new calls go to a new one.
-                isGoingAway = true
                 status.markGoingAway()
             }
             var request = call.request
-            request.timeoutMs = UInt64(max(1, call.timeout.components.seconds * 1000 + call.timeout.components.attoseconds / 1_000_000_000_000_000))
+            request.timeoutMs = UInt64(max(1, call.timeout.wholeMilliseconds))
             var frame: Frame
             do {
                 frame = try Frame(type: .request, streamID: streamID, message: request)
@@ -253,7 +251,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             case .pong:
                 break
             case .goAway:
-                isGoingAway = true
                 status.markGoingAway()
                 if pending.isEmpty { context.close(promise: nil) }
             default:

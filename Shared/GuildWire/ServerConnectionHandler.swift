@@ -111,22 +111,23 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         closeIdle(context: context)
     }
 
+    /// Nothing arrived for the idle timeout: the peer is gone or silent. Says GOAWAY, then closes.
     private func closeIdle(context: ChannelHandlerContext) {
-        do {
-            // Nothing arrived for the idle timeout: the peer is gone or silent.
-            idleTimer?.cancel()
-            logger.info("closing idle connection", metadata: ["timeout": "\(configuration.idleTimeout)"])
-            for task in calls.values { task.cancel() }
-            var goAway = WireGoAway()
-            goAway.lastStreamID = state.highestStreamID
-            goAway.reason = "idle timeout"
-            state.closed()
-            if let frame = try? Frame(type: .goAway, streamID: 0, message: goAway) {
-                context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            } else {
-                context.close(promise: nil)
-            }
-        }
+        idleTimer?.cancel()
+        logger.info("closing idle connection", metadata: ["timeout": "\(configuration.idleTimeout)"])
+        for task in calls.values { task.cancel() }
+        let goAway = goAwayFrame(reason: "idle timeout")
+        state.closed()
+        context.writeAndFlush(wrapOutboundOut(goAway)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// A GOAWAY naming the last stream this connection took.
+    private func goAwayFrame(reason: String) -> Frame {
+        var goAway = WireGoAway()
+        goAway.lastStreamID = state.highestStreamID
+        goAway.reason = reason
+        // Serializing a GoAway cannot fail: it holds an integer and a string.
+        return (try? Frame(type: .goAway, streamID: 0, message: goAway)) ?? Frame(type: .goAway, streamID: 0)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -336,10 +337,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Starts a graceful drain: a GOAWAY frame, no new calls, close when the last call ends.
     func drain(context: ChannelHandlerContext) {
-        var goAway = WireGoAway()
-        goAway.lastStreamID = state.highestStreamID
-        goAway.reason = "server shutting down"
-        send(try? Frame(type: .goAway, streamID: 0, message: goAway), context: context)
+        send(goAwayFrame(reason: "server shutting down"), context: context)
         if state.beginDraining() { context.close(promise: nil) }
     }
 

@@ -27,7 +27,7 @@ struct WireServerMetrics: Sendable {
             dimensions: [("service", service.rawValue), ("method", name)],
             preferredDisplayUnit: .seconds,
             factory: factory
-        ).recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        ).recordNanoseconds(duration.wholeNanoseconds)
     }
 }
 

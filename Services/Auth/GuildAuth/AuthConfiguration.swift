@@ -1,3 +1,4 @@
+import Foundation
 import GuildCore
 
 /// The tunable rules of the auth service. Defaults are production values.
@@ -24,21 +25,7 @@ public struct AuthConfiguration: Sendable {
     public init() {}
 }
 
-import Foundation
-
 /// The number of CPU cores, for sizing pools.
 public enum System {
     public static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
-}
-
-extension Duration {
-    /// The duration in whole milliseconds.
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-    }
-
-    /// The duration in seconds as a `TimeInterval`.
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
 }

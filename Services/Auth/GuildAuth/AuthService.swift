@@ -7,6 +7,7 @@ import GuildStorage
 import JWTKit
 import Logging
 import SQLKit
+import Synchronization
 
 /// The logic of `guild-auth`: accounts, passwords, sessions and token signing. It knows nothing
 /// of sockets; ``AuthWireMethods`` binds it to the wire server.
@@ -22,6 +23,8 @@ public final class AuthService: Sendable {
     /// A hash of a random password with the current parameters: logins for unknown emails verify
     /// against it, so they take as long as real ones and do not reveal which emails exist.
     private let decoyHash: String
+    /// The key collection that signs with the active key, kept until the key changes.
+    private let signer = Mutex<(kid: String, keys: JWTKeyCollection)?>(nil)
 
     public init(database: Database, configuration: AuthConfiguration = AuthConfiguration(), clock: any WallClock = SystemWallClock(), logger: Logger) throws {
         self.database = database
@@ -281,7 +284,7 @@ public final class AuthService: Sendable {
     public func sweep() async throws -> (refreshTokens: Int, throttleEntries: Int) {
         let nowMs = clock.now().millisecondsSince1970
         let tokenCutoff = nowMs - 24 * 3600 * 1000
-        let windowMs = configuration.throttleWindow.milliseconds
+        let windowMs = configuration.throttleWindow.wholeMilliseconds
         return try await database.transaction { sql in
             let tokens = try await sql.raw("DELETE FROM refresh_tokens WHERE expires_at_ms < \(bind: tokenCutoff) RETURNING id").all().count
             let throttle = try await sql.raw("""
@@ -349,10 +352,7 @@ public final class AuthService: Sendable {
     }
 
     private func issueRefreshToken(sql: any SQLDatabase, user: UserID, family: String, now: Date) async throws -> IssuedRefreshToken {
-        var bytes = [UInt8](repeating: 0, count: 32)
-        var generator = SystemRandomNumberGenerator()
-        for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
-        let token = Base64URL.encode(bytes)
+        let token = Base64URL.encode(Bytes.random(32))
         let expiresAt = now.addingTimeInterval(configuration.refreshTokenLifetime.timeInterval)
         try await sql.raw("""
             INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at_ms, expires_at_ms)
@@ -365,10 +365,7 @@ public final class AuthService: Sendable {
     private func session(user: StoredUser, refresh: IssuedRefreshToken, key: SigningKeys.Key, now: Date) async throws -> AuthSession {
         let expiresAt = now.addingTimeInterval(configuration.accessTokenLifetime.timeInterval)
         let claims = AccessTokenClaims(user: user.id, roles: user.roles, session: refresh.family, issuedAt: now, expiresAt: expiresAt)
-        let keys = JWTKeyCollection()
-        let kid = JWKIdentifier(string: key.kid)
-        await keys.add(eddsa: EdDSA.PrivateKey(backing: key.privateKey), kid: kid)
-        let accessToken = try await keys.sign(claims, kid: kid)
+        let accessToken = try await signingCollection(for: key).sign(claims, kid: JWKIdentifier(string: key.kid))
         var session = AuthSession()
         session.user = user.message
         session.tokens.accessToken = accessToken
@@ -378,12 +375,18 @@ public final class AuthService: Sendable {
         return session
     }
 
+    /// A key collection holding `key`, built once per key rather than per token.
+    private func signingCollection(for key: SigningKeys.Key) async -> JWTKeyCollection {
+        if let cached = signer.withLock({ $0 }), cached.kid == key.kid { return cached.keys }
+        let keys = JWTKeyCollection()
+        await keys.add(eddsa: EdDSA.PrivateKey(backing: key.privateKey), kid: JWKIdentifier(string: key.kid))
+        signer.withLock { $0 = (key.kid, keys) }
+        return keys
+    }
+
     /// Refresh tokens are stored as their SHA-256, so a database leak reveals none.
     static func tokenHash(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
+        SHA256.hash(data: Array(token.utf8)).hexString
     }
 }
 

@@ -48,8 +48,8 @@ struct LoginThrottle: Sendable {
     /// Counts one failure against every key, locking those that reach their limit.
     func recordFailure(_ keys: [String]) async throws {
         let nowMs = clock.now().millisecondsSince1970
-        let windowMs = configuration.throttleWindow.milliseconds
-        let lockoutMs = configuration.lockout.milliseconds
+        let windowMs = configuration.throttleWindow.wholeMilliseconds
+        let lockoutMs = configuration.lockout.wholeMilliseconds
         try await database.transaction { sql in
             for key in keys {
                 let limit = self.limit(for: key)

@@ -42,9 +42,7 @@ public struct PasswordHasher: Sendable {
     /// The encoded hash of `password` with a fresh random salt. CPU- and memory-heavy: run it off
     /// the event loops (see ``PasswordHashingPool``).
     public func hash(_ password: String) throws -> String {
-        var salt = [UInt8](repeating: 0, count: Self.saltLength)
-        var generator = SystemRandomNumberGenerator()
-        for index in salt.indices { salt[index] = UInt8.random(in: 0...255, using: &generator) }
+        let salt = Bytes.random(Self.saltLength)
         let key = try Self.derive(password, salt: salt, parameters: parameters)
         return Self.encode(parameters: parameters, salt: salt, key: key)
     }

@@ -51,7 +51,7 @@ public final class PasswordHashingPool: Sendable {
 
     /// Keeps a moving average of job durations (weight 1/4 for the newest).
     private func record(_ duration: Duration) {
-        let sample = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        let sample = duration.wholeNanoseconds
         let old = typicalNanoseconds.load(ordering: .relaxed)
         typicalNanoseconds.store(old == 0 ? sample : (old * 3 + sample) / 4, ordering: .relaxed)
     }

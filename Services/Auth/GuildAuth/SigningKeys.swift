@@ -25,17 +25,28 @@ struct SigningKeys: Sendable {
     let accessTokenLifetime: Duration
 
     /// The active key, creating the first one when there is none, and rotating it when it is
-    /// older than `rotation`.
+    /// older than `rotation`. The usual case is a plain read; only creating or rotating a key
+    /// takes a write transaction (which checks again, so concurrent callers make one key).
     func activeKey(rotation: Duration?) async throws -> Key {
         let now = clock.now()
+        @Sendable func usable(_ key: Key?) -> Key? {
+            guard let key else { return nil }
+            guard let rotation else { return key }
+            return now.timeIntervalSince(key.createdAt) < rotation.timeInterval ? key : nil
+        }
+        if let key = usable(try await database.withConnection({ sql in try await Self.currentKey(sql: sql) })) {
+            return key
+        }
         return try await database.transaction { sql in
-            if let row = try await sql.raw("SELECT kid, private_key, created_at_ms, retired_at_ms FROM signing_keys WHERE retired_at_ms IS NULL ORDER BY created_at_ms DESC LIMIT 1").first() {
-                let key = try Self.key(from: row)
-                if let rotation, now.timeIntervalSince(key.createdAt) < rotation.timeInterval { return key }
-                if rotation == nil { return key }
-            }
+            if let key = usable(try await Self.currentKey(sql: sql)) { return key }
             return try await Self.rotate(sql: sql, now: now)
         }
+    }
+
+    private static func currentKey(sql: any SQLDatabase) async throws -> Key? {
+        try await sql.raw("SELECT kid, private_key, created_at_ms, retired_at_ms FROM signing_keys WHERE retired_at_ms IS NULL ORDER BY created_at_ms DESC LIMIT 1")
+            .first()
+            .map(key(from:))
     }
 
     /// Retires the active key and makes a new one.
@@ -61,7 +72,7 @@ struct SigningKeys: Sendable {
     /// Every key a verifier needs now: the active one and retired ones whose tokens may still be valid.
     func publishedKeys() async throws -> [AuthPublicKey] {
         let now = clock.now()
-        let lifetimeMs = accessTokenLifetime.milliseconds
+        let lifetimeMs = accessTokenLifetime.wholeMilliseconds
         let oldestUseful = Int64(now.timeIntervalSince1970 * 1000) - lifetimeMs
         let rows = try await database.withConnection { sql in
             try await sql.raw("""

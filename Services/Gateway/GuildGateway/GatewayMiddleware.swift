@@ -34,7 +34,7 @@ struct GatewayMiddleware: RouterMiddleware {
         let elapsed = ContinuousClock.now - started
         context.logger.info("request", metadata: [
             "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
-            "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            "ms": "\(elapsed.wholeMilliseconds)",
         ])
         return response
     }
