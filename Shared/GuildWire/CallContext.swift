@@ -12,15 +12,30 @@ public struct CallContext: Sendable {
     public let metadata: [String: String]
     /// When the caller stops waiting. Handlers that call other services pass on what remains.
     public let deadline: ContinuousClock.Instant
-    /// A logger carrying the request id and trace id.
-    public let logger: Logger
+    /// The server's logger, without this call's metadata.
+    private let serverLogger: Logger
 
     public init(caller: ServiceName, method: String, metadata: [String: String], deadline: ContinuousClock.Instant, logger: Logger) {
         self.caller = caller
         self.method = method
         self.metadata = metadata
         self.deadline = deadline
-        self.logger = logger
+        self.serverLogger = logger
+    }
+
+    /// A logger carrying the method, the caller, the request id and the trace id.
+    ///
+    /// Made when asked for, not per call: most calls log nothing, and setting metadata on a
+    /// logger costs (the stream handler formats all of it on every change).
+    public var logger: Logger {
+        var logger = serverLogger
+        var callMetadata = logger.handler.metadata
+        callMetadata["method"] = .string(method)
+        callMetadata["caller"] = .string(caller.rawValue)
+        if let id = metadata[MetadataKey.requestID] { callMetadata["request-id"] = .string(id) }
+        if let trace = metadata[MetadataKey.traceparent] { callMetadata["traceparent"] = .string(trace) }
+        logger.handler.metadata = callMetadata
+        return logger
     }
 
     /// The request id of the user request this call serves.

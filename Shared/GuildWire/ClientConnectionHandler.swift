@@ -1,3 +1,4 @@
+import Foundation
 import GuildCore
 import GuildMessages
 import Logging
@@ -19,7 +20,7 @@ struct OutboundCall: Sendable {
     let callID: UInt64
     let request: WireRequest
     let timeout: Duration
-    let promise: EventLoopPromise<[UInt8]>
+    let promise: EventLoopPromise<Data>
 }
 
 /// The client side of one connection: sends HELLO, checks the server's identity, assigns stream
@@ -32,8 +33,22 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private struct Pending {
         let streamID: UInt32
-        let promise: EventLoopPromise<[UInt8]>
-        let timer: Scheduled<Void>?
+        let promise: EventLoopPromise<Data>
+        let timer: NIOScheduledCallback?
+    }
+
+    /// Fails a call whose deadline passed and tells the server (a CANCEL).
+    private struct DeadlineCallback: NIOScheduledCallbackHandler, Sendable {
+        let handler: NIOLoopBound<ClientConnectionHandler>
+        let context: NIOLoopBound<ChannelHandlerContext>
+        let callID: UInt64
+        let method: String
+
+        func handleScheduledCallback(eventLoop: some EventLoop) {
+            handler.value.cancel(
+                callID: callID, error: GuildError(.deadlineExceeded, "\(method) did not answer within its deadline."),
+                context: context.value)
+        }
     }
 
     private let expectedPeer: ServiceName
@@ -55,6 +70,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private var keepaliveTimer: RepeatedTask?
     private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     private var nextStreamID: UInt32 = 1
+    /// A flush is queued on the event loop.
+    private var flushPending = false
     private var pendingByStream: [UInt32: UInt64] = [:]
     private var pending: [UInt64: Pending] = [:]
 
@@ -146,20 +163,29 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 promise?.succeed()
                 return
             }
-            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            let timer = context.eventLoop.scheduleTask(in: TimeAmount(call.timeout)) {
-                loopBound.value.cancel(
-                    callID: call.callID,
-                    error: GuildError(.deadlineExceeded, "\(call.request.method) did not answer within its deadline."),
-                    context: contextBound.value)
-            }
+            let timer = try? context.eventLoop.scheduleCallback(in: TimeAmount(call.timeout), handler: DeadlineCallback(
+                handler: NIOLoopBound(self, eventLoop: context.eventLoop), context: NIOLoopBound(context, eventLoop: context.eventLoop),
+                callID: call.callID, method: call.request.method))
             pending[call.callID] = Pending(streamID: streamID, promise: call.promise, timer: timer)
             pendingByStream[streamID] = call.callID
-            context.writeAndFlush(wrapOutboundOut(frame), promise: promise)
+            context.write(wrapOutboundOut(frame), promise: promise)
+            flushSoon(context: context)
         case .cancel(let callID, let error):
             cancel(callID: callID, error: error, context: context)
             promise?.succeed()
+        }
+    }
+
+    /// Flushes once the event loop has run what is queued now: requests written by many callers
+    /// at once leave in one TLS record and one system call.
+    private func flushSoon(context: ChannelHandlerContext) {
+        guard !flushPending else { return }
+        flushPending = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            loopBound.value.flushPending = false
+            contextBound.value.flush()
         }
     }
 
@@ -226,7 +252,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 guard let call = takePending(streamID: frame.streamID) else { return }
                 do {
                     let response: WireResponse = try frame.decodeBody()
-                    call.promise.succeed([UInt8](response.payload))
+                    call.promise.succeed(response.payload)
                 } catch {
                     call.promise.fail(GuildError(.protocolViolation, "\(expectedPeer) sent a malformed RESPONSE.", reason: "malformed_body"))
                     throw error

@@ -1,3 +1,4 @@
+import Foundation
 import GuildCore
 import GuildMessages
 import Logging
@@ -27,7 +28,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var state: ServerConnectionState
     private var identity: ServiceName?
     private let identitySource: PeerIdentity
-    private var calls: [UInt32: Task<Void, Never>] = [:]
+    /// Calls that have started and not yet been answered, by stream id.
+    private var calls: [UInt32: RunningCall] = [:]
     private var context: ChannelHandlerContext?
     private var handshakeTimer: Scheduled<Void>?
     private var idleTimer: RepeatedTask?
@@ -39,8 +41,27 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private let load: WireServerLoad
     private let metrics: WireServerMetrics
-    /// When each running call started and which registered method it runs, for metrics.
-    private var started: [UInt32: (at: ContinuousClock.Instant, method: String?)] = [:]
+    /// Where handlers run: this connection's event loop, unless configured otherwise.
+    private var executor: EventLoopTaskExecutor?
+    /// A flush is queued on the event loop (responses written since are sent with it).
+    private var flushPending = false
+
+    /// One call between its REQUEST and its answer.
+    private struct RunningCall {
+        /// When it started, for the latency metric.
+        let startedAt: ContinuousClock.Instant
+        /// The registered method it runs (nil until known: unknown methods are metered as such).
+        var method: String?
+        /// The handler's task, once started.
+        var task: Task<Void, Never>?
+        /// Fires at the call's deadline.
+        var deadlineTimer: NIOScheduledCallback?
+
+        func cancel() {
+            deadlineTimer?.cancel()
+            task?.cancel()
+        }
+    }
 
     init(router: WireRouter, configuration: WireServer.Configuration, serviceName: ServiceName, identity: PeerIdentity, load: WireServerLoad, metrics: WireServerMetrics, logger: Logger) {
         self.load = load
@@ -56,6 +77,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if configuration.runsHandlersOnEventLoop {
+            executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
+        }
         if context.channel.isActive {
             startHandshakeTimer(context: context)
             startIdleTimer(context: context)
@@ -88,8 +112,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Ends the connection for a protocol violation this handler detected.
     private func fail(_ error: any Error, context: ChannelHandlerContext) {
         state.closed()
-        for task in calls.values { task.cancel() }
-        calls.removeAll()
+        cancelAllCalls()
         let violation = error as? WireProtocolError
             ?? WireProtocolError(.peerIdentityMismatch, "the peer could not be identified")
         WireErrorHandler.closeConnection(context: context, violation: violation, logger: logger)
@@ -115,7 +138,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func closeIdle(context: ChannelHandlerContext) {
         idleTimer?.cancel()
         logger.info("closing idle connection", metadata: ["timeout": "\(configuration.idleTimeout)"])
-        for task in calls.values { task.cancel() }
+        cancelAllCalls()
         let goAway = goAwayFrame(reason: "idle timeout")
         state.closed()
         context.writeAndFlush(wrapOutboundOut(goAway)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
@@ -189,7 +212,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .refuseDraining(let streamID):
             send(.error(GuildError(.unavailable, "The server is shutting down; use another connection.", retryAfterSeconds: 1, reason: "draining"), streamID: streamID), context: context)
         case .cancelCall(let streamID):
-            calls[streamID]?.cancel()
+            calls[streamID]?.task?.cancel()
         case .pong:
             send(Frame(type: .pong, streamID: 0, body: frame.body), context: context)
         case .ignore:
@@ -200,7 +223,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func startCall(frame: Frame, streamID: UInt32, context: ChannelHandlerContext) {
-        started[streamID] = (ContinuousClock.now, nil)
+        calls[streamID] = RunningCall(startedAt: .now)
         var frame = frame
         if frame.flags.contains(.compressed) {
             do {
@@ -232,7 +255,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             finish(streamID: streamID, with: .failure(GuildError(.unimplemented, "\(serviceName) has no method \(request.method.prefix(128)).")))
             return
         }
-        started[streamID]?.method = method.name
+        calls[streamID]?.method = method.name
         guard method.allowedCallers.contains(caller) else {
             finish(streamID: streamID, with: .failure(GuildError(.permissionDenied, "\(caller) may not call \(request.method.prefix(128)).")))
             return
@@ -248,20 +271,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             timeout = min(.milliseconds(Int64(clamping: request.timeoutMs)), configuration.maxCallTimeout)
         }
         let deadline = ContinuousClock.now + timeout
-        var callLogger = logger
-        callLogger[metadataKey: "method"] = "\(request.method)"
-        callLogger[metadataKey: "caller"] = "\(caller)"
-        if let id = request.metadata[MetadataKey.requestID] { callLogger[metadataKey: "request-id"] = "\(id)" }
-        if let trace = request.metadata[MetadataKey.traceparent] { callLogger[metadataKey: "traceparent"] = "\(trace)" }
-        let callContext = CallContext(caller: caller, method: request.method, metadata: request.metadata, deadline: deadline, logger: callLogger)
-        let payload = [UInt8](request.payload)
+        let callContext = CallContext(caller: caller, method: request.method, metadata: request.metadata, deadline: deadline, logger: logger)
+        let payload = request.payload
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        calls[streamID] = Task {
-            let result: Result<[UInt8], GuildError>
+        // The deadline is a timer on the loop: when it fires first, the caller is answered at once
+        // and the handler's task cancelled.
+        calls[streamID]?.deadlineTimer = try? eventLoop.scheduleCallback(
+            in: TimeAmount(timeout), handler: DeadlineCallback(handler: loopBound, streamID: streamID))
+        let body: @Sendable () async -> Void = {
+            let result: Result<Data, GuildError>
             do {
                 let bytes = try await RequestDeadline.$current.withValue(deadline) {
-                    try await withDeadline(deadline) { try await method.invoke(payload, callContext) }
+                    try await method.invoke(payload, callContext)
                 }
                 result = .success(bytes)
             } catch let error as GuildError {
@@ -269,14 +291,44 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             } catch is CancellationError {
                 result = .failure(GuildError(.cancelled, "The call was cancelled."))
             } catch {
-                callLogger.error("method failed", metadata: ["error": "\(String(reflecting: error))"])
+                callContext.logger.error("method failed", metadata: ["error": "\(String(reflecting: error))"])
                 result = .failure(GuildError(.internal, "Internal error."))
             }
-            eventLoop.execute {
-                loopBound.value.load.release()
-                loopBound.value.finish(streamID: streamID, with: result)
+            if eventLoop.inEventLoop {
+                loopBound.value.callReturned(streamID: streamID, with: result)
+            } else {
+                eventLoop.execute { loopBound.value.callReturned(streamID: streamID, with: result) }
             }
         }
+        calls[streamID]?.task = if let executor { Task(executorPreference: executor, operation: body) } else { Task(operation: body) }
+    }
+
+    /// The handler's task ended (answered, failed, or gave up after cancellation).
+    private func callReturned(streamID: UInt32, with result: Result<Data, GuildError>) {
+        load.release()
+        finish(streamID: streamID, with: result, batched: true)
+    }
+
+    /// Fires at a call's deadline.
+    private struct DeadlineCallback: NIOScheduledCallbackHandler, Sendable {
+        let handler: NIOLoopBound<ServerConnectionHandler>
+        let streamID: UInt32
+
+        func handleScheduledCallback(eventLoop: some EventLoop) {
+            handler.value.deadlinePassed(streamID: streamID)
+        }
+    }
+
+    /// The deadline passed before the handler answered.
+    private func deadlinePassed(streamID: UInt32) {
+        guard let call = calls[streamID] else { return }
+        call.task?.cancel()
+        finish(streamID: streamID, with: .failure(GuildError(.deadlineExceeded, "The deadline passed before the call completed.")))
+    }
+
+    private func cancelAllCalls() {
+        for call in calls.values { call.cancel() }
+        calls.removeAll()
     }
 
     /// Why request metadata is refused, if it is: too many entries, too many bytes.
@@ -291,34 +343,43 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         return nil
     }
 
-    private func finish(streamID: UInt32, with result: Result<[UInt8], GuildError>) {
-        calls[streamID] = nil
-        if let call = started.removeValue(forKey: streamID) {
-            let code: GuildError.Code? = if case .failure(let error) = result { error.code } else { nil }
-            metrics.record(method: call.method, code: code, duration: ContinuousClock.now - call.at)
-        }
+    /// Answers a call, once: a call already answered (at its deadline) or given up is ignored.
+    /// A `batched` answer (from a handler's task) is flushed together with others finishing in
+    /// the same turn of the event loop; the rest are flushed at once.
+    private func finish(streamID: UInt32, with result: Result<Data, GuildError>, batched: Bool = false) {
+        guard let call = calls.removeValue(forKey: streamID) else { return }
+        call.deadlineTimer?.cancel()
+        let code: GuildError.Code? = if case .failure(let error) = result { error.code } else { nil }
+        metrics.record(method: call.method, code: code, duration: .now - call.startedAt)
         let shouldClose = state.callFinished(streamID: streamID)
         guard let context else { return }
         switch result {
         case .success(let bytes):
             var response = WireResponse()
-            response.payload = .init(bytes)
+            response.payload = bytes
             var frame = try? Frame(type: .response, streamID: streamID, message: response)
             if isCompressing, let threshold = configuration.compressionThreshold, let plain = frame {
                 frame = FrameCompression.compressIfWorthwhile(plain, threshold: threshold)
             }
             if let frame, frame.body.readableBytes + Frame.headerSize > peerMaxFrameSize {
-                send(.error(GuildError(.resourceExhausted, "The response is larger than the client's maximum frame size (\(peerMaxFrameSize) bytes).", reason: "response_too_large"), streamID: streamID), context: context)
+                answer(.error(GuildError(.resourceExhausted, "The response is larger than the client's maximum frame size (\(peerMaxFrameSize) bytes).", reason: "response_too_large"), streamID: streamID), batched: batched, context: context)
             } else {
-                send(frame, context: context)
+                answer(frame, batched: batched, context: context)
             }
         case .failure(let error):
             // A cancelled call was given up by the client, which expects no answer.
             if error.code != .cancelled {
-                send(.error(error, streamID: streamID), context: context)
+                answer(.error(error, streamID: streamID), batched: batched, context: context)
             }
         }
-        if shouldClose { context.close(promise: nil) }
+        if shouldClose {
+            context.flush()
+            context.close(promise: nil)
+        }
+    }
+
+    private func answer(_ frame: Frame?, batched: Bool, context: ChannelHandlerContext) {
+        if batched { sendSoon(frame, context: context) } else { send(frame, context: context) }
     }
 
     private func send(_ frame: Frame?, context: ChannelHandlerContext) {
@@ -326,11 +387,24 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
 
+    /// Writes an answer and flushes once the event loop has run what is queued now, so that the
+    /// answers of calls finishing together leave in one TLS record and one system call.
+    private func sendSoon(_ frame: Frame?, context: ChannelHandlerContext) {
+        guard let frame else { return }
+        context.write(wrapOutboundOut(frame), promise: nil)
+        guard !flushPending else { return }
+        flushPending = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            loopBound.value.flushPending = false
+            loopBound.value.context?.flush()
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         handshakeTimer?.cancel()
         idleTimer?.cancel()
-        for task in calls.values { task.cancel() }
-        calls.removeAll()
+        cancelAllCalls()
         state.closed()
         context.fireChannelInactive()
     }

@@ -1,3 +1,4 @@
+import Foundation
 import GuildCore
 import GuildMessages
 import Logging
@@ -5,6 +6,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SwiftProtobuf
+import Synchronization
 
 /// A client of one service over one or more endpoints (replicas).
 ///
@@ -18,7 +20,7 @@ import SwiftProtobuf
 ///   ``RetryBudget``, so a struggling service sees no retry storm.
 /// - A call never waits past its deadline, nor past the deadline of the request being served
 ///   (``RequestDeadline``); with nothing reachable it fails with `unavailable` at once.
-public actor WireClient {
+public final class WireClient: Sendable {
     /// Timeouts and policies of a client.
     public struct Configuration: Sendable {
         /// Timeout of a call that names none.
@@ -52,15 +54,21 @@ public actor WireClient {
         var health = EndpointHealth()
     }
 
-    public nonisolated let service: ServiceName
-    public nonisolated let endpoints: [WireEndpoint]
+    /// Everything that changes, behind one lock held only for bookkeeping (never across an await):
+    /// a call takes it to pick an endpoint and again to record the outcome.
+    private struct Pool {
+        var endpoints: [Endpoint]
+        var budget: RetryBudget
+        var rotation = 0
+    }
+
+    public let service: ServiceName
+    public let endpoints: [WireEndpoint]
     private let sslContext: NIOSSLContext
     private let configuration: Configuration
     private let group: any EventLoopGroup
     private let logger: Logger
-    private var pool: [Endpoint]
-    private var budget: RetryBudget
-    private var rotation = 0
+    private let pool: Mutex<Pool>
 
     public init(
         service: ServiceName,
@@ -77,12 +85,13 @@ public actor WireClient {
         self.configuration = configuration
         self.group = group
         self.logger = logger
-        self.pool = endpoints.map { Endpoint(address: $0) }
-        self.budget = RetryBudget(ratio: configuration.retryRatio, reserve: configuration.retryReserve)
+        self.pool = Mutex(Pool(
+            endpoints: endpoints.map { Endpoint(address: $0) },
+            budget: RetryBudget(ratio: configuration.retryRatio, reserve: configuration.retryReserve)))
     }
 
     /// Calls `method` with `request`. The deadline is `timeout` from now, or the default.
-    public nonisolated func call<Request, Response>(
+    public func call<Request, Response>(
         _ method: MethodDescriptor<Request, Response>,
         _ request: Request,
         metadata: [String: String] = [:],
@@ -91,7 +100,7 @@ public actor WireClient {
         var deadline = ContinuousClock.now + (timeout ?? configuration.defaultTimeout)
         // Inside a handler, never wait past the deadline of the request being served.
         if let inherited = RequestDeadline.current { deadline = min(deadline, inherited) }
-        let payload: [UInt8] = try request.serializedBytes()
+        let payload: Data = try request.serializedBytes()
         let bytes = try await send(method: method.name, isIdempotent: method.isIdempotent, payload: payload, metadata: metadata, deadline: deadline)
         do {
             return try Response(serializedBytes: bytes)
@@ -100,9 +109,9 @@ public actor WireClient {
         }
     }
 
-    private func send(method: String, isIdempotent: Bool, payload: [UInt8], metadata: [String: String], deadline: ContinuousClock.Instant) async throws -> [UInt8] {
-        budget.deposit()
-        var tried: Set<Int> = []
+    private func send(method: String, isIdempotent: Bool, payload: Data, metadata: [String: String], deadline: ContinuousClock.Instant) async throws -> Data {
+        pool.withLock { $0.budget.deposit() }
+        var tried: [Int] = []  // endpoints that failed this call; empty (no allocation) on the usual path
         var attempt = 0
         var lastError: GuildError?
         while true {
@@ -111,31 +120,44 @@ public actor WireClient {
                 throw lastError ?? GuildError(.deadlineExceeded, "\(method) did not answer within its deadline.")
             }
             let index: Int
+            let open: WireConnection?
             do {
-                index = try pick(avoiding: tried)
+                (index, open) = try pool.withLock { pool in
+                    let index = try Self.pick(&pool, avoiding: tried, service: service)
+                    pool.endpoints[index].outstanding += 1
+                    let connection = pool.endpoints[index].connection
+                    return (index, connection?.acceptsCalls == true ? connection : nil)
+                }
             } catch {
                 throw lastError ?? error  // the first failure says more than "nothing left to try"
             }
-            tried.insert(index)
-            pool[index].outstanding += 1
             do {
-                let connection = try await connection(at: index, deadline: deadline)
+                let connection = if let open { open } else { try await connect(index, deadline: deadline) }
                 let remaining = deadline - ContinuousClock.now
                 guard remaining > .zero else { throw GuildError(.deadlineExceeded, "\(method) did not answer within its deadline.") }
                 let bytes = try await connection.call(method: method, payload: payload, metadata: metadata, timeout: remaining)
-                pool[index].outstanding -= 1
-                pool[index].health.recordSuccess()
+                pool.withLock { pool in
+                    pool.endpoints[index].outstanding -= 1
+                    pool.endpoints[index].health.recordSuccess()
+                }
                 return bytes
             } catch let error as GuildError {
-                pool[index].outstanding -= 1
-                if Self.countsAgainstEndpoint(error) { recordFailure(at: index) } else if error.code != .cancelled { pool[index].health.recordSuccess() }
-                guard attempt < configuration.maxAttempts, Self.isRetryable(error, idempotent: isIdempotent),
-                      !Task.isCancelled, budget.withdraw()
-                else { throw error }
+                tried.append(index)
+                let retry = pool.withLock { pool in
+                    pool.endpoints[index].outstanding -= 1
+                    if Self.countsAgainstEndpoint(error) {
+                        recordFailure(&pool, at: index)
+                    } else if error.code != .cancelled {
+                        pool.endpoints[index].health.recordSuccess()
+                    }
+                    return attempt < configuration.maxAttempts && Self.isRetryable(error, idempotent: isIdempotent)
+                        && !Task.isCancelled && pool.budget.withdraw()
+                }
+                guard retry else { throw error }
                 lastError = error
-                logger.debug("retrying call", metadata: ["method": "\(method)", "endpoint": "\(pool[index].address)", "error": "\(error.code)"])
+                logger.debug("retrying call", metadata: ["method": "\(method)", "endpoint": "\(endpoints[index])", "error": "\(error.code)"])
             } catch {
-                pool[index].outstanding -= 1
+                pool.withLock { $0.endpoints[index].outstanding -= 1 }
                 throw error
             }
         }
@@ -143,59 +165,71 @@ public actor WireClient {
 
     /// The endpoint for the next attempt: available, preferring ones not tried yet for this call,
     /// then the fewest calls outstanding, then round robin.
-    private func pick(avoiding tried: Set<Int>) throws -> Int {
+    private static func pick(_ pool: inout Pool, avoiding tried: [Int], service: ServiceName) throws -> Int {
         let now = ContinuousClock.now
-        let candidates = pool.indices.filter { pool[$0].health.isAvailable(now: now) }
-        let fresh = candidates.filter { !tried.contains($0) }
-        let choices = fresh.isEmpty ? candidates : fresh
-        guard !choices.isEmpty else {
+        let count = pool.endpoints.count
+        pool.rotation &+= 1
+        let start = pool.rotation % count
+        var best: (index: Int, fresh: Bool, outstanding: Int)?
+        for offset in 0..<count {
+            let index = (start + offset) % count
+            let endpoint = pool.endpoints[index]
+            guard endpoint.health.isAvailable(now: now) else { continue }
+            let fresh = !tried.contains(index)
+            if let current = best, (current.fresh && !fresh) || (current.fresh == fresh && current.outstanding <= endpoint.outstanding) {
+                continue
+            }
+            best = (index, fresh, endpoint.outstanding)
+        }
+        guard let best else {
             throw GuildError(.unavailable, "\(service) is unavailable: no endpoint is reachable now.", retryAfterSeconds: 1, reason: "unreachable")
         }
-        rotation &+= 1
-        let start = rotation % choices.count
-        let ordered = Array(choices[start...] + choices[..<start])
-        let best = ordered.min { pool[$0].outstanding < pool[$1].outstanding }!
-        _ = pool[best].health.admit(now: now)
-        return best
+        _ = pool.endpoints[best.index].health.admit(now: now)
+        return best.index
     }
 
-    /// An open connection to endpoint `index`, opening one if needed (one attempt shared by callers).
-    private func connection(at index: Int, deadline: ContinuousClock.Instant) async throws -> WireConnection {
-        if let open = pool[index].connection, open.acceptsCalls { return open }
-        pool[index].connection = nil
-        let task: Task<WireConnection, any Error>
-        if let existing = pool[index].connecting {
-            task = existing
-        } else {
+    /// Opens a connection to endpoint `index`, or joins the attempt under way (one attempt is
+    /// shared by every caller).
+    private func connect(_ index: Int, deadline: ContinuousClock.Instant) async throws -> WireConnection {
+        let attempt: Task<WireConnection, any Error> = pool.withLock { pool in
+            if let existing = pool.endpoints[index].connecting { return existing }
+            pool.endpoints[index].connection = nil
             let timeout = min(configuration.connectTimeout, max(.milliseconds(1), deadline - .now))
-            let (endpoint, service, sslContext, maxFrameSize, group, logger) = (pool[index].address, self.service, self.sslContext, configuration.maxFrameSize, self.group, self.logger)
+            let (endpoint, service, sslContext, maxFrameSize, group, logger) = (endpoints[index], self.service, self.sslContext, configuration.maxFrameSize, self.group, self.logger)
             let (keepalive, threshold, inflateLimit) = (configuration.keepaliveInterval, configuration.compressionThreshold, configuration.maxDecompressedSize)
-            task = Task {
+            let task = Task {
                 try await WireConnection.connect(
                     to: endpoint, service: service, sslContext: sslContext, maxFrameSize: maxFrameSize,
                     keepaliveInterval: keepalive, compressionThreshold: threshold, maxDecompressedSize: inflateLimit,
                     timeout: timeout, group: group, logger: logger)
             }
-            pool[index].connecting = task
+            pool.endpoints[index].connecting = task
+            return task
         }
         do {
-            let connection = try await task.value
-            pool[index].connecting = nil
-            pool[index].connection = connection
+            let connection = try await attempt.value
+            pool.withLock { pool in
+                if pool.endpoints[index].connecting == attempt {
+                    pool.endpoints[index].connecting = nil
+                    pool.endpoints[index].connection = connection
+                }
+            }
             return connection
         } catch {
-            pool[index].connecting = nil
-            logger.warning("cannot reach service", metadata: ["service": "\(service)", "endpoint": "\(pool[index].address)", "error": "\(error)"])
+            pool.withLock { pool in
+                if pool.endpoints[index].connecting == attempt { pool.endpoints[index].connecting = nil }
+            }
+            logger.warning("cannot reach service", metadata: ["service": "\(service)", "endpoint": "\(endpoints[index])", "error": "\(error)"])
             throw error as? GuildError ?? GuildError(.unavailable, "\(service) is unreachable.", retryAfterSeconds: 1, reason: "unreachable")
         }
     }
 
-    private func recordFailure(at index: Int) {
-        let ejected = pool.filter { $0.health.isEjected }.count
-        let mayEject = ejected + 1 <= pool.count / 2
-        pool[index].health.recordFailure(now: .now, policy: configuration.health, jitter: Double.random(in: 0...1), mayEject: mayEject)
-        if pool[index].health.isEjected {
-            logger.warning("endpoint ejected after repeated failures", metadata: ["service": "\(service)", "endpoint": "\(pool[index].address)"])
+    private func recordFailure(_ pool: inout Pool, at index: Int) {
+        let ejected = pool.endpoints.filter { $0.health.isEjected }.count
+        let mayEject = ejected + 1 <= pool.endpoints.count / 2
+        pool.endpoints[index].health.recordFailure(now: .now, policy: configuration.health, jitter: Double.random(in: 0...1), mayEject: mayEject)
+        if pool.endpoints[index].health.isEjected {
+            logger.warning("endpoint ejected after repeated failures", metadata: ["service": "\(service)", "endpoint": "\(endpoints[index])"])
         }
     }
 
@@ -223,16 +257,17 @@ public actor WireClient {
     }
 
     /// Calls outstanding per endpoint, in the order given.
-    public var outstandingCalls: [Int] { pool.map(\.outstanding) }
+    public var outstandingCalls: [Int] { pool.withLock { $0.endpoints.map(\.outstanding) } }
 
     /// The health of each endpoint, in the order given.
-    public var health: [EndpointHealth] { pool.map(\.health) }
+    public var health: [EndpointHealth] { pool.withLock { $0.endpoints.map(\.health) } }
 
     /// Closes every connection.
     public func close() async {
-        for index in pool.indices {
-            await pool[index].connection?.close()
-            pool[index].connection = nil
+        let open = pool.withLock { pool in
+            defer { for index in pool.endpoints.indices { pool.endpoints[index].connection = nil } }
+            return pool.endpoints.compactMap(\.connection)
         }
+        for connection in open { await connection.close() }
     }
 }

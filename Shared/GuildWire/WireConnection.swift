@@ -88,16 +88,17 @@ public final class WireConnection: Sendable {
 
     /// Sends one call and waits for its outcome, at most `timeout`.
     /// - Throws: ``GuildError`` from the server, `deadlineExceeded`, `cancelled`, or `unavailable`.
-    public func call(method: String, payload: [UInt8], metadata: [String: String], timeout: Duration) async throws -> [UInt8] {
+    public func call(method: String, payload: Data, metadata: [String: String], timeout: Duration) async throws -> Data {
         let callID = callIDs.add(1, ordering: .relaxed).newValue
-        let promise = channel.eventLoop.makePromise(of: [UInt8].self)
+        let promise = channel.eventLoop.makePromise(of: Data.self)
         var request = WireRequest()
         request.method = method
         request.metadata = metadata
-        request.payload = .init(payload)
+        request.payload = payload
         let channel = self.channel
         return try await withTaskCancellationHandler {
-            channel.writeAndFlush(ClientCommand.call(OutboundCall(callID: callID, request: request, timeout: timeout, promise: promise)))
+            // The connection handler flushes; calls written together leave together.
+            channel.write(ClientCommand.call(OutboundCall(callID: callID, request: request, timeout: timeout, promise: promise)))
                 .whenFailure { error in
                     promise.fail(GuildError(.unavailable, "The call could not be sent (\(error)).", retryAfterSeconds: 1, reason: "connection_closed"))
                 }

@@ -1,6 +1,8 @@
+import Foundation
 import GuildCore
 import GuildMessages
 import NIOCore
+import NIOFoundationCompat
 import SwiftProtobuf
 
 extension Frame {
@@ -19,7 +21,7 @@ extension Frame {
     /// Decodes the body as `M`, throwing a protocol error for a malformed body.
     public func decodeBody<M: SwiftProtobuf.Message>(as type: M.Type = M.self) throws -> M {
         do {
-            return try M(serializedBytes: Array(body.readableBytesView))
+            return try M(serializedBytes: Data(buffer: body, byteTransferStrategy: .automatic))
         } catch {
             throw WireProtocolError(.malformedBody, "the \(self.type) frame body is not a valid \(M.protoMessageName)")
         }

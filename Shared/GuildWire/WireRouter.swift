@@ -1,3 +1,4 @@
+import Foundation
 import GuildCore
 import GuildMessages
 import NIOCore
@@ -8,7 +9,7 @@ public struct WireMethod: Sendable {
     public let name: String
     public let allowedCallers: Set<ServiceName>
     public let isIdempotent: Bool
-    let invoke: @Sendable ([UInt8], CallContext) async throws -> [UInt8]
+    let invoke: @Sendable (Data, CallContext) async throws -> Data
 
     /// Binds a typed handler to a method descriptor. The payload is decoded as the descriptor's
     /// request type (a malformed payload is `invalidArgument`) and the response encoded.

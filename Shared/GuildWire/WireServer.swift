@@ -44,6 +44,10 @@ public final class WireServer: Service, Sendable {
         /// A connection on which nothing arrives for this long is closed (clients ping every
         /// 20 s by default, so only silent or vanished peers reach it).
         public var idleTimeout: Duration = .seconds(60)
+        /// Run each call's handler as a task on its connection's event loop (no thread hop per
+        /// call). Turn off for handlers that compute for long without awaiting: they would hold
+        /// up every connection on that loop.
+        public var runsHandlersOnEventLoop = true
 
         public init() {}
     }

@@ -6,9 +6,18 @@ import Synchronization
 /// (`guild_wire_server_calls_total`) and call latency by method
 /// (`guild_wire_server_call_duration_seconds`). Unknown method names are recorded as `unknown`,
 /// so hostile callers cannot blow up the number of series.
-struct WireServerMetrics: Sendable {
+///
+/// One per connection, confined to its event loop: the counters and timers are made once per
+/// method and outcome and then reused, so a call costs no registry lookup and no lock here.
+final class WireServerMetrics {
+    private struct MethodMetrics {
+        let latency: Timer
+        var outcomes: [GuildError.Code?: Counter] = [:]
+    }
+
     let service: ServiceName
     let factory: any MetricsFactory
+    private var methods: [String: MethodMetrics] = [:]
 
     init(service: ServiceName, factory: (any MetricsFactory)?) {
         self.service = service
@@ -17,17 +26,24 @@ struct WireServerMetrics: Sendable {
 
     func record(method: String?, code: GuildError.Code?, duration: Duration) {
         let name = method ?? "unknown"
-        Counter(
+        if methods[name] == nil {
+            methods[name] = MethodMetrics(latency: Timer(
+                label: "guild_wire_server_call_duration_seconds",
+                dimensions: [("service", service.rawValue), ("method", name)],
+                preferredDisplayUnit: .seconds,
+                factory: factory))
+        }
+        methods[name]!.latency.recordNanoseconds(duration.wholeNanoseconds)
+        if let counter = methods[name]!.outcomes[code] {
+            counter.increment()
+            return
+        }
+        let counter = Counter(
             label: "guild_wire_server_calls_total",
             dimensions: [("service", service.rawValue), ("method", name), ("code", code?.name ?? "ok")],
-            factory: factory
-        ).increment()
-        Timer(
-            label: "guild_wire_server_call_duration_seconds",
-            dimensions: [("service", service.rawValue), ("method", name)],
-            preferredDisplayUnit: .seconds,
-            factory: factory
-        ).recordNanoseconds(duration.wholeNanoseconds)
+            factory: factory)
+        methods[name]!.outcomes[code] = counter
+        counter.increment()
     }
 }
 
