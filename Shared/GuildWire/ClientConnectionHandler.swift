@@ -18,7 +18,10 @@ enum ClientCommand: Sendable {
 /// One call waiting to be written.
 struct OutboundCall: Sendable {
     let callID: UInt64
+    /// The method, metadata and timeout (set when written).
     let request: WireRequest
+    /// The method's request message, serialized.
+    let payload: Data
     let timeout: Duration
     let promise: EventLoopPromise<Data>
 }
@@ -149,7 +152,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             request.timeoutMs = UInt64(max(1, call.timeout.wholeMilliseconds))
             var frame: Frame
             do {
-                frame = try Frame(type: .request, streamID: streamID, message: request)
+                frame = try WireEnvelope.requestFrame(streamID: streamID, header: request, payload: call.payload)
                 if isCompressing, let threshold = compressionThreshold {
                     frame = FrameCompression.compressIfWorthwhile(frame, threshold: threshold)
                 }
@@ -251,8 +254,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             case .response:
                 guard let call = takePending(streamID: frame.streamID) else { return }
                 do {
-                    let response: WireResponse = try frame.decodeBody()
-                    call.promise.succeed(response.payload)
+                    call.promise.succeed(try WireEnvelope.decodeResponse(frame.body))
                 } catch {
                     call.promise.fail(GuildError(.protocolViolation, "\(expectedPeer) sent a malformed RESPONSE.", reason: "malformed_body"))
                     throw error

@@ -237,8 +237,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
         }
         let request: WireRequest
+        let payload: Data
         do {
-            request = try frame.decodeBody()
+            (request, payload) = try WireEnvelope.decodeRequest(frame.body)
         } catch {
             finish(streamID: streamID, with: .failure(GuildError(.invalidArgument, "The REQUEST body is not a valid request.")))
             return
@@ -272,7 +273,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         let deadline = ContinuousClock.now + timeout
         let callContext = CallContext(caller: caller, method: request.method, metadata: request.metadata, deadline: deadline, logger: logger)
-        let payload = request.payload
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         // The deadline is a timer on the loop: when it fires first, the caller is answered at once
@@ -355,9 +355,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let context else { return }
         switch result {
         case .success(let bytes):
-            var response = WireResponse()
-            response.payload = bytes
-            var frame = try? Frame(type: .response, streamID: streamID, message: response)
+            var frame: Frame? = WireEnvelope.responseFrame(streamID: streamID, payload: bytes)
             if isCompressing, let threshold = configuration.compressionThreshold, let plain = frame {
                 frame = FrameCompression.compressIfWorthwhile(plain, threshold: threshold)
             }

@@ -53,7 +53,7 @@ public final class WireConnection: Sendable {
                         let sync = channel.pipeline.syncOperations
                         try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: nil))
                         try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameSize: maxFrameSize)))
-                        try sync.addHandler(MessageToByteHandler(FrameEncoder()))
+                        try sync.addHandler(FrameEncoder())
                         try sync.addHandler(WireErrorHandler(logger: logger))
                         try sync.addHandler(ClientConnectionHandler(expectedPeer: service, maxFrameSize: maxFrameSize, handshakePromise: handshake, status: status, keepaliveInterval: keepaliveInterval,
                             compressionThreshold: compressionThreshold, maxDecompressedSize: maxDecompressedSize, logger: logger))
@@ -94,11 +94,10 @@ public final class WireConnection: Sendable {
         var request = WireRequest()
         request.method = method
         request.metadata = metadata
-        request.payload = payload
         let channel = self.channel
         return try await withTaskCancellationHandler {
             // The connection handler flushes; calls written together leave together.
-            channel.write(ClientCommand.call(OutboundCall(callID: callID, request: request, timeout: timeout, promise: promise)))
+            channel.write(ClientCommand.call(OutboundCall(callID: callID, request: request, payload: payload, timeout: timeout, promise: promise)))
                 .whenFailure { error in
                     promise.fail(GuildError(.unavailable, "The call could not be sent (\(error)).", retryAfterSeconds: 1, reason: "connection_closed"))
                 }

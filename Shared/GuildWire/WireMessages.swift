@@ -6,10 +6,23 @@ import NIOFoundationCompat
 import SwiftProtobuf
 
 extension Frame {
-    /// A frame whose body is the serialized `message`.
+    /// A frame whose body is the serialized `message`. The body's buffer keeps room in front for
+    /// the length and header, so that ``FrameEncoder`` sends it without copying.
     public init(type: FrameType, streamID: UInt32, message: some SwiftProtobuf.Message) throws {
         let bytes: [UInt8] = try message.serializedBytes()
-        self.init(type: type, streamID: streamID, body: ByteBuffer(bytes: bytes))
+        var body = Frame.bodyBuffer(capacity: bytes.count)
+        body.writeBytes(bytes)
+        self.init(type: type, streamID: streamID, body: body)
+    }
+
+    /// An empty body buffer with room in front for the length and header, which
+    /// ``FrameEncoder`` fills in place instead of copying the body behind a new header.
+    static func bodyBuffer(capacity: Int) -> ByteBuffer {
+        let prefix = 4 + Frame.headerSize
+        var body = ByteBufferAllocator().buffer(capacity: prefix + capacity)
+        body.moveWriterIndex(forwardBy: prefix)
+        body.moveReaderIndex(forwardBy: prefix)
+        return body
     }
 
     /// An ERROR frame carrying `error`.

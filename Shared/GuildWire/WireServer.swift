@@ -151,7 +151,7 @@ public final class WireServer: Service, Sendable {
         logger: Logger
     ) throws {
         try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameSize: configuration.maxFrameSize)))
-        try pipeline.addHandler(MessageToByteHandler(FrameEncoder()))
+        try pipeline.addHandler(FrameEncoder())
         try pipeline.addHandler(WireErrorHandler(logger: logger))
         try pipeline.addHandler(ServerConnectionHandler(
             router: router, configuration: configuration, serviceName: serviceName, identity: identity,

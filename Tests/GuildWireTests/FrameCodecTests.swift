@@ -15,7 +15,7 @@ struct FrameCodecTests {
     func makeChannel() throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameSize: Self.maxFrameSize)))
-        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+        try channel.pipeline.syncOperations.addHandler(FrameEncoder())
         try channel.pipeline.syncOperations.addHandler(WireErrorHandler(logger: .init(label: "test")))
         try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
