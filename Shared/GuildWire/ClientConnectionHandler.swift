@@ -37,22 +37,21 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private struct Pending {
         let streamID: UInt32
         let promise: EventLoopPromise<Data>
-        let timer: NIOScheduledCallback?
+        let method: String
+        let deadline: NIODeadline
     }
 
-    /// Fails a call whose deadline passed and tells the server (a CANCEL).
+    /// Fires at the earliest deadline of the pending calls.
     private struct DeadlineCallback: NIOScheduledCallbackHandler, Sendable {
         let handler: NIOLoopBound<ClientConnectionHandler>
         let context: NIOLoopBound<ChannelHandlerContext>
-        let callID: UInt64
-        let method: String
 
         func handleScheduledCallback(eventLoop: some EventLoop) {
-            handler.value.cancel(
-                callID: callID, error: GuildError(.deadlineExceeded, "\(method) did not answer within its deadline."),
-                context: context.value)
+            handler.value.deadlinesDue(context: context.value)
         }
     }
+
+    private var deadlineTimer = DeadlineTimer()
 
     private let expectedPeer: ServiceName
     private let status: ConnectionStatus
@@ -166,10 +165,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 promise?.succeed()
                 return
             }
-            let timer = try? context.eventLoop.scheduleCallback(in: TimeAmount(call.timeout), handler: DeadlineCallback(
-                handler: NIOLoopBound(self, eventLoop: context.eventLoop), context: NIOLoopBound(context, eventLoop: context.eventLoop),
-                callID: call.callID, method: call.request.method))
-            pending[call.callID] = Pending(streamID: streamID, promise: call.promise, timer: timer)
+            let deadline = context.eventLoop.now + TimeAmount(call.timeout)
+            pending[call.callID] = Pending(streamID: streamID, promise: call.promise, method: call.request.method, deadline: deadline)
+            armDeadlineTimer(at: deadline, context: context)
             pendingByStream[streamID] = call.callID
             context.write(wrapOutboundOut(frame), promise: promise)
             flushSoon(context: context)
@@ -192,10 +190,30 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    private func armDeadlineTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        deadlineTimer.arm(at: deadline, on: context.eventLoop, handler: DeadlineCallback(
+            handler: NIOLoopBound(self, eventLoop: context.eventLoop), context: NIOLoopBound(context, eventLoop: context.eventLoop)))
+    }
+
+    /// Fails every call whose deadline has passed and tells the server (a CANCEL each), then
+    /// watches the earliest deadline left.
+    private func deadlinesDue(context: ChannelHandlerContext) {
+        deadlineTimer.fired()
+        let now = context.eventLoop.now
+        var earliest: NIODeadline?
+        for (callID, call) in pending {
+            if call.deadline <= now {
+                cancel(callID: callID, error: GuildError(.deadlineExceeded, "\(call.method) did not answer within its deadline."), context: context)
+            } else {
+                earliest = min(earliest ?? call.deadline, call.deadline)
+            }
+        }
+        if let earliest { armDeadlineTimer(at: earliest, context: context) }
+    }
+
     private func cancel(callID: UInt64, error: GuildError, context: ChannelHandlerContext) {
         guard let call = pending.removeValue(forKey: callID) else { return }
         pendingByStream[call.streamID] = nil
-        call.timer?.cancel()
         call.promise.fail(error)
         if context.channel.isActive {
             context.writeAndFlush(wrapOutboundOut(Frame(type: .cancel, streamID: call.streamID)), promise: nil)
@@ -300,7 +318,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         guard let callID = pendingByStream.removeValue(forKey: streamID), let call = pending.removeValue(forKey: callID) else {
             return nil  // cancelled or timed out already
         }
-        call.timer?.cancel()
         return call
     }
 
@@ -324,11 +341,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     private func failAll(_ error: GuildError) {
+        deadlineTimer.cancel()
         let calls = pending.values
         pending.removeAll()
         pendingByStream.removeAll()
         for call in calls {
-            call.timer?.cancel()
             call.promise.fail(error)
         }
     }

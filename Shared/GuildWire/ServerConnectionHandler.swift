@@ -54,14 +54,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var method: String?
         /// The handler's task, once started.
         var task: Task<Void, Never>?
-        /// Fires at the call's deadline.
-        var deadlineTimer: NIOScheduledCallback?
-
-        func cancel() {
-            deadlineTimer?.cancel()
-            task?.cancel()
-        }
+        /// When the caller stops waiting (set once the handler runs).
+        var deadline: NIODeadline?
     }
+
+    /// Fires at the earliest deadline of the running calls.
+    private var deadlineTimer = DeadlineTimer()
 
     init(router: WireRouter, configuration: WireServer.Configuration, serviceName: ServiceName, identity: PeerIdentity, load: WireServerLoad, metrics: WireServerMetrics, logger: Logger) {
         self.load = load
@@ -275,10 +273,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let callContext = CallContext(caller: caller, method: request.method, metadata: request.metadata, deadline: deadline, logger: logger)
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        // The deadline is a timer on the loop: when it fires first, the caller is answered at once
-        // and the handler's task cancelled.
-        calls[streamID]?.deadlineTimer = try? eventLoop.scheduleCallback(
-            in: TimeAmount(timeout), handler: DeadlineCallback(handler: loopBound, streamID: streamID))
+        // The deadline is watched on the loop: when it passes first, the caller is answered at
+        // once and the handler's task cancelled.
+        let loopDeadline = eventLoop.now + TimeAmount(timeout)
+        calls[streamID]?.deadline = loopDeadline
+        deadlineTimer.arm(at: loopDeadline, on: eventLoop, handler: DeadlineCallback(handler: loopBound))
         let body: @Sendable () async -> Void = {
             let result: Result<Data, GuildError>
             do {
@@ -309,25 +308,39 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         finish(streamID: streamID, with: result, batched: true)
     }
 
-    /// Fires at a call's deadline.
+    /// Fires at the earliest deadline.
     private struct DeadlineCallback: NIOScheduledCallbackHandler, Sendable {
         let handler: NIOLoopBound<ServerConnectionHandler>
-        let streamID: UInt32
 
         func handleScheduledCallback(eventLoop: some EventLoop) {
-            handler.value.deadlinePassed(streamID: streamID)
+            handler.value.deadlinesDue()
         }
     }
 
-    /// The deadline passed before the handler answered.
-    private func deadlinePassed(streamID: UInt32) {
-        guard let call = calls[streamID] else { return }
-        call.task?.cancel()
-        finish(streamID: streamID, with: .failure(GuildError(.deadlineExceeded, "The deadline passed before the call completed.")))
+    /// Answers every call whose deadline has passed with `deadline_exceeded` and cancels its
+    /// handler, then watches the earliest deadline left.
+    private func deadlinesDue() {
+        deadlineTimer.fired()
+        guard let context else { return }
+        let now = context.eventLoop.now
+        var earliest: NIODeadline?
+        for (streamID, call) in calls {
+            guard let deadline = call.deadline else { continue }
+            if deadline <= now {
+                call.task?.cancel()
+                finish(streamID: streamID, with: .failure(GuildError(.deadlineExceeded, "The deadline passed before the call completed.")))
+            } else {
+                earliest = min(earliest ?? deadline, deadline)
+            }
+        }
+        if let earliest {
+            deadlineTimer.arm(at: earliest, on: context.eventLoop, handler: DeadlineCallback(handler: NIOLoopBound(self, eventLoop: context.eventLoop)))
+        }
     }
 
     private func cancelAllCalls() {
-        for call in calls.values { call.cancel() }
+        deadlineTimer.cancel()
+        for call in calls.values { call.task?.cancel() }
         calls.removeAll()
     }
 
@@ -348,7 +361,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// the same turn of the event loop; the rest are flushed at once.
     private func finish(streamID: UInt32, with result: Result<Data, GuildError>, batched: Bool = false) {
         guard let call = calls.removeValue(forKey: streamID) else { return }
-        call.deadlineTimer?.cancel()
         let code: GuildError.Code? = if case .failure(let error) = result { error.code } else { nil }
         metrics.record(method: call.method, code: code, duration: .now - call.startedAt)
         let shouldClose = state.callFinished(streamID: streamID)

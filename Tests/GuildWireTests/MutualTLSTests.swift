@@ -226,7 +226,8 @@ struct MutualTLSTests {
             _ = try await busy.call(Self.echo, Self.message("warm-up"))
             _ = try await idle.call(Self.echo, Self.message("warm-up"))
             let inFlight = Task { try await busy.call(Self.echo, Self.message("in-flight", delayMs: 300)) }
-            try await Task.sleep(for: .milliseconds(100))
+            // Drain only once the server runs the call (on a loaded machine the request can take a while).
+            try await Self.eventually { fixture.server.callsInFlight == 1 }
             let started = ContinuousClock.now
             await fixture.server.close()
             // close() returned: every connection is gone, well before the 10 s grace period.

@@ -176,3 +176,48 @@ struct ServerConnectionTests {
         #expect(response.reason == .unexpectedFrame)
     }
 }
+
+/// Deadlines of calls sharing one connection, on a virtual clock.
+@Suite("Server deadlines")
+struct ServerDeadlineTests {
+    static let stall = MethodDescriptor<WireHealthRequest, WireHealthResponse>("test.Stall", idempotent: true, allowedCallers: [.gateway])
+
+    @Test("each call's deadline is enforced on its own, earliest first, whatever order the calls came in")
+    func deadlinesInAnyOrder() throws {
+        let channel = EmbeddedChannel()
+        let router = WireRouter([WireMethod(Self.stall) { _, _ in
+            try await Task.sleep(for: .seconds(600))
+            return WireHealthResponse()
+        }])
+        try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+        try WireServer.configureServerPipeline(
+            channel.pipeline.syncOperations, router: router, serviceName: .auth, peer: .gateway, logger: .init(label: "test"))
+        let helper = ServerConnectionTests()
+        try helper.send(try helper.hello(), to: channel)
+        #expect(try helper.readFrame(channel)?.type == .helloAck)
+
+        for (stream, timeout) in [(1, 5_000), (3, 100), (5, 2_000)] as [(UInt32, UInt64)] {
+            var request = WireRequest()
+            request.method = Self.stall.name
+            request.timeoutMs = timeout
+            try helper.send(try Frame(type: .request, streamID: stream, message: request), to: channel)
+        }
+        func expired() throws -> [UInt32] {
+            var streams: [UInt32] = []
+            while let frame = try helper.readFrame(channel) {
+                #expect(frame.type == .error)
+                #expect(try frame.decodeBody(as: WireStatus.self).code == GuildError.Code.deadlineExceeded.rawValue)
+                streams.append(frame.streamID)
+            }
+            return streams
+        }
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(99))
+        #expect(try expired() == [])
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(2))
+        #expect(try expired() == [3])
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1_900))
+        #expect(try expired() == [5])
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(3_000))
+        #expect(try expired() == [1])
+    }
+}
