@@ -85,7 +85,8 @@ struct Serve: AsyncParsableCommand {
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the benchmark (the default).")
 
-    @Option(help: "Seconds measured per workload and kind.") var duration: Double = 5
+    @Option(help: "Seconds measured per workload, kind and round.") var duration: Double = 3
+    @Option(help: "Rounds per workload; the kinds take turns in each, and the median round counts (this machine is noisy).") var rounds = 3
     @Option(help: "Seconds of warm-up (not measured) before each.") var warmup: Double = 1
     @Option(parsing: .upToNextOption, help: "Kinds to run.") var kinds: [Kind] = Kind.allCases
     @Option(help: "Only workloads whose description contains this (e.g. '64 B').") var filter: String?
@@ -103,12 +104,15 @@ struct Run: AsyncParsableCommand {
         printHeader()
         var rows: [(Workload, [Kind: Measurement])] = []
         for workload in workloads {
-            var results: [Kind: Measurement] = [:]
-            for kind in kinds {
-                let client = try await kind.client(port: servers[kind]!.port, connections: workload.connections, certificates: certificates.path)
-                results[kind] = await measure(client, workload: workload, warmup: .seconds(warmup), duration: .seconds(duration))
-                await client.close()
+            var runs: [Kind: [Measurement]] = [:]
+            for _ in 0..<max(1, rounds) {
+                for kind in kinds {
+                    let client = try await kind.client(port: servers[kind]!.port, connections: workload.connections, certificates: certificates.path)
+                    runs[kind, default: []].append(await measure(client, workload: workload, warmup: .seconds(warmup), duration: .seconds(duration)))
+                    await client.close()
+                }
             }
+            let results = runs.mapValues(Measurement.median)
             printRow(workload, results)
             rows.append((workload, results))
         }
@@ -117,7 +121,8 @@ struct Run: AsyncParsableCommand {
 
     func printHeader() {
         say("Guild wire benchmark: mutual TLS 1.3 over loopback, client and servers in separate processes")
-        say("\(ProcessInfo.processInfo.activeProcessorCount) cores; \(warmup) s warm-up, \(duration) s measured per cell; latency in µs (p50 / p99 / p999)")
+        say("\(ProcessInfo.processInfo.activeProcessorCount) cores; per cell \(rounds) rounds of \(warmup) s warm-up + \(duration) s measured, the kinds taking turns;")
+        say("calls/s: the median round; latency in µs (p50 / p99 / p999) over every call of every round")
         say("")
         var header = "workload".padding(toLength: 32, withPad: " ", startingAt: 0)
         for kind in kinds { header += " | " + "\(kind.title) calls/s".leftPad(17) + " " + "p50/p99/p999".leftPad(21) }

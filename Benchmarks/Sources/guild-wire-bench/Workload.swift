@@ -36,6 +36,16 @@ struct Measurement: Sendable {
 
     var callsPerSecond: Double { seconds > 0 ? Double(calls) / seconds : 0 }
 
+    /// Rounds of one cell taken together: the median round's rate, every round's latencies. A
+    /// failed round fails the cell.
+    static func median(of rounds: [Measurement]) -> Measurement {
+        if let failed = rounds.first(where: { $0.failure != nil }) { return failed }
+        let middle = rounds.sorted { $0.callsPerSecond < $1.callsPerSecond }[rounds.count / 2]
+        return Measurement(
+            calls: middle.calls, seconds: middle.seconds,
+            latencies: rounds.flatMap(\.latencies).sorted())
+    }
+
     func percentile(_ p: Double) -> Double {
         guard !latencies.isEmpty else { return .nan }
         let index = min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1)
