@@ -367,11 +367,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let context else { return }
         switch result {
         case .success(let bytes):
-            var frame: Frame? = WireEnvelope.responseFrame(streamID: streamID, payload: bytes)
-            if isCompressing, let threshold = configuration.compressionThreshold, let plain = frame {
-                frame = FrameCompression.compressIfWorthwhile(plain, threshold: threshold)
+            var frame = WireEnvelope.responseFrame(streamID: streamID, payload: bytes)
+            if isCompressing, let threshold = configuration.compressionThreshold {
+                frame = FrameCompression.compressIfWorthwhile(frame, threshold: threshold)
             }
-            if let frame, frame.body.readableBytes + Frame.headerSize > peerMaxFrameSize {
+            if frame.body.readableBytes + Frame.headerSize > peerMaxFrameSize {
                 answer(.error(GuildError(.resourceExhausted, "The response is larger than the client's maximum frame size (\(peerMaxFrameSize) bytes).", reason: "response_too_large"), streamID: streamID), batched: batched, context: context)
             } else {
                 answer(frame, batched: batched, context: context)
