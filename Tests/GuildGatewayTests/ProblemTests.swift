@@ -25,3 +25,16 @@ struct ProblemTests {
         #expect(response.headers[.contentType] == "application/problem+json")
     }
 }
+
+@Suite("API timestamps")
+struct TimestampTests {
+    @Test("timestamps are RFC 3339 in UTC with milliseconds", arguments: [
+        (1_764_059_400_123, "2025-11-25T08:30:00.123Z"),
+        (0, "1970-01-01T00:00:00.000Z"),
+        (1_764_059_400_007, "2025-11-25T08:30:00.007Z"),
+        (-1, "1969-12-31T23:59:59.999Z"),
+    ] as [(Int64, String)])
+    func format(milliseconds: Int64, expected: String) {
+        #expect(timestamp(milliseconds: milliseconds) == expected)
+    }
+}

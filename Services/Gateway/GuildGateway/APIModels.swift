@@ -70,9 +70,17 @@ enum API {
     }
 }
 
-/// RFC 3339 UTC timestamp with milliseconds.
+/// RFC 3339 UTC timestamp with milliseconds (`2026-11-25T08:30:00.000Z`).
+///
+/// The milliseconds are written from the integer, not from a `Double` of seconds, which cannot
+/// hold most of them exactly (the formatter would then print .122 for .123).
 func timestamp(milliseconds: Int64) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    let (seconds, remainder) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+    let (wholeSeconds, millis) = remainder < 0 ? (seconds - 1, remainder + 1000) : (seconds, remainder)
+    let text = Date(timeIntervalSince1970: Double(wholeSeconds)).formatted(rfc3339)  // ends in "Z"
+    let digits = String(millis)
+    return text.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
 }
+
+/// One format style for every timestamp, rather than a formatter made per field.
+private let rfc3339 = Date.ISO8601FormatStyle()
