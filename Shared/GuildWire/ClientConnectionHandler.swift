@@ -72,8 +72,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private var keepaliveTimer: RepeatedTask?
     private var lastReadAt = NIODeadline.uptimeNanoseconds(0)
     private var nextStreamID: UInt32 = 1
-    /// A flush is queued on the event loop.
-    private var flushPending = false
+    /// Requests written by many callers at once are flushed together.
+    private let flush = CoalescedFlush()
     private var pendingByStream: [UInt32: UInt64] = [:]
     private var pending: [UInt64: Pending] = [:]
 
@@ -170,23 +170,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             armDeadlineTimer(at: deadline, context: context)
             pendingByStream[streamID] = call.callID
             context.write(wrapOutboundOut(frame), promise: promise)
-            flushSoon(context: context)
+            flush.request(context: context)
         case .cancel(let callID, let error):
             cancel(callID: callID, error: error, context: context)
             promise?.succeed()
-        }
-    }
-
-    /// Flushes once the event loop has run what is queued now: requests written by many callers
-    /// at once leave in one TLS record and one system call.
-    private func flushSoon(context: ChannelHandlerContext) {
-        guard !flushPending else { return }
-        flushPending = true
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            loopBound.value.flushPending = false
-            contextBound.value.flush()
         }
     }
 

@@ -43,8 +43,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let metrics: WireServerMetrics
     /// Where handlers run: this connection's event loop, unless configured otherwise.
     private var executor: EventLoopTaskExecutor?
-    /// A flush is queued on the event loop (responses written since are sent with it).
-    private var flushPending = false
+    /// Answers of calls finishing in one turn of the event loop are flushed together.
+    private let flush = CoalescedFlush()
 
     /// One call between its REQUEST and its answer.
     private struct RunningCall {
@@ -397,18 +397,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
 
-    /// Writes an answer and flushes once the event loop has run what is queued now, so that the
-    /// answers of calls finishing together leave in one TLS record and one system call.
+    /// Writes an answer, to be flushed with the others of this turn of the event loop.
     private func sendSoon(_ frame: Frame?, context: ChannelHandlerContext) {
         guard let frame else { return }
         context.write(wrapOutboundOut(frame), promise: nil)
-        guard !flushPending else { return }
-        flushPending = true
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            loopBound.value.flushPending = false
-            loopBound.value.context?.flush()
-        }
+        flush.request(context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -47,7 +47,6 @@ public final class WireClient: Sendable {
     }
 
     private struct Endpoint {
-        let address: WireEndpoint
         var connection: WireConnection?
         var connecting: Task<WireConnection, any Error>?
         var outstanding = 0
@@ -86,7 +85,7 @@ public final class WireClient: Sendable {
         self.group = group
         self.logger = logger
         self.pool = Mutex(Pool(
-            endpoints: endpoints.map { Endpoint(address: $0) },
+            endpoints: Array(repeating: Endpoint(), count: endpoints.count),
             budget: RetryBudget(ratio: configuration.retryRatio, reserve: configuration.retryReserve)))
     }
 

@@ -27,7 +27,7 @@ struct ServerLimitsTests {
             let second = try fixture.client()
             _ = try await second.call(MutualTLSTests.echo, MutualTLSTests.message("warm-up"))
             let running = (0..<2).map { index in Task { try await first.call(MutualTLSTests.echo, Self.slow("slow-\(index)", ms: 6_000)) } }
-            try await Self.waitUntil { fixture.server.callsInFlight == 2 }
+            try await MutualTLSTests.eventually { fixture.server.callsInFlight == 2 }
             let started = ContinuousClock.now
             let refused = await thrownError { _ = try await second.call(MutualTLSTests.echo, MutualTLSTests.message("one too many")) }
             #expect(refused?.code == .resourceExhausted)
@@ -49,16 +49,12 @@ struct ServerLimitsTests {
             let client = try fixture.client()
             _ = try await client.call(MutualTLSTests.echo, MutualTLSTests.message("warm-up"))
             let running = (0..<2).map { index in Task { try await client.call(MutualTLSTests.echo, Self.slow("slow-\(index)", ms: 6_000)) } }
-            try await Self.waitUntil { fixture.server.callsInFlight == 2 }
+            try await MutualTLSTests.eventually { fixture.server.callsInFlight == 2 }
             let refused = await thrownError { _ = try await client.call(MutualTLSTests.echo, MutualTLSTests.message("third")) }
             #expect(refused?.code == .resourceExhausted)
             for task in running { _ = try await task.value }
             await client.close()
         }
-    }
-
-    static func waitUntil(_ condition: @Sendable () -> Bool) async throws {
-        try await MutualTLSTests.eventually(condition)
     }
 
     @Test("too much metadata is refused on the call; the connection stays usable")
