@@ -2,26 +2,31 @@ import NIOCore
 
 /// Writes ``Frame``s as length-prefixed bytes.
 ///
-/// A frame made by ``Frame/init(type:streamID:message:)`` keeps room for the length and header
-/// in front of its body: the encoder writes them there and sends the body's own buffer, with no
-/// copy. Other frames are copied behind a fresh header.
+/// A frame made by ``Frame/init(type:streamID:message:)`` (or the REQUEST and RESPONSE frames of
+/// ``WireEnvelope``) carries its length and header already written in the room in front of its
+/// body: the encoder checks them and sends the body's own buffer, with no copy. Other frames are
+/// copied behind a fresh header.
 public final class FrameEncoder: ChannelOutboundHandler, RemovableChannelHandler {
     public typealias OutboundIn = Frame
     public typealias OutboundOut = ByteBuffer
+
+    /// The length field and the header.
+    static let prefixSize = 4 + Frame.headerSize
 
     public init() {}
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
         var body = frame.body
-        let prefix = 4 + Frame.headerSize
-        if body.readerIndex >= prefix {
-            let start = body.readerIndex - prefix
-            body.moveReaderIndex(to: start)
-            Self.writePrefix(of: frame, into: &body, at: start)
+        if body.readerIndex >= Self.prefixSize {
+            body.moveReaderIndex(to: body.readerIndex - Self.prefixSize)
+            if !Self.hasPrefix(of: frame, in: body) {
+                // Changed since it was made: rewriting the prefix copies the shared buffer.
+                Self.writePrefix(frame.version, frame.type, frame.flags, frame.streamID, bodyLength: frame.body.readableBytes, into: &body, at: body.readerIndex)
+            }
             context.write(wrapOutboundOut(body), promise: promise)
         } else {
-            var out = context.channel.allocator.buffer(capacity: prefix + body.readableBytes)
+            var out = context.channel.allocator.buffer(capacity: Self.prefixSize + body.readableBytes)
             Self.encode(frame, into: &out)
             context.write(wrapOutboundOut(out), promise: promise)
         }
@@ -29,20 +34,35 @@ public final class FrameEncoder: ChannelOutboundHandler, RemovableChannelHandler
 
     /// Appends the wire form of `frame` to `out`.
     public static func encode(_ frame: Frame, into out: inout ByteBuffer) {
-        out.reserveCapacity(minimumWritableBytes: 4 + Frame.headerSize + frame.body.readableBytes)
-        let start = out.writerIndex
-        out.moveWriterIndex(forwardBy: 4 + Frame.headerSize)
-        writePrefix(of: frame, into: &out, at: start)
+        out.reserveCapacity(minimumWritableBytes: prefixSize + frame.body.readableBytes)
+        out.writeInteger(UInt32(Frame.headerSize + frame.body.readableBytes))
+        out.writeInteger(frame.version)
+        out.writeInteger(frame.type.rawValue)
+        out.writeInteger(frame.flags.rawValue)
+        out.writeInteger(frame.streamID)
         var body = frame.body
         out.writeBuffer(&body)
     }
 
-    /// The length field and header of `frame`, at `index`.
-    private static func writePrefix(of frame: Frame, into buffer: inout ByteBuffer, at index: Int) {
-        buffer.setInteger(UInt32(Frame.headerSize + frame.body.readableBytes), at: index)
-        buffer.setInteger(frame.version, at: index + 4)
-        buffer.setInteger(frame.type.rawValue, at: index + 5)
-        buffer.setInteger(frame.flags.rawValue, at: index + 6)
-        buffer.setInteger(frame.streamID, at: index + 8)
+    /// Writes the length field and header of a frame into `buffer` at `index`.
+    static func writePrefix(
+        _ version: UInt8, _ type: FrameType, _ flags: FrameFlags, _ streamID: UInt32, bodyLength: Int,
+        into buffer: inout ByteBuffer, at index: Int
+    ) {
+        buffer.setInteger(UInt32(Frame.headerSize + bodyLength), at: index)
+        buffer.setInteger(version, at: index + 4)
+        buffer.setInteger(type.rawValue, at: index + 5)
+        buffer.setInteger(flags.rawValue, at: index + 6)
+        buffer.setInteger(streamID, at: index + 8)
+    }
+
+    /// Whether `bytes` (prefix and body) start with `frame`'s length field and header.
+    private static func hasPrefix(of frame: Frame, in bytes: ByteBuffer) -> Bool {
+        let index = bytes.readerIndex
+        return bytes.getInteger(at: index, as: UInt32.self) == UInt32(bytes.readableBytes - 4)
+            && bytes.getInteger(at: index + 4, as: UInt8.self) == frame.version
+            && bytes.getInteger(at: index + 5, as: UInt8.self) == frame.type.rawValue
+            && bytes.getInteger(at: index + 6, as: UInt16.self) == frame.flags.rawValue
+            && bytes.getInteger(at: index + 8, as: UInt32.self) == frame.streamID
     }
 }

@@ -299,7 +299,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 eventLoop.execute { loopBound.value.callReturned(streamID: streamID, with: result) }
             }
         }
-        calls[streamID]?.task = if let executor { Task(executorPreference: executor, operation: body) } else { Task(operation: body) }
+        // On the loop, the handler starts at once, inside this read, and runs until it first
+        // waits: a handler that does not wait answers in this turn of the loop, with no job
+        // enqueued. Otherwise it is a task on the global executor.
+        let task = if let executor { Task.immediate(executorPreference: executor, operation: body) } else { Task(operation: body) }
+        // A handler that finished has already removed its call; then this does nothing.
+        calls[streamID]?.task = task
     }
 
     /// The handler's task ended (answered, failed, or gave up after cancellation).

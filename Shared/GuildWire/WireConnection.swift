@@ -95,13 +95,20 @@ public final class WireConnection: Sendable {
         request.method = method
         request.metadata = metadata
         let channel = self.channel
+        let command = ClientCommand.call(OutboundCall(callID: callID, request: request, payload: payload, timeout: timeout, promise: promise))
         return try await withTaskCancellationHandler {
-            // The connection handler flushes; calls written together leave together.
-            channel.write(ClientCommand.call(OutboundCall(callID: callID, request: request, payload: payload, timeout: timeout, promise: promise)))
-                .whenFailure { error in
-                    promise.fail(GuildError(.unavailable, "The call could not be sent (\(error)).", retryAfterSeconds: 1, reason: "connection_closed"))
+            // The promise completes exactly once, so the continuation is resumed exactly once.
+            try await withUnsafeThrowingContinuation { continuation in
+                // One trip to the event loop: write the call and wait for its answer. (Writing,
+                // watching the write and waiting apart would each hop to the loop.)
+                channel.eventLoop.executeOrRun {
+                    promise.futureResult.whenComplete { continuation.resume(with: $0) }
+                    // The connection handler flushes; calls written together leave together.
+                    channel.write(command).whenFailure { error in
+                        promise.fail(GuildError(.unavailable, "The call could not be sent (\(error)).", retryAfterSeconds: 1, reason: "connection_closed"))
+                    }
                 }
-            return try await promise.futureResult.get()
+            }
         } onCancel: {
             channel.writeAndFlush(ClientCommand.cancel(callID: callID, error: GuildError(.cancelled, "The call was cancelled."))).whenFailure { _ in
                 promise.fail(GuildError(.cancelled, "The call was cancelled."))
@@ -146,4 +153,11 @@ public struct WireEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+extension EventLoop {
+    /// Runs `work` now when called on this loop, or on the loop soon otherwise.
+    func executeOrRun(_ work: @escaping @Sendable () -> Void) {
+        if inEventLoop { work() } else { execute(work) }
+    }
 }

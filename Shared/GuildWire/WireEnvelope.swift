@@ -24,14 +24,14 @@ enum WireEnvelope {
         var body = Frame.bodyBuffer(capacity: headerBytes.count + 11 + payload.count)
         body.writeBytes(headerBytes)
         appendField(tag: requestPayloadTag, payload, to: &body)
-        return Frame(type: .request, streamID: streamID, body: body)
+        return Frame(type: .request, streamID: streamID, prefixedBody: body)
     }
 
     /// A RESPONSE frame carrying `payload`.
     static func responseFrame(streamID: UInt32, payload: Data) -> Frame {
         var body = Frame.bodyBuffer(capacity: 11 + payload.count)
         appendField(tag: responsePayloadTag, payload, to: &body)
-        return Frame(type: .response, streamID: streamID, body: body)
+        return Frame(type: .response, streamID: streamID, prefixedBody: body)
     }
 
     /// The header fields and the payload of a REQUEST body.

@@ -12,13 +12,23 @@ extension Frame {
         let bytes: [UInt8] = try message.serializedBytes()
         var body = Frame.bodyBuffer(capacity: bytes.count)
         body.writeBytes(bytes)
+        self.init(type: type, streamID: streamID, prefixedBody: body)
+    }
+
+    /// A frame over a body made by ``bodyBuffer(capacity:)``, its length and header written into
+    /// the room in front now, while the buffer has one owner. Written later, by the encoder, they
+    /// would copy the whole body: the frame it is handed still shares the buffer.
+    init(type: FrameType, streamID: UInt32, prefixedBody body: consuming ByteBuffer) {
+        FrameEncoder.writePrefix(
+            Frame.currentVersion, type, [], streamID, bodyLength: body.readableBytes,
+            into: &body, at: body.readerIndex - FrameEncoder.prefixSize)
         self.init(type: type, streamID: streamID, body: body)
     }
 
-    /// An empty body buffer with room in front for the length and header, which
-    /// ``FrameEncoder`` fills in place instead of copying the body behind a new header.
+    /// An empty body buffer with room in front for the length and header, so that
+    /// ``FrameEncoder`` sends the body without copying it behind a new header.
     static func bodyBuffer(capacity: Int) -> ByteBuffer {
-        let prefix = 4 + Frame.headerSize
+        let prefix = FrameEncoder.prefixSize
         var body = ByteBufferAllocator().buffer(capacity: prefix + capacity)
         body.moveWriterIndex(forwardBy: prefix)
         body.moveReaderIndex(forwardBy: prefix)

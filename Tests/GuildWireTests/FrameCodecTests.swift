@@ -47,6 +47,25 @@ struct FrameCodecTests {
         #expect(try channel.readInbound(as: Frame.self)?.streamID == 7)
     }
 
+    @Test("a frame made with its prefix is sent as made, or rewritten when changed since")
+    func prefixedFrames() throws {
+        let channel = try makeChannel()
+        var ping = WirePing()
+        ping.payload = 0x0102
+        let made = try Frame(type: .ping, streamID: 0, message: ping)
+        // Changed after it was made: the encoder must not send the prefix written then.
+        var changed = made
+        changed.streamID = 9
+        changed.type = .pong
+        // Sent again after the changed copy: rewriting that one's prefix did not touch this one's.
+        for frame in [made, changed, made] {
+            try channel.writeOutbound(frame)
+            var expected = ByteBuffer()
+            FrameEncoder.encode(frame, into: &expected)
+            #expect(try channel.readOutbound(as: ByteBuffer.self) == expected)
+        }
+    }
+
     struct BadFrame: Sendable, CustomTestStringConvertible {
         let name: String
         let bytes: [UInt8]
