@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "guild", targets: ["guild"]),
         .executable(name: "guild-auth", targets: ["guild-auth"]),
         .executable(name: "guild-gateway", targets: ["guild-gateway"]),
+        .executable(name: "guild-membership", targets: ["guild-membership"]),
         .library(name: "GuildCore", targets: ["GuildCore"]),
         .library(name: "GuildWire", targets: ["GuildWire"]),
         .library(name: "GuildMessages", targets: ["GuildMessages"]),
@@ -126,7 +127,7 @@ let package = Package(
         .target(
             name: "GuildTesting",
             dependencies: [
-                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildAuth", "GuildGateway",
+                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildAuth", "GuildGateway", "GuildMembership",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -164,6 +165,28 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Services/Auth/guild-auth",
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "GuildMembership",
+            dependencies: [
+                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/Membership/GuildMembership",
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "guild-membership",
+            dependencies: [
+                "GuildMembership", "GuildCore", "GuildService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/Membership/guild-membership",
             swiftSettings: upcoming
         ),
         .target(
@@ -244,6 +267,15 @@ let package = Package(
         .testTarget(
             name: "GuildAuthTests",
             dependencies: ["GuildAuth", "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildTesting"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "GuildMembershipTests",
+            dependencies: [
+                "GuildMembership", "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildTesting",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: upcoming
         ),
         .testTarget(

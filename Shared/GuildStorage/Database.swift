@@ -16,6 +16,9 @@ import Synchronization
 public enum SQLDialectKind: Sendable, Equatable {
     case sqlite
     case postgres
+
+    /// The column type for raw bytes.
+    public var bytesType: String { self == .sqlite ? "BLOB" : "BYTEA" }
 }
 
 /// A service's database: one SQL code path (SQLKit) over SQLite or PostgreSQL.

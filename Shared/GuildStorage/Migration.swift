@@ -19,8 +19,13 @@ public struct Migration: Sendable {
 
     /// A step made of plain SQL statements that both SQLite and PostgreSQL accept.
     public init(version: Int, name: String, statements: [String]) {
-        self.init(version: version, name: name) { sql, _ in
-            for statement in statements {
+        self.init(version: version, name: name) { _ in statements }
+    }
+
+    /// A step whose statements depend on the dialect (for example ``SQLDialectKind/bytesType``).
+    public init(version: Int, name: String, statements: @escaping @Sendable (SQLDialectKind) -> [String]) {
+        self.init(version: version, name: name) { sql, dialect in
+            for statement in statements(dialect) {
                 try await sql.raw(SQLQueryString(statement)).run()
             }
         }

@@ -1,0 +1,160 @@
+import Foundation
+import GuildCore
+import GuildStorage
+import SQLKit
+
+/// An account of the double-entry ledger. Balances are never stored: an account's balance is
+/// the sum of its entries (debits positive, credits negative).
+public struct LedgerAccount: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// Money received from payers, held at the payment provider (an asset: debit balance).
+    public static func payerClearing(provider: String) -> LedgerAccount { LedgerAccount(rawValue: "payer_clearing:\(provider)") }
+    /// The platform's fees (revenue: credit balance).
+    public static let platformFees = LedgerAccount(rawValue: "platform_fees")
+    /// What the platform owes a community's owner (a liability: credit balance).
+    public static func ownerPayable(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "owner_payable:\(community)") }
+    /// Commission owed to referrers of a community's members (a liability).
+    public static func referralCommissionPayable(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "referral_commission_payable:\(community)") }
+    /// Money returned to payers (contra-revenue: debit balance).
+    public static func refunds(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "refunds:\(community)") }
+
+    public var description: String { rawValue }
+}
+
+/// One line of a ledger transaction: an amount on an account (positive debit, negative credit).
+public struct LedgerEntry: Sendable, Equatable {
+    public var account: LedgerAccount
+    public var amount: Money
+
+    public init(_ account: LedgerAccount, _ amount: Money) {
+        self.account = account
+        self.amount = amount
+    }
+}
+
+/// The money ledger of `guild-membership`: every money movement is one transaction whose entries
+/// sum to zero in each currency, written in the same database transaction as the change that
+/// caused it, at most once per (kind, reference).
+public enum Ledger {
+    /// Kinds of transaction.
+    public static let paymentKind = "payment"
+    public static let refundKind = "refund"
+
+    /// Posts a balanced transaction. Throws `internal` for an unbalanced or empty one (a bug) and
+    /// `alreadyExists` when (kind, reference) was posted before.
+    @discardableResult
+    public static func post(
+        _ sql: any SQLDatabase, kind: String, reference: String, community: CommunityID,
+        entries: [LedgerEntry], at now: Date
+    ) async throws -> String {
+        guard entries.count >= 2 else {
+            throw GuildError(.internal, "A ledger transaction needs at least two entries.")
+        }
+        var sums: [Currency: Int64] = [:]
+        for entry in entries { sums[entry.amount.currency, default: 0] += entry.amount.minorUnits }
+        guard sums.values.allSatisfy({ $0 == 0 }) else {
+            throw GuildError(.internal, "Refusing an unbalanced ledger transaction (\(kind) \(reference)).")
+        }
+        let id = Identifier.make(at: now)
+        try await sql.raw("""
+            INSERT INTO ledger_transactions (id, kind, reference, community_id, created_at_ms)
+            VALUES (\(bind: id), \(bind: kind), \(bind: reference), \(bind: community.rawValue), \(bind: now.milliseconds))
+            """).run()
+        for entry in entries {
+            try await sql.raw("""
+                INSERT INTO ledger_entries (id, transaction_id, account, community_id, amount_minor, currency)
+                VALUES (\(bind: Identifier.make(at: now)), \(bind: id), \(bind: entry.account.rawValue), \(bind: community.rawValue),
+                        \(bind: entry.amount.minorUnits), \(bind: entry.amount.currency.rawValue))
+                """).run()
+        }
+        return id
+    }
+
+    /// The entries of a successful payment of `amount`, of which `fee` goes to the platform.
+    public static func paymentEntries(amount: Money, fee: Money, provider: String, community: CommunityID) -> [LedgerEntry] {
+        [
+            LedgerEntry(.payerClearing(provider: provider), amount),
+            LedgerEntry(.platformFees, -fee),
+            LedgerEntry(.ownerPayable(community), -(amount - fee)),
+        ]
+    }
+
+    /// The balance of `account` in `currency`.
+    public static func balance(_ sql: any SQLDatabase, account: LedgerAccount, currency: Currency) async throws -> Money {
+        let row = try await sql.raw("""
+            SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM ledger_entries
+            WHERE account = \(bind: account.rawValue) AND currency = \(bind: currency.rawValue)
+            """).first()
+        return Money(minorUnits: try row?.decode(column: "total", as: Int64.self) ?? 0, currency: currency)
+    }
+
+    /// Every invariant of the ledger, checked against the ledger itself and the payments it
+    /// records. Returns the violations (empty when all hold).
+    public static func check(_ sql: any SQLDatabase) async throws -> (transactions: Int64, entries: Int64, violations: [String]) {
+        var violations: [String] = []
+        let counts = try await sql.raw("""
+            SELECT (SELECT COUNT(*) FROM ledger_transactions) AS transactions, (SELECT COUNT(*) FROM ledger_entries) AS entries
+            """).first()
+        let transactions = try counts?.decode(column: "transactions", as: Int64.self) ?? 0
+        let entries = try counts?.decode(column: "entries", as: Int64.self) ?? 0
+
+        // 1. Every transaction balances in every currency.
+        for row in try await sql.raw("""
+            SELECT transaction_id, currency, CAST(SUM(amount_minor) AS BIGINT) AS total FROM ledger_entries
+            GROUP BY transaction_id, currency HAVING SUM(amount_minor) <> 0
+            """).all() {
+            violations.append("transaction \(try row.decode(column: "transaction_id", as: String.self)) does not balance in \(try row.decode(column: "currency", as: String.self)): off by \(try row.decode(column: "total", as: Int64.self))")
+        }
+        // 2. Every transaction has at least two entries.
+        for row in try await sql.raw("""
+            SELECT t.id AS id, COUNT(e.id) AS n FROM ledger_transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id
+            GROUP BY t.id HAVING COUNT(e.id) < 2
+            """).all() {
+            violations.append("transaction \(try row.decode(column: "id", as: String.self)) has \(try row.decode(column: "n", as: Int64.self)) entries")
+        }
+        // 3. Every succeeded payment is in the ledger once, for its amount.
+        for row in try await sql.raw("""
+            SELECT p.id AS id, p.amount_minor AS amount, p.currency AS currency, p.provider AS provider,
+                   (SELECT CAST(COALESCE(SUM(e.amount_minor), 0) AS BIGINT) FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
+                    WHERE t.kind = 'payment' AND t.reference = p.id AND e.account = 'payer_clearing:' || p.provider) AS recorded
+            FROM payments p WHERE p.status = 'succeeded'
+            """).all() {
+            let amount = try row.decode(column: "amount", as: Int64.self)
+            let recorded = try row.decode(column: "recorded", as: Int64.self)
+            if amount != recorded {
+                violations.append("payment \(try row.decode(column: "id", as: String.self)) of \(amount) \(try row.decode(column: "currency", as: String.self)) is recorded as \(recorded)")
+            }
+        }
+        // 4. Every payment transaction belongs to a succeeded payment.
+        for row in try await sql.raw("""
+            SELECT t.id AS id, t.reference AS reference FROM ledger_transactions t
+            WHERE t.kind = 'payment' AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = t.reference AND p.status = 'succeeded')
+            """).all() {
+            violations.append("transaction \(try row.decode(column: "id", as: String.self)) records payment \(try row.decode(column: "reference", as: String.self)), which did not succeed")
+        }
+        // 5. No account is on the wrong side: payer clearing never owes, payables are never owed.
+        for row in try await sql.raw("""
+            SELECT account, currency, CAST(SUM(amount_minor) AS BIGINT) AS balance FROM ledger_entries GROUP BY account, currency
+            """).all() {
+            let account = try row.decode(column: "account", as: String.self)
+            let balance = try row.decode(column: "balance", as: Int64.self)
+            let currency = try row.decode(column: "currency", as: String.self)
+            if account.hasPrefix("payer_clearing:"), balance < 0 {
+                violations.append("\(account) has a credit balance of \(-balance) \(currency)")
+            }
+            if account.hasPrefix("owner_payable:") || account == LedgerAccount.platformFees.rawValue, balance > 0 {
+                violations.append("\(account) has a debit balance of \(balance) \(currency)")
+            }
+        }
+        return (transactions, entries, violations)
+    }
+}
+
+extension Date {
+    /// Milliseconds since 1970, rounded.
+    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    init(milliseconds: Int64) { self.init(timeIntervalSince1970: TimeInterval(milliseconds) / 1000) }
+}

@@ -1,0 +1,20 @@
+import Foundation
+
+/// The tunable rules of the membership service. Defaults are production values.
+public struct MembershipConfiguration: Sendable {
+    /// The platform's fee on every payment, in basis points (500 = 5 %).
+    public var platformFeeBasisPoints: Int64 = 500
+    /// How long a past-due subscription keeps access while the member renews.
+    public var gracePeriod: Duration = .seconds(3 * 86_400)
+    /// How often the scheduler moves subscriptions whose period ended.
+    public var schedulerInterval: Duration = .seconds(60)
+
+    public init() {}
+}
+
+extension Duration {
+    var seconds: TimeInterval {
+        let (whole, fraction) = components
+        return TimeInterval(whole) + TimeInterval(fraction) / 1e18
+    }
+}

@@ -1,0 +1,171 @@
+import GuildStorage
+
+/// The schema of `guild-membership`. Money columns are integer minor units with a currency
+/// column beside them; instants are milliseconds since 1970 (UTC).
+enum MembershipMigrations {
+    static let all: [Migration] = [
+        Migration(version: 1, name: "communities, roles, plans, offers, coupons", statements: [
+            """
+            CREATE TABLE communities (
+                id TEXT PRIMARY KEY,
+                slug TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                refund_window_days INTEGER NOT NULL,
+                dissolution_refund TEXT NOT NULL,
+                status TEXT NOT NULL,
+                owner_id TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE community_roles (
+                community_id TEXT NOT NULL REFERENCES communities(id),
+                user_id TEXT NOT NULL,
+                role TEXT NOT NULL,
+                granted_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (community_id, user_id)
+            )
+            """,
+            "CREATE INDEX community_roles_by_user ON community_roles (user_id)",
+            """
+            CREATE TABLE plans (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL REFERENCES communities(id),
+                name TEXT NOT NULL,
+                price_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                period TEXT NOT NULL,
+                period_days INTEGER NOT NULL,
+                trial_days INTEGER NOT NULL,
+                seat_limit INTEGER NOT NULL,
+                visible BOOLEAN NOT NULL,
+                status TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX plans_by_community ON plans (community_id)",
+            """
+            CREATE TABLE offers (
+                id TEXT PRIMARY KEY,
+                plan_id TEXT NOT NULL REFERENCES plans(id),
+                price_minor BIGINT NOT NULL,
+                starts_at_ms BIGINT NOT NULL,
+                ends_at_ms BIGINT NOT NULL,
+                label TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX offers_by_plan ON offers (plan_id, starts_at_ms)",
+            """
+            CREATE TABLE coupons (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL REFERENCES communities(id),
+                code TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                percent_off_bp BIGINT NOT NULL,
+                amount_off_minor BIGINT NOT NULL,
+                starts_at_ms BIGINT NOT NULL,
+                ends_at_ms BIGINT NOT NULL,
+                max_redemptions INTEGER NOT NULL,
+                max_per_user INTEGER NOT NULL,
+                plan_ids TEXT NOT NULL,
+                first_purchase_only BOOLEAN NOT NULL,
+                redeemed INTEGER NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                UNIQUE (community_id, code)
+            )
+            """,
+        ]),
+        Migration(version: 2, name: "orders, payments, subscriptions, redemptions") { dialect in [
+            """
+            CREATE TABLE subscriptions (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL REFERENCES communities(id),
+                plan_id TEXT NOT NULL REFERENCES plans(id),
+                user_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                was_trialing BOOLEAN NOT NULL,
+                started_at_ms BIGINT NOT NULL,
+                period_end_ms BIGINT,
+                ended_at_ms BIGINT,
+                access_until_ms BIGINT,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            // The entitlement index: "is U entitled to C at T" reads only this.
+            "CREATE INDEX subscriptions_by_member ON subscriptions (user_id, community_id, access_until_ms)",
+            "CREATE INDEX subscriptions_by_status ON subscriptions (status, period_end_ms)",
+            """
+            CREATE TABLE orders (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL REFERENCES communities(id),
+                plan_id TEXT NOT NULL REFERENCES plans(id),
+                user_id TEXT NOT NULL,
+                quote \(dialect.bytesType) NOT NULL,
+                total_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                coupon_id TEXT REFERENCES coupons(id),
+                status TEXT NOT NULL,
+                subscription_id TEXT REFERENCES subscriptions(id),
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX orders_by_user ON orders (user_id, community_id)",
+            """
+            CREATE TABLE payments (
+                id TEXT PRIMARY KEY,
+                order_id TEXT NOT NULL REFERENCES orders(id),
+                provider TEXT NOT NULL,
+                provider_reference TEXT NOT NULL,
+                status TEXT NOT NULL,
+                amount_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                checkout_url TEXT NOT NULL,
+                failure_reason TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                completed_at_ms BIGINT
+            )
+            """,
+            "CREATE INDEX payments_by_order ON payments (order_id)",
+            // One row per redemption: counted per user, and held by the order until it fails.
+            """
+            CREATE TABLE coupon_redemptions (
+                coupon_id TEXT NOT NULL REFERENCES coupons(id),
+                order_id TEXT NOT NULL REFERENCES orders(id),
+                user_id TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (coupon_id, order_id)
+            )
+            """,
+            "CREATE INDEX coupon_redemptions_by_user ON coupon_redemptions (coupon_id, user_id)",
+        ] },
+        Migration(version: 3, name: "double-entry ledger, idempotency keys") { dialect in [
+            """
+            CREATE TABLE ledger_transactions (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                reference TEXT NOT NULL,
+                community_id TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                UNIQUE (kind, reference)
+            )
+            """,
+            """
+            CREATE TABLE ledger_entries (
+                id TEXT PRIMARY KEY,
+                transaction_id TEXT NOT NULL REFERENCES ledger_transactions(id),
+                account TEXT NOT NULL,
+                community_id TEXT NOT NULL,
+                amount_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX ledger_entries_by_account ON ledger_entries (account, currency)",
+            "CREATE INDEX ledger_entries_by_transaction ON ledger_entries (transaction_id)",
+            IdempotencyKeys.createTable(dialect),
+        ] },
+    ]
+}

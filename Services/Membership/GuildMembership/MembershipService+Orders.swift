@@ -1,0 +1,268 @@
+import Crypto
+import Foundation
+import GuildCore
+import GuildMessages
+import GuildStorage
+import Logging
+import SQLKit
+import SwiftProtobuf
+
+/// Quotes, orders, payments, subscriptions, entitlements and the ledger.
+extension MembershipService {
+    // MARK: Quotes
+
+    /// What buying `plan` costs the caller now, line by line.
+    public func quote(_ request: MembershipQuoteRequest, user: UserID) async throws -> MembershipQuote {
+        try await database.withConnection { sql in
+            try await self.pricing(sql, community: CommunityID(request.communityID), plan: PlanID(request.planID), couponCode: request.couponCode, user: user, now: self.clock.now()).quote()
+        }
+    }
+
+    private func pricing(_ sql: any SQLDatabase, community id: CommunityID, plan planID: PlanID, couponCode: String, user: UserID, now: Date) async throws -> (Pricing) {
+        let (community, _) = try await authorized(sql, community: id, user: user, operation: nil)
+        guard community.status == .active else {
+            throw GuildError(.failedPrecondition, "This community is not open for new members.", reason: "community_not_active")
+        }
+        let plan = try await planRecord(sql, planID)
+        guard plan.community == id else { throw GuildError(.notFound, "No such plan in this community.") }
+        guard plan.isActive else { throw GuildError(.failedPrecondition, "This plan has been retired.", reason: "plan_retired") }
+        let coupon = couponCode.isEmpty ? nil : try await coupon(sql, community: id, code: couponCode)
+        let history = try await sql.raw("""
+            SELECT (SELECT COUNT(*) FROM orders WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: id.rawValue) AND status = 'paid' AND total_minor > 0) AS purchases,
+                   (SELECT COUNT(*) FROM subscriptions WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: id.rawValue)) AS subscriptions,
+                   (SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = \(bind: coupon?.id ?? "") AND user_id = \(bind: user.rawValue)) AS redemptions
+            """).first()
+        let buyer = Pricing.Buyer(
+            hasPurchased: try history?.decode(column: "purchases", as: Int.self) ?? 0 > 0,
+            hasSubscribed: try history?.decode(column: "subscriptions", as: Int.self) ?? 0 > 0,
+            couponRedemptions: try history?.decode(column: "redemptions", as: Int.self) ?? 0)
+        return Pricing(plan: plan, offer: try await currentOffer(sql, plan: plan, at: now), coupon: coupon, buyer: buyer, now: now)
+    }
+
+    // MARK: Orders
+
+    /// Places an order from a fresh quote. A zero total (a trial, a 100 % coupon) completes at
+    /// once; otherwise a payment is started with the provider and the order waits for it.
+    /// Repeating the request with the same idempotency key returns the same order.
+    public func createOrder(_ request: MembershipCreateOrderRequest, user: UserID) async throws -> MembershipOrder {
+        let providerName = request.provider.isEmpty ? "sandbox" : request.provider
+        guard let provider = providers[providerName] else {
+            throw GuildError.invalid([.init(field: "provider", description: "One of: \(providers.keys.sorted().joined(separator: ", ")).")])
+        }
+        var fingerprinted = request
+        fingerprinted.idempotencyKey = ""
+        fingerprinted.provider = providerName
+        let now = clock.now()
+        let orderID = try await IdempotencyKeys.run(
+            database, scope: "create_order:\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(fingerprinted), now: now,
+            encode: { Array($0.rawValue.utf8) }, decode: { OrderID(String(decoding: $0, as: UTF8.self)) }
+        ) { sql in
+            try await self.placeOrder(sql, request: request, provider: provider, user: user, now: now)
+        }
+        return try await order(orderID, user: user)
+    }
+
+    private func placeOrder(_ sql: any SQLDatabase, request: MembershipCreateOrderRequest, provider: any PaymentProvider, user: UserID, now: Date) async throws -> OrderID {
+        let communityID = CommunityID(request.communityID)
+        let pricing = try await pricing(sql, community: communityID, plan: PlanID(request.planID), couponCode: request.couponCode, user: user, now: now)
+        let plan = pricing.plan
+        // One live subscription per member and community; paying again for the same plan renews it.
+        let live = try await sql.raw("""
+            SELECT plan_id FROM subscriptions WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: communityID.rawValue) AND status <> 'expired'
+            """).all().map { PlanID(try $0.decode(column: "plan_id", as: String.self)) }
+        if let current = live.first, current != plan.id {
+            throw GuildError(.failedPrecondition, "You are already a member on another plan; changing plans is not supported yet.", reason: "already_member")
+        }
+        if live.isEmpty, plan.seatLimit > 0 {
+            // Live subscriptions hold seats, and so do orders waiting for their payment (for an hour).
+            let seats = try await sql.raw("""
+                SELECT (SELECT COUNT(*) FROM subscriptions WHERE plan_id = \(bind: plan.id.rawValue) AND status <> 'expired')
+                     + (SELECT COUNT(*) FROM orders WHERE plan_id = \(bind: plan.id.rawValue) AND status = 'pending'
+                        AND created_at_ms > \(bind: now.milliseconds - Self.pendingSeatHoldMs)) AS n
+                """).first()?.decode(column: "n", as: Int.self) ?? 0
+            if seats >= plan.seatLimit {
+                throw GuildError(.resourceExhausted, "This plan is full (\(plan.seatLimit) seats).", reason: "plan_full")
+            }
+        }
+        let quote = try pricing.quote()
+        let total = Money(minorUnits: quote.total.minorUnits, currency: plan.price.currency)
+        let orderID = OrderID.make(at: now)
+        try await sql.raw("""
+            INSERT INTO orders (id, community_id, plan_id, user_id, quote, total_minor, currency, coupon_id, status, created_at_ms, updated_at_ms)
+            VALUES (\(bind: orderID.rawValue), \(bind: communityID.rawValue), \(bind: plan.id.rawValue), \(bind: user.rawValue),
+                    \(bind: try quote.serializedData()), \(bind: total.minorUnits), \(bind: total.currency.rawValue), \(bind: pricing.coupon?.id),
+                    'pending', \(bind: now.milliseconds), \(bind: now.milliseconds))
+            """).run()
+        if let coupon = pricing.coupon {
+            // The limit holds under concurrency: the counter only moves while below it.
+            let claimed = try await sql.raw("""
+                UPDATE coupons SET redeemed = redeemed + 1
+                WHERE id = \(bind: coupon.id) AND (max_redemptions = 0 OR redeemed < max_redemptions) RETURNING id
+                """).first() != nil
+            guard claimed else {
+                throw GuildError(.failedPrecondition, "Coupon \(coupon.code) has been used up.", fieldViolations: [.init(field: "couponCode", description: "Used up.")], reason: "coupon_exhausted")
+            }
+            try await sql.raw("""
+                INSERT INTO coupon_redemptions (coupon_id, order_id, user_id, created_at_ms)
+                VALUES (\(bind: coupon.id), \(bind: orderID.rawValue), \(bind: user.rawValue), \(bind: now.milliseconds))
+                """).run()
+        }
+        if total.isZero {
+            try await completeOrder(sql, order: orderID, payment: nil, now: now)
+            return orderID
+        }
+        let paymentID = PaymentID.make(at: now)
+        let started = try await provider.startPayment(id: paymentID, amount: total, description: plan.name)
+        try await sql.raw("""
+            INSERT INTO payments (id, order_id, provider, provider_reference, status, amount_minor, currency, checkout_url, failure_reason, created_at_ms)
+            VALUES (\(bind: paymentID.rawValue), \(bind: orderID.rawValue), \(bind: provider.name), \(bind: started.reference), 'pending',
+                    \(bind: total.minorUnits), \(bind: total.currency.rawValue), \(bind: started.checkoutURL), '', \(bind: now.milliseconds))
+            """).run()
+        logger.info("order placed", metadata: ["order": "\(orderID)", "payment": "\(paymentID)", "amount": "\(total)"])
+        return orderID
+    }
+
+    /// The sandbox provider's confirmation: the payer paid (or the payment failed). Only the
+    /// buyer (or the community's owners) may confirm; a payment already settled answers with
+    /// its order as it is.
+    public func confirmSandboxPayment(_ request: MembershipConfirmSandboxPaymentRequest, user: UserID) async throws -> MembershipOrder {
+        var fingerprinted = request
+        fingerprinted.idempotencyKey = ""
+        let now = clock.now()
+        let paymentID = PaymentID(request.paymentID)
+        let orderID = try await IdempotencyKeys.run(
+            database, scope: "confirm_payment:\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(fingerprinted), now: now,
+            encode: { Array($0.rawValue.utf8) }, decode: { OrderID(String(decoding: $0, as: UTF8.self)) }
+        ) { sql in
+            guard let row = try await sql.raw("""
+                SELECT p.order_id AS order_id, p.provider AS provider, p.status AS status, o.user_id AS user_id, o.community_id AS community_id
+                FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.id = \(bind: paymentID.rawValue)
+                """).first() else { throw GuildError(.notFound, "No such payment.") }
+            let orderID = OrderID(try row.decode(column: "order_id", as: String.self))
+            let buyer = UserID(try row.decode(column: "user_id", as: String.self))
+            if buyer != user {
+                _ = try await self.authorized(sql, community: CommunityID(try row.decode(column: "community_id", as: String.self)), user: user, operation: Operation.readOrders)
+            }
+            guard try row.decode(column: "provider", as: String.self) == "sandbox" else {
+                throw GuildError(.failedPrecondition, "Only sandbox payments are confirmed through the API.", reason: "not_sandbox")
+            }
+            guard try row.decode(column: "status", as: String.self) == "pending" else { return orderID }
+            if request.fail {
+                try await self.failPayment(sql, payment: paymentID, order: orderID, reason: request.failureReason.isEmpty ? "declined" : String(request.failureReason.prefix(200)), now: now)
+            } else {
+                try await sql.raw("""
+                    UPDATE payments SET status = 'succeeded', completed_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: paymentID.rawValue)
+                    """).run()
+                try await self.completeOrder(sql, order: orderID, payment: paymentID, now: now)
+            }
+            return orderID
+        }
+        return try await order(orderID, user: user)
+    }
+
+    /// A payment failed: the order fails and its coupon redemption is given back.
+    func failPayment(_ sql: any SQLDatabase, payment: PaymentID, order: OrderID, reason: String, now: Date) async throws {
+        try await sql.raw("""
+            UPDATE payments SET status = 'failed', failure_reason = \(bind: reason), completed_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: payment.rawValue)
+            """).run()
+        try await sql.raw("UPDATE orders SET status = 'failed', updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: order.rawValue)").run()
+        for row in try await sql.raw("SELECT coupon_id FROM coupon_redemptions WHERE order_id = \(bind: order.rawValue)").all() {
+            let coupon = try row.decode(column: "coupon_id", as: String.self)
+            try await sql.raw("UPDATE coupons SET redeemed = redeemed - 1 WHERE id = \(bind: coupon) AND redeemed > 0").run()
+        }
+        try await sql.raw("DELETE FROM coupon_redemptions WHERE order_id = \(bind: order.rawValue)").run()
+        logger.info("payment failed", metadata: ["payment": "\(payment)", "reason": "\(reason)"])
+    }
+
+    /// An order is paid (or needed no payment): record the money in the ledger, then start the
+    /// subscription or renew the one the buyer has.
+    func completeOrder(_ sql: any SQLDatabase, order orderID: OrderID, payment: PaymentID?, now: Date) async throws {
+        guard let row = try await sql.raw("SELECT * FROM orders WHERE id = \(bind: orderID.rawValue)").first() else {
+            throw GuildError(.internal, "Order \(orderID) vanished.")
+        }
+        let community = CommunityID(try row.decode(column: "community_id", as: String.self))
+        let planID = PlanID(try row.decode(column: "plan_id", as: String.self))
+        let buyer = UserID(try row.decode(column: "user_id", as: String.self))
+        let quote = try MembershipQuote(serializedBytes: try row.decode(column: "quote", as: Data.self))
+        let total = Money(minorUnits: try row.decode(column: "total_minor", as: Int64.self),
+                          currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .cny)
+        if let payment, !total.isZero {
+            let provider = try await sql.raw("SELECT provider FROM payments WHERE id = \(bind: payment.rawValue)").first()?.decode(column: "provider", as: String.self) ?? "sandbox"
+            let fee = total.portion(basisPoints: configuration.platformFeeBasisPoints)
+            try await Ledger.post(sql, kind: Ledger.paymentKind, reference: payment.rawValue, community: community,
+                                  entries: Ledger.paymentEntries(amount: total, fee: fee, provider: provider, community: community), at: now)
+        }
+        let plan = try await planRecord(sql, planID)
+        let subscription: SubscriptionID
+        if let existing = try await sql.raw("""
+            SELECT * FROM subscriptions WHERE user_id = \(bind: buyer.rawValue) AND community_id = \(bind: community.rawValue) AND status <> 'expired'
+            """).first() {
+            subscription = SubscriptionID(try existing.decode(column: "id", as: String.self))
+            var state = try subscriptionState(existing, plan: plan)
+            try state.renewed(at: now)
+            try await save(sql, subscription: subscription, state: state, now: now)
+        } else {
+            subscription = SubscriptionID.make(at: now)
+            let state = SubscriptionState.start(at: now, period: plan.period, trialDays: Int(quote.trialDays), gracePeriod: configuration.gracePeriod.seconds)
+            try await sql.raw("""
+                INSERT INTO subscriptions (id, community_id, plan_id, user_id, status, was_trialing, started_at_ms, updated_at_ms)
+                VALUES (\(bind: subscription.rawValue), \(bind: community.rawValue), \(bind: planID.rawValue), \(bind: buyer.rawValue),
+                        \(bind: state.status.rawValue), \(bind: state.status == .trialing), \(bind: now.milliseconds), \(bind: now.milliseconds))
+                """).run()
+            try await save(sql, subscription: subscription, state: state, now: now)
+        }
+        try await sql.raw("""
+            UPDATE orders SET status = 'paid', subscription_id = \(bind: subscription.rawValue), updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: orderID.rawValue)
+            """).run()
+        logger.info("order paid", metadata: ["order": "\(orderID)", "subscription": "\(subscription)", "amount": "\(total)"])
+    }
+
+    /// An order: the buyer's own, or any of the community's for its owners.
+    public func order(_ id: OrderID, user: UserID) async throws -> MembershipOrder {
+        try await database.withConnection { sql in
+            guard let row = try await sql.raw("SELECT * FROM orders WHERE id = \(bind: id.rawValue)").first() else {
+                throw GuildError(.notFound, "No such order.")
+            }
+            let buyer = UserID(try row.decode(column: "user_id", as: String.self))
+            let community = CommunityID(try row.decode(column: "community_id", as: String.self))
+            if buyer != user {
+                // Someone else's order: as if it did not exist, unless the caller runs the community.
+                let role = try await Self.role(sql, user: user, community: community, now: self.clock.now())
+                guard Self.policy.allows(Operation.readOrders, role: role) else { throw GuildError(.notFound, "No such order.") }
+            }
+            var order = MembershipOrder()
+            order.id = id.rawValue
+            order.communityID = community.rawValue
+            order.planID = try row.decode(column: "plan_id", as: String.self)
+            order.userID = buyer.rawValue
+            order.quote = try MembershipQuote(serializedBytes: try row.decode(column: "quote", as: Data.self))
+            order.status = try row.decode(column: "status", as: String.self)
+            order.subscriptionID = try row.decode(column: "subscription_id", as: String?.self) ?? ""
+            order.createdAtMs = try row.decode(column: "created_at_ms", as: Int64.self)
+            if let payment = try await sql.raw("SELECT * FROM payments WHERE order_id = \(bind: id.rawValue) ORDER BY created_at_ms DESC LIMIT 1").first() {
+                order.payment.id = try payment.decode(column: "id", as: String.self)
+                order.payment.orderID = id.rawValue
+                order.payment.provider = try payment.decode(column: "provider", as: String.self)
+                order.payment.status = try payment.decode(column: "status", as: String.self)
+                order.payment.amount.minorUnits = try payment.decode(column: "amount_minor", as: Int64.self)
+                order.payment.amount.currency = try payment.decode(column: "currency", as: String.self)
+                order.payment.checkoutURL = try payment.decode(column: "checkout_url", as: String.self)
+                order.payment.failureReason = try payment.decode(column: "failure_reason", as: String.self)
+                order.payment.createdAtMs = try payment.decode(column: "created_at_ms", as: Int64.self)
+                order.payment.completedAtMs = try payment.decode(column: "completed_at_ms", as: Int64?.self) ?? 0
+            }
+            return order
+        }
+    }
+
+    /// How long an unpaid order holds a seat of a plan with a seat limit.
+    static let pendingSeatHoldMs: Int64 = 3_600_000
+
+    /// A stable digest of a request's content, for idempotency keys.
+    static func fingerprint(_ message: some SwiftProtobuf.Message) throws -> String {
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
+        let bytes: [UInt8] = try message.serializedBytes(options: options)
+        return SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+}

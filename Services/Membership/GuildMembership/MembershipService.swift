@@ -1,0 +1,253 @@
+import Foundation
+import GuildCore
+import GuildMessages
+import GuildStorage
+import Logging
+import SQLKit
+
+/// The logic of `guild-membership`: communities and roles, plans, offers and coupons, orders and
+/// payments, subscriptions and entitlements, and the money ledger. It knows nothing of sockets;
+/// ``MembershipWireMethods`` binds it to the wire server. Every method that acts for a user
+/// takes that user and checks their role in the community through ``policy``.
+public final class MembershipService: Sendable {
+    public let configuration: MembershipConfiguration
+    let database: Database
+    let clock: any WallClock
+    let providers: [String: any PaymentProvider]
+    let logger: Logger
+
+    public init(
+        database: Database,
+        configuration: MembershipConfiguration = MembershipConfiguration(),
+        providers: [any PaymentProvider] = [SandboxPaymentProvider()],
+        clock: any WallClock = SystemWallClock(),
+        logger: Logger
+    ) {
+        self.database = database
+        self.configuration = configuration
+        self.providers = Dictionary(providers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Runs migrations.
+    public func prepare() async throws {
+        try await Migrator.migrate(database, migrations: MembershipMigrations.all, logger: logger)
+    }
+
+    // MARK: Authorization
+
+    /// Operations of this service and who may do them. The authorization test tries every cell.
+    public enum Operation {
+        public static let editCommunity = CommunityOperation("edit_community")
+        public static let changeLifecycle = CommunityOperation("change_lifecycle")
+        public static let assignStaff = CommunityOperation("assign_staff")
+        public static let assignCoOwner = CommunityOperation("assign_co_owner")
+        public static let managePlans = CommunityOperation("manage_plans")
+        public static let viewHiddenPlans = CommunityOperation("view_hidden_plans")
+        public static let manageCoupons = CommunityOperation("manage_coupons")
+        public static let readOrders = CommunityOperation("read_orders")
+        public static let readEarnings = CommunityOperation("read_earnings")
+    }
+
+    public static let policy = CommunityPolicy([
+        Operation.editCommunity: [.owner, .coOwner],
+        Operation.changeLifecycle: [.owner],
+        Operation.assignStaff: [.owner, .coOwner],
+        Operation.assignCoOwner: [.owner],
+        Operation.managePlans: [.owner, .coOwner],
+        Operation.viewHiddenPlans: [.owner, .coOwner, .moderator, .guestExpert],
+        Operation.manageCoupons: [.owner, .coOwner],
+        Operation.readOrders: [.owner, .coOwner],
+        Operation.readEarnings: [.owner, .coOwner],
+    ])
+
+    /// The role of `user` in `community` at `now`: an assigned role, else `member` while a
+    /// subscription gives access, else none.
+    static func role(_ sql: any SQLDatabase, user: UserID?, community: CommunityID, now: Date) async throws -> CommunityRole? {
+        guard let user else { return nil }
+        if let row = try await sql.raw("""
+            SELECT role FROM community_roles WHERE community_id = \(bind: community.rawValue) AND user_id = \(bind: user.rawValue)
+            """).first() {
+            return CommunityRole(rawValue: try row.decode(column: "role", as: String.self))
+        }
+        return try await liveSubscriptionCount(sql, user: user, community: community, at: now) > 0 ? .member : nil
+    }
+
+    static func liveSubscriptionCount(_ sql: any SQLDatabase, user: UserID, community: CommunityID, at instant: Date) async throws -> Int {
+        let ms = instant.milliseconds
+        return try await sql.raw("""
+            SELECT COUNT(*) AS n FROM subscriptions
+            WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: community.rawValue)
+              AND status <> 'expired' AND started_at_ms <= \(bind: ms) AND (access_until_ms IS NULL OR access_until_ms > \(bind: ms))
+            """).first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// Loads the community and the caller's role in it, and checks `operation` when given.
+    func authorized(_ sql: any SQLDatabase, community id: CommunityID, user: UserID?, operation: CommunityOperation?) async throws -> (CommunityRecord, CommunityRole?) {
+        guard let row = try await sql.raw("SELECT * FROM communities WHERE id = \(bind: id.rawValue)").first() else {
+            throw GuildError(.notFound, "No such community.")
+        }
+        let community = try CommunityRecord(row: row)
+        let role = try await Self.role(sql, user: user, community: id, now: clock.now())
+        if let operation { try Self.policy.authorize(operation, role: role) }
+        return (community, role)
+    }
+
+    // MARK: Communities
+
+    /// Creates a community in draft; the caller becomes its owner.
+    public func createCommunity(_ request: MembershipCreateCommunityRequest, user: UserID) async throws -> MembershipCommunity {
+        var violations: [GuildError.FieldViolation] = []
+        let slug = request.slug.lowercased()
+        if let problem = Self.slugProblem(slug) { violations.append(.init(field: "slug", description: problem)) }
+        let name = request.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        if name.isEmpty || name.count > 100 { violations.append(.init(field: "name", description: "A name of 1 to 100 characters is required.")) }
+        if request.description_p.count > 5000 { violations.append(.init(field: "description", description: "At most 5,000 characters.")) }
+        let currency = Currency(rawValue: request.currency.isEmpty ? "CNY" : request.currency)
+        if currency == nil { violations.append(.init(field: "currency", description: "An ISO 4217 code such as CNY or USD.")) }
+        if !(0...365).contains(request.refundWindowDays) { violations.append(.init(field: "refundWindowDays", description: "From 0 to 365 days.")) }
+        let dissolution = request.dissolutionRefund.isEmpty ? "pro_rata" : request.dissolutionRefund
+        if !["pro_rata", "none"].contains(dissolution) {
+            violations.append(.init(field: "dissolutionRefund", description: "pro_rata (members get back the unused part) or none."))
+        }
+        guard violations.isEmpty, let currency else { throw GuildError.invalid(violations) }
+
+        let now = clock.now()
+        let id = CommunityID.make(at: now)
+        do {
+            try await database.transaction { sql in
+                try await sql.raw("""
+                    INSERT INTO communities (id, slug, name, description, currency, refund_window_days, dissolution_refund, status, owner_id, created_at_ms, updated_at_ms)
+                    VALUES (\(bind: id.rawValue), \(bind: slug), \(bind: name), \(bind: request.description_p), \(bind: currency.rawValue),
+                            \(bind: Int(request.refundWindowDays)), \(bind: dissolution), 'draft', \(bind: user.rawValue), \(bind: now.milliseconds), \(bind: now.milliseconds))
+                    """).run()
+                try await sql.raw("""
+                    INSERT INTO community_roles (community_id, user_id, role, granted_at_ms)
+                    VALUES (\(bind: id.rawValue), \(bind: user.rawValue), 'owner', \(bind: now.milliseconds))
+                    """).run()
+            }
+        } catch let error as GuildError where error.code == .alreadyExists {
+            throw Self.slugTaken
+        }
+        logger.info("community created", metadata: ["community": "\(id)", "owner": "\(user)"])
+        return try await community(id.rawValue, user: user)
+    }
+
+    /// A community by id or slug. Drafts are visible to their staff only.
+    public func community(_ idOrSlug: String, user: UserID?) async throws -> MembershipCommunity {
+        try await database.withConnection { sql in
+            guard let row = try await sql.raw("""
+                SELECT * FROM communities WHERE id = \(bind: idOrSlug) OR slug = \(bind: idOrSlug.lowercased())
+                """).first() else { throw GuildError(.notFound, "No such community.") }
+            let community = try CommunityRecord(row: row)
+            let role = try await Self.role(sql, user: user, community: community.id, now: self.clock.now())
+            if community.status == .draft, role == nil || role == .member {
+                throw GuildError(.notFound, "No such community.")
+            }
+            return community.message(callerRole: role)
+        }
+    }
+
+    /// Edits a community; a lifecycle move (publish, archive) needs the owner.
+    public func updateCommunity(_ request: MembershipUpdateCommunityRequest, user: UserID) async throws -> MembershipCommunity {
+        let id = CommunityID(request.communityID)
+        var violations: [GuildError.FieldViolation] = []
+        if request.hasSlug, let problem = Self.slugProblem(request.slug.lowercased()) { violations.append(.init(field: "slug", description: problem)) }
+        if request.hasName, request.name.trimmingCharacters(in: .whitespaces).isEmpty || request.name.count > 100 {
+            violations.append(.init(field: "name", description: "A name of 1 to 100 characters is required."))
+        }
+        if request.hasRefundWindowDays, !(0...365).contains(request.refundWindowDays) {
+            violations.append(.init(field: "refundWindowDays", description: "From 0 to 365 days."))
+        }
+        if request.hasStatus, !["active", "archived"].contains(request.status) {
+            violations.append(.init(field: "status", description: "active (publish) or archived."))
+        }
+        guard violations.isEmpty else { throw GuildError.invalid(violations) }
+        let now = clock.now()
+        do {
+            try await database.transaction { sql in
+                var (community, role) = try await self.authorized(sql, community: id, user: user, operation: Operation.editCommunity)
+                if request.hasStatus, let status = CommunityRecord.Status(rawValue: request.status), status != community.status {
+                    try Self.policy.authorize(Operation.changeLifecycle, role: role)
+                    switch (community.status, status) {
+                    case (.draft, .active), (.active, .archived), (.archived, .active): community.status = status
+                    default:
+                        throw GuildError(.failedPrecondition, "A \(community.status.rawValue) community cannot become \(status.rawValue).", reason: "invalid_transition")
+                    }
+                }
+                if request.hasSlug { community.slug = request.slug.lowercased() }
+                if request.hasName { community.name = request.name.trimmingCharacters(in: .whitespaces) }
+                if request.hasDescription_p { community.description = request.description_p }
+                if request.hasRefundWindowDays { community.refundWindowDays = Int(request.refundWindowDays) }
+                try await sql.raw("""
+                    UPDATE communities SET slug = \(bind: community.slug), name = \(bind: community.name), description = \(bind: community.description),
+                        refund_window_days = \(bind: community.refundWindowDays), status = \(bind: community.status.rawValue), updated_at_ms = \(bind: now.milliseconds)
+                    WHERE id = \(bind: id.rawValue)
+                    """).run()
+            }
+        } catch let error as GuildError where error.code == .alreadyExists {
+            throw Self.slugTaken
+        }
+        return try await community(id.rawValue, user: user)
+    }
+
+    /// Gives `request.userID` a staff role (or removes it with an empty role). Only the owner
+    /// makes co-owners; nobody changes the owner's role here.
+    public func setRole(_ request: MembershipSetRoleRequest, user: UserID) async throws -> MembershipRoleAssignment {
+        let id = CommunityID(request.communityID)
+        let target = UserID(request.userID)
+        let role = request.role.isEmpty ? nil : CommunityRole(rawValue: request.role)
+        if let role, !CommunityRole.assignable.contains(role) {
+            throw GuildError.invalid([.init(field: "role", description: "co_owner, moderator or guest_expert (empty to remove).")])
+        }
+        guard !request.userID.isEmpty else { throw GuildError.invalid([.init(field: "userId", description: "Required.")]) }
+        let now = clock.now()
+        return try await database.transaction { sql in
+            let (community, callerRole) = try await self.authorized(sql, community: id, user: user, operation: Operation.assignStaff)
+            if target == community.owner {
+                throw GuildError(.failedPrecondition, "The owner's role cannot be changed.", reason: "owner_role")
+            }
+            let current = try await sql.raw("""
+                SELECT role FROM community_roles WHERE community_id = \(bind: id.rawValue) AND user_id = \(bind: target.rawValue)
+                """).first().map { CommunityRole(rawValue: try $0.decode(column: "role", as: String.self)) }
+            if role == .coOwner || current == .coOwner { try Self.policy.authorize(Operation.assignCoOwner, role: callerRole) }
+            try await sql.raw("DELETE FROM community_roles WHERE community_id = \(bind: id.rawValue) AND user_id = \(bind: target.rawValue)").run()
+            if let role {
+                try await sql.raw("""
+                    INSERT INTO community_roles (community_id, user_id, role, granted_at_ms)
+                    VALUES (\(bind: id.rawValue), \(bind: target.rawValue), \(bind: role.rawValue), \(bind: now.milliseconds))
+                    """).run()
+            }
+            var assignment = MembershipRoleAssignment()
+            assignment.communityID = id.rawValue
+            assignment.userID = target.rawValue
+            assignment.role = try await Self.role(sql, user: target, community: id, now: now)?.rawValue ?? ""
+            assignment.grantedAtMs = now.milliseconds
+            return assignment
+        }
+    }
+
+    /// The role of a user in a community (for other services' authorization).
+    public func role(_ request: MembershipGetRoleRequest) async throws -> MembershipRoleAssignment {
+        try await database.withConnection { sql in
+            var assignment = MembershipRoleAssignment()
+            assignment.communityID = request.communityID
+            assignment.userID = request.userID
+            assignment.role = try await Self.role(sql, user: UserID(request.userID), community: CommunityID(request.communityID), now: self.clock.now())?.rawValue ?? ""
+            return assignment
+        }
+    }
+
+    static let slugTaken = GuildError(
+        .alreadyExists, "Another community uses this slug.",
+        fieldViolations: [.init(field: "slug", description: "Another community uses this slug.")], reason: "slug_taken")
+
+    /// Why a slug is refused: 3 to 40 of a–z, 0–9 and inner hyphens.
+    static func slugProblem(_ slug: String) -> String? {
+        let valid = (3...40).contains(slug.utf8.count)
+            && slug.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }
+            && !slug.hasPrefix("-") && !slug.hasSuffix("-")
+        return valid ? nil : "3 to 40 lowercase letters, digits and inner hyphens."
+    }
+}

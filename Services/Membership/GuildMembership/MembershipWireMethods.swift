@@ -1,0 +1,36 @@
+import GuildCore
+import GuildMessages
+import GuildWire
+
+extension MembershipService {
+    /// The wire methods of `guild-membership`, bound to this service. Methods that act for a
+    /// user take them from the call's metadata (set by the gateway after verifying the token).
+    public var wireRouter: WireRouter {
+        WireRouter([
+            WireMethod(MembershipAPI.createCommunity) { request, context in try await self.createCommunity(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.getCommunity) { request, context in try await self.community(request.community, user: context.userID) },
+            WireMethod(MembershipAPI.updateCommunity) { request, context in try await self.updateCommunity(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.setRole) { request, context in try await self.setRole(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.getRole) { request, _ in try await self.role(request) },
+            WireMethod(MembershipAPI.createPlan) { request, context in try await self.createPlan(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.listPlans) { request, context in try await self.plans(request, user: context.userID) },
+            WireMethod(MembershipAPI.retirePlan) { request, context in try await self.retirePlan(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.deletePlan) { request, context in try await self.deletePlan(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.createOffer) { request, context in try await self.createOffer(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.createCoupon) { request, context in try await self.createCoupon(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.listCoupons) { request, context in try await self.coupons(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.quote) { request, context in try await self.quote(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.createOrder) { request, context in try await self.createOrder(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.getOrder) { request, context in try await self.order(OrderID(request.orderID), user: try context.requireUser()) },
+            WireMethod(MembershipAPI.confirmSandboxPayment) { request, context in
+                try await self.confirmSandboxPayment(request, user: try context.requireUser())
+            },
+            WireMethod(MembershipAPI.listMyMemberships) { _, context in try await self.memberships(user: try context.requireUser()) },
+            WireMethod(MembershipAPI.cancelSubscription) { request, context in try await self.cancelSubscription(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.resumeSubscription) { request, context in try await self.resumeSubscription(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.checkEntitlement) { request, _ in try await self.entitlement(request) },
+            WireMethod(MembershipAPI.checkLedger) { _, _ in try await self.checkLedger() },
+            WireMethod(MembershipAPI.getEarnings) { request, context in try await self.earnings(request, user: try context.requireUser()) },
+        ])
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import GuildCore
+import GuildMembership
+import GuildService
+import Logging
+
+/// `guild-membership`: communities, plans, offers, coupons, orders, payments, subscriptions and
+/// the money ledger, over the wire protocol.
+@main
+struct GuildMembershipCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guild-membership",
+        abstract: "Guild's membership service: communities, plans, coupons, orders, payments, subscriptions, ledger."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Wire address to listen on (env GUILD_MEMBERSHIP_LISTEN).")
+    var listen: String = ConfigEnvironment().string("GUILD_MEMBERSHIP_LISTEN", default: "127.0.0.1:7102")
+
+    @Option(name: .customLong("database-url"), help: "sqlite:<path> or postgres://user:pass@host:port/db (env GUILD_MEMBERSHIP_DATABASE_URL; default sqlite under the data directory).")
+    var databaseURL: String? = ConfigEnvironment().string("GUILD_MEMBERSHIP_DATABASE_URL")
+
+    @Option(name: .customLong("platform-fee-bp"), help: "The platform's fee on payments in basis points, 0 to 5000 (env GUILD_MEMBERSHIP_PLATFORM_FEE_BP; 500 = 5 %).")
+    var platformFeeBasisPoints: Int = ConfigEnvironment().int("GUILD_MEMBERSHIP_PLATFORM_FEE_BP", default: 500)
+
+    @Option(name: .customLong("grace-days"), help: "Days a past-due subscription keeps access (env GUILD_MEMBERSHIP_GRACE_DAYS).")
+    var graceDays: Int = ConfigEnvironment().int("GUILD_MEMBERSHIP_GRACE_DAYS", default: 3)
+
+    func validate() throws {
+        guard (0...5000).contains(platformFeeBasisPoints) else { throw ValidationError("--platform-fee-bp must be between 0 and 5000") }
+        guard (0...60).contains(graceDays) else { throw ValidationError("--grace-days must be between 0 and 60") }
+    }
+
+    func run() async throws {
+        var configuration = MembershipConfiguration()
+        configuration.platformFeeBasisPoints = Int64(platformFeeBasisPoints)
+        configuration.gracePeriod = .seconds(graceDays * 86_400)
+        let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .membership, options: common)
+        let settings = configuration
+        try await ServiceRunner.run(service: .membership, listen: listen, databaseURL: url, options: common) { database, logger in
+            let service = MembershipService(database: database, configuration: settings, logger: logger)
+            try await service.prepare()
+            let scheduler = PeriodicJob(name: "membership-subscriptions", every: settings.schedulerInterval, logger: logger) {
+                let changed = try await service.advanceSubscriptions()
+                if changed > 0 { logger.info("subscriptions moved on", metadata: ["count": "\(changed)"]) }
+            }
+            return ServiceRunner.Parts(router: service.wireRouter, services: [scheduler])
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import GuildCore
+
+/// The methods of `guild-membership`.
+public enum MembershipAPI {
+    static let frontDoor: Set<ServiceName> = [.gateway]
+    /// Services that decide access by membership.
+    static let accessDeciders: Set<ServiceName> = [.gateway, .content, .referral]
+
+    public static let createCommunity = MethodDescriptor<MembershipCreateCommunityRequest, MembershipCommunity>(
+        "membership.CreateCommunity", idempotent: false, allowedCallers: frontDoor)
+    public static let getCommunity = MethodDescriptor<MembershipGetCommunityRequest, MembershipCommunity>(
+        "membership.GetCommunity", idempotent: true, allowedCallers: accessDeciders)
+    public static let updateCommunity = MethodDescriptor<MembershipUpdateCommunityRequest, MembershipCommunity>(
+        "membership.UpdateCommunity", idempotent: true, allowedCallers: frontDoor)
+    public static let setRole = MethodDescriptor<MembershipSetRoleRequest, MembershipRoleAssignment>(
+        "membership.SetRole", idempotent: true, allowedCallers: frontDoor)
+    public static let getRole = MethodDescriptor<MembershipGetRoleRequest, MembershipRoleAssignment>(
+        "membership.GetRole", idempotent: true, allowedCallers: accessDeciders)
+
+    public static let createPlan = MethodDescriptor<MembershipCreatePlanRequest, MembershipPlan>(
+        "membership.CreatePlan", idempotent: false, allowedCallers: frontDoor)
+    public static let listPlans = MethodDescriptor<MembershipListPlansRequest, MembershipListPlansResponse>(
+        "membership.ListPlans", idempotent: true, allowedCallers: accessDeciders)
+    public static let retirePlan = MethodDescriptor<MembershipPlanRequest, MembershipPlan>(
+        "membership.RetirePlan", idempotent: true, allowedCallers: frontDoor)
+    public static let deletePlan = MethodDescriptor<MembershipPlanRequest, MembershipPlan>(
+        "membership.DeletePlan", idempotent: false, allowedCallers: frontDoor)
+    public static let createOffer = MethodDescriptor<MembershipCreateOfferRequest, MembershipOffer>(
+        "membership.CreateOffer", idempotent: false, allowedCallers: frontDoor)
+    public static let createCoupon = MethodDescriptor<MembershipCreateCouponRequest, MembershipCoupon>(
+        "membership.CreateCoupon", idempotent: false, allowedCallers: frontDoor)
+    public static let listCoupons = MethodDescriptor<MembershipListCouponsRequest, MembershipListCouponsResponse>(
+        "membership.ListCoupons", idempotent: true, allowedCallers: frontDoor)
+
+    public static let quote = MethodDescriptor<MembershipQuoteRequest, MembershipQuote>(
+        "membership.Quote", idempotent: true, allowedCallers: frontDoor)
+    /// Idempotent by its idempotency key: a retry returns the first order.
+    public static let createOrder = MethodDescriptor<MembershipCreateOrderRequest, MembershipOrder>(
+        "membership.CreateOrder", idempotent: true, allowedCallers: frontDoor)
+    public static let getOrder = MethodDescriptor<MembershipGetOrderRequest, MembershipOrder>(
+        "membership.GetOrder", idempotent: true, allowedCallers: frontDoor)
+    public static let confirmSandboxPayment = MethodDescriptor<MembershipConfirmSandboxPaymentRequest, MembershipOrder>(
+        "membership.ConfirmSandboxPayment", idempotent: true, allowedCallers: frontDoor)
+
+    public static let listMyMemberships = MethodDescriptor<MembershipListMembershipsRequest, MembershipListMembershipsResponse>(
+        "membership.ListMyMemberships", idempotent: true, allowedCallers: frontDoor)
+    public static let cancelSubscription = MethodDescriptor<MembershipSubscriptionRequest, MembershipSubscription>(
+        "membership.CancelSubscription", idempotent: false, allowedCallers: frontDoor)
+    public static let resumeSubscription = MethodDescriptor<MembershipSubscriptionRequest, MembershipSubscription>(
+        "membership.ResumeSubscription", idempotent: false, allowedCallers: frontDoor)
+    public static let checkEntitlement = MethodDescriptor<MembershipCheckEntitlementRequest, MembershipEntitlement>(
+        "membership.CheckEntitlement", idempotent: true, allowedCallers: accessDeciders)
+
+    public static let checkLedger = MethodDescriptor<MembershipCheckLedgerRequest, MembershipLedgerCheck>(
+        "membership.CheckLedger", idempotent: true, allowedCallers: [.cli, .gateway])
+    public static let getEarnings = MethodDescriptor<MembershipGetEarningsRequest, MembershipEarningsStatement>(
+        "membership.GetEarnings", idempotent: true, allowedCallers: frontDoor)
+}

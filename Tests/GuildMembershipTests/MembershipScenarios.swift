@@ -1,0 +1,397 @@
+import Foundation
+import GuildCore
+import GuildMessages
+import GuildStorage
+import GuildTesting
+import Logging
+import Testing
+
+@testable import GuildMembership
+
+/// A membership service over a throwaway database, with a clock the test moves.
+struct MembershipFixture: Sendable {
+    let service: MembershipService
+    let clock: ManualWallClock
+    let database: TestDatabase
+
+    static func with(_ kind: TestDatabaseKind, _ body: (MembershipFixture) async throws -> Void) async throws {
+        let directory = try TemporaryDirectory()
+        let logger = Logger(label: "membership-test")
+        let database = try await TestDatabase.create(kind, directory: directory.url, logger: logger)
+        let clock = ManualWallClock(Date(timeIntervalSince1970: 1_767_225_600))  // 2026-01-01T00:00:00Z
+        let service = MembershipService(database: database.database, clock: clock, logger: logger)
+        do {
+            try await service.prepare()
+            try await body(MembershipFixture(service: service, clock: clock, database: database))
+        } catch {
+            await database.drop()
+            directory.remove()
+            throw error
+        }
+        await database.drop()
+        directory.remove()
+    }
+
+    let owner = UserID("owner-1")
+
+    /// An active community with a monthly plan of 199.00 CNY.
+    func openCommunity(slug: String = "swift-club", trialDays: Int32 = 0) async throws -> (MembershipCommunity, MembershipPlan) {
+        var create = MembershipCreateCommunityRequest()
+        create.slug = slug
+        create.name = "Swift Club"
+        create.currency = "CNY"
+        create.refundWindowDays = 7
+        let community = try await service.createCommunity(create, user: owner)
+        var publish = MembershipUpdateCommunityRequest()
+        publish.communityID = community.id
+        publish.status = "active"
+        _ = try await service.updateCommunity(publish, user: owner)
+        var plan = MembershipCreatePlanRequest()
+        plan.communityID = community.id
+        plan.name = "Monthly"
+        plan.priceMinorUnits = 19_900
+        plan.period = "monthly"
+        plan.trialDays = trialDays
+        return (community, try await service.createPlan(plan, user: owner))
+    }
+
+    func coupon(_ community: MembershipCommunity, code: String, percentOff: Int64 = 0, amountOff: Int64 = 0, max: Int32 = 0, perUser: Int32 = 0, firstPurchaseOnly: Bool = false) async throws -> MembershipCoupon {
+        var request = MembershipCreateCouponRequest()
+        request.communityID = community.id
+        request.code = code
+        request.kind = percentOff > 0 ? "percent" : "amount"
+        request.percentOffBp = percentOff
+        request.amountOffMinorUnits = amountOff
+        request.maxRedemptions = max
+        request.maxPerUser = perUser
+        request.firstPurchaseOnly = firstPurchaseOnly
+        return try await service.createCoupon(request, user: owner)
+    }
+
+    func order(_ plan: MembershipPlan, user: UserID, coupon: String = "", key: String = Identifier.make()) async throws -> MembershipOrder {
+        var request = MembershipCreateOrderRequest()
+        request.communityID = plan.communityID
+        request.planID = plan.id
+        request.couponCode = coupon
+        request.idempotencyKey = key
+        return try await service.createOrder(request, user: user)
+    }
+
+    func pay(_ order: MembershipOrder, user: UserID, fail: Bool = false, key: String = Identifier.make()) async throws -> MembershipOrder {
+        var request = MembershipConfirmSandboxPaymentRequest()
+        request.paymentID = order.payment.id
+        request.fail = fail
+        request.idempotencyKey = key
+        return try await service.confirmSandboxPayment(request, user: user)
+    }
+
+    func entitled(_ user: UserID, _ community: MembershipCommunity) async throws -> Bool {
+        var request = MembershipCheckEntitlementRequest()
+        request.userID = user.rawValue
+        request.communityID = community.id
+        return try await service.entitlement(request).entitled
+    }
+
+    /// Every ledger invariant holds.
+    func expectLedgerHolds(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let check = try await service.checkLedger()
+        #expect(check.violations == [], sourceLocation: sourceLocation)
+    }
+}
+
+/// Membership rules, each against SQLite and (when configured) PostgreSQL.
+enum MembershipScenarios {
+    typealias Scenario = @Sendable (MembershipFixture) async throws -> Void
+
+    static let all: [String: Scenario] = [
+        "a member pays with the sandbox and is entitled; the ledger balances and the owner's statement adds up": purchase,
+        "a repeated idempotency key returns the first order; the same key with another body is refused": idempotency,
+        "100 concurrent redemptions of a coupon limited to 10: exactly 10 succeed": couponRace,
+        "a failed payment fails the order, gives the coupon back, and moves no money": failedPayment,
+        "a quote explains the price line by line: offer, then coupon; coupon rules are enforced": quotes,
+        "a trial needs no payment; unpaid it falls past due, then expires after the grace period": trialExpiry,
+        "cancel keeps access to the period's end, then the scheduler expires it": cancelThenExpire,
+        "a plan with members can be retired but not deleted; seat limits hold": planRules,
+        "community slugs are unique, drafts are hidden, lifecycle moves are the owner's": communityRules,
+        "a member cannot read another member's order; an owner has no power in another community": isolation,
+    ]
+
+    static var names: [String] { all.keys.sorted() }
+
+    static func run(_ name: String, on kind: TestDatabaseKind) async throws {
+        try await MembershipFixture.with(kind) { fixture in try await all[name]!(fixture) }
+    }
+
+    static func purchase(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()
+        _ = try await f.coupon(community, code: "WELCOME15", percentOff: 1500)
+        let member = UserID("member-1")
+        #expect(try await f.entitled(member, community) == false)
+        let order = try await f.order(plan, user: member, coupon: "welcome15")
+        #expect(order.status == "pending")
+        #expect(order.quote.total.minorUnits == 16_915)  // 199.00 - 15 %
+        #expect(order.payment.status == "pending")
+        #expect(order.payment.amount.minorUnits == 16_915)
+        let paid = try await f.pay(order, user: member)
+        #expect(paid.status == "paid")
+        #expect(paid.payment.status == "succeeded")
+        #expect(try await f.entitled(member, community))
+        let memberships = try await f.service.memberships(user: member).memberships
+        #expect(memberships.count == 1)
+        #expect(memberships.first?.subscription.state == "active")
+        #expect(memberships.first?.role == "member")
+        // Paying again for the same plan renews: one subscription, a second period.
+        let renewal = try await f.pay(try await f.order(plan, user: member), user: member)
+        #expect(renewal.subscriptionID == paid.subscriptionID)
+        try await f.expectLedgerHolds()
+        var request = MembershipGetEarningsRequest()
+        request.communityID = community.id
+        let statement = try await f.service.earnings(request, user: f.owner)
+        #expect(statement.gross.minorUnits == 16_915 + 19_900)
+        #expect(statement.platformFees.minorUnits == 846 + 995)  // 5 %, rounded half up
+        #expect(statement.payable.minorUnits == statement.gross.minorUnits - statement.platformFees.minorUnits)
+        #expect(statement.payments == 2)
+        await #expect(throws: GuildError.self) { _ = try await f.service.earnings(request, user: member) }
+    }
+
+    static func idempotency(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()
+        _ = try await f.coupon(community, code: "TEN", amountOff: 1000)
+        let member = UserID("member-1")
+        let first = try await f.order(plan, user: member, key: "key-1")
+        let again = try await f.order(plan, user: member, key: "key-1")
+        #expect(again.id == first.id)
+        let refused = await thrownError { _ = try await f.order(plan, user: member, coupon: "TEN", key: "key-1") }
+        #expect(refused?.reason == "idempotency_key_reused")
+        // Another user's identical key is theirs alone.
+        let other = try await f.order(plan, user: UserID("member-2"), key: "key-1")
+        #expect(other.id != first.id)
+        // Confirming twice with one key pays once.
+        let paid = try await f.pay(first, user: member, key: "pay-1")
+        let repaid = try await f.pay(first, user: member, key: "pay-1")
+        #expect(paid == repaid)
+        #expect(try await f.service.checkLedger().transactions == 1)
+        #expect(await thrownError { _ = try await f.order(plan, user: member, key: "") }?.code == .invalidArgument)
+        try await f.expectLedgerHolds()
+    }
+
+    static func couponRace(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()
+        _ = try await f.coupon(community, code: "FIRST10", percentOff: 5000, max: 10)
+        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<100 {
+                group.addTask {
+                    do {
+                        _ = try await f.order(plan, user: UserID("racer-\(index)"), coupon: "FIRST10")
+                        return true
+                    } catch let error as GuildError where error.reason == "coupon_exhausted" {
+                        return false
+                    }
+                }
+            }
+            var results: [Bool] = []
+            for try await outcome in group { results.append(outcome) }
+            return results
+        }
+        #expect(outcomes.filter { $0 }.count == 10)
+        var list = MembershipListCouponsRequest()
+        list.communityID = community.id
+        #expect(try await f.service.coupons(list, user: f.owner).coupons.first?.redeemed == 10)
+    }
+
+    static func failedPayment(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()
+        _ = try await f.coupon(community, code: "ONLYONE", amountOff: 900, max: 1)
+        let member = UserID("member-1")
+        let order = try await f.order(plan, user: member, coupon: "ONLYONE")
+        // The single redemption is held by the pending order.
+        #expect(await thrownError { _ = try await f.order(plan, user: UserID("member-2"), coupon: "ONLYONE") }?.reason == "coupon_exhausted")
+        let failed = try await f.pay(order, user: member, fail: true)
+        #expect(failed.status == "failed")
+        #expect(failed.payment.failureReason == "declined")
+        #expect(try await f.entitled(member, community) == false)
+        // Given back: someone else can use it now.
+        _ = try await f.order(plan, user: UserID("member-2"), coupon: "ONLYONE")
+        #expect(try await f.service.checkLedger().transactions == 0)
+        try await f.expectLedgerHolds()
+    }
+
+    static func quotes(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()
+        let now = f.clock.now().timeIntervalSince1970
+        var offer = MembershipCreateOfferRequest()
+        offer.planID = plan.id
+        offer.priceMinorUnits = 14_900
+        offer.startsAtMs = Int64(now * 1000) - 1000
+        offer.endsAtMs = Int64(now * 1000) + 3_600_000
+        offer.label = "New year price"
+        _ = try await f.service.createOffer(offer, user: f.owner)
+        _ = try await f.coupon(community, code: "MINUS20", amountOff: 2000, perUser: 1, firstPurchaseOnly: true)
+        let member = UserID("member-1")
+        var request = MembershipQuoteRequest()
+        request.communityID = community.id
+        request.planID = plan.id
+        request.couponCode = "MINUS20"
+        let quote = try await f.service.quote(request, user: member)
+        #expect(quote.lines.map(\.kind) == ["plan_price", "offer", "coupon"])
+        #expect(quote.lines.map(\.amount.minorUnits) == [19_900, -5_000, -2_000])
+        #expect(quote.total.minorUnits == 12_900)
+        // First purchase only, once per user.
+        _ = try await f.pay(try await f.order(plan, user: member, coupon: "MINUS20"), user: member)
+        #expect(await thrownError { _ = try await f.service.quote(request, user: member) }?.reason == "coupon_first_purchase_only")
+        // After the offer's window the plan price is back.
+        f.clock.advance(by: 7200)
+        request.couponCode = ""
+        #expect(try await f.service.quote(request, user: UserID("member-2")).total.minorUnits == 19_900)
+        request.couponCode = "NOPE"
+        #expect(await thrownError { _ = try await f.service.quote(request, user: member) }?.code == .notFound)
+    }
+
+    static func trialExpiry(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity(trialDays: 7)
+        let member = UserID("member-1")
+        let order = try await f.order(plan, user: member)
+        #expect(order.status == "paid")
+        #expect(order.quote.trialDays == 7)
+        #expect(order.quote.total.minorUnits == 0)
+        #expect(order.payment.id.isEmpty)
+        #expect(try await f.entitled(member, community))
+        f.clock.advance(by: 7 * 86_400)
+        #expect(try await f.service.advanceSubscriptions() == 1)
+        #expect(try await f.service.memberships(user: member).memberships.first?.subscription.state == "past_due")
+        #expect(try await f.entitled(member, community))  // grace period
+        f.clock.advance(by: 3 * 86_400)
+        #expect(try await f.service.advanceSubscriptions() == 1)
+        #expect(try await f.entitled(member, community) == false)
+        #expect(try await f.service.memberships(user: member).memberships.first?.subscription.state == "expired")
+        // No second trial: the next order costs the full price.
+        #expect(try await f.order(plan, user: member).quote.total.minorUnits == 19_900)
+        try await f.expectLedgerHolds()
+    }
+
+    static func cancelThenExpire(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()
+        let member = UserID("member-1")
+        let paid = try await f.pay(try await f.order(plan, user: member), user: member)
+        var request = MembershipSubscriptionRequest()
+        request.subscriptionID = paid.subscriptionID
+        #expect(await thrownError { _ = try await f.service.cancelSubscription(request, user: UserID("someone-else")) }?.code == .notFound)
+        let cancelled = try await f.service.cancelSubscription(request, user: member)
+        #expect(cancelled.state == "cancelled")
+        #expect(cancelled.cancelAtPeriodEnd)
+        #expect(try await f.service.resumeSubscription(request, user: member).state == "active")
+        _ = try await f.service.cancelSubscription(request, user: member)
+        f.clock.advance(by: 30 * 86_400)
+        #expect(try await f.entitled(member, community))
+        f.clock.advance(by: 86_400)  // January has 31 days
+        #expect(try await f.entitled(member, community) == false)  // the index answers before the scheduler runs
+        #expect(try await f.service.advanceSubscriptions() == 1)
+        #expect(await thrownError { _ = try await f.service.resumeSubscription(request, user: member) }?.code == .failedPrecondition)
+    }
+
+    static func planRules(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()
+        var small = MembershipCreatePlanRequest()
+        small.communityID = community.id
+        small.name = "Inner circle"
+        small.priceMinorUnits = 99_900
+        small.period = "yearly"
+        small.seatLimit = 1
+        small.hidden = true
+        let inner = try await f.service.createPlan(small, user: f.owner)
+        var list = MembershipListPlansRequest()
+        list.communityID = community.id
+        #expect(try await f.service.plans(list, user: nil).plans.map(\.id) == [plan.id])  // hidden from visitors
+        #expect(try await f.service.plans(list, user: f.owner).plans.count == 2)
+        _ = try await f.order(inner, user: UserID("member-1"))
+        #expect(await thrownError { _ = try await f.order(inner, user: UserID("member-2")) }?.reason == "plan_full")
+        var target = MembershipPlanRequest()
+        target.planID = inner.id
+        #expect(await thrownError { _ = try await f.service.deletePlan(target, user: f.owner) }?.reason == "plan_in_use")
+        #expect(try await f.service.retirePlan(target, user: f.owner).status == "retired")
+        var unused = small
+        unused.name = "Never sold"
+        unused.seatLimit = 0
+        let neverSold = try await f.service.createPlan(unused, user: f.owner)
+        target.planID = neverSold.id
+        _ = try await f.service.deletePlan(target, user: f.owner)
+        #expect(await thrownError { _ = try await f.service.plan(PlanID(neverSold.id)) }?.code == .notFound)
+        var bad = small
+        bad.period = "weekly"
+        bad.priceMinorUnits = -1
+        let violations = await thrownError { _ = try await f.service.createPlan(bad, user: f.owner) }?.fieldViolations.map(\.field)
+        #expect(violations == ["priceMinorUnits", "period"])
+    }
+
+    static func communityRules(_ f: MembershipFixture) async throws {
+        var create = MembershipCreateCommunityRequest()
+        create.slug = "Rust-Club"
+        create.name = "Rust Club"
+        let draft = try await f.service.createCommunity(create, user: f.owner)
+        #expect(draft.slug == "rust-club")
+        #expect(draft.status == "draft")
+        #expect(draft.callerRole == "owner")
+        #expect(await thrownError { _ = try await f.service.createCommunity(create, user: UserID("other")) }?.reason == "slug_taken")
+        #expect(await thrownError { _ = try await f.service.community("rust-club", user: nil) }?.code == .notFound)
+        var coOwner = MembershipSetRoleRequest()
+        coOwner.communityID = draft.id
+        coOwner.userID = "co-1"
+        coOwner.role = "co_owner"
+        _ = try await f.service.setRole(coOwner, user: f.owner)
+        var publish = MembershipUpdateCommunityRequest()
+        publish.communityID = draft.id
+        publish.status = "active"
+        #expect(await thrownError { _ = try await f.service.updateCommunity(publish, user: UserID("co-1")) }?.code == .permissionDenied)
+        #expect(try await f.service.updateCommunity(publish, user: f.owner).status == "active")
+        #expect(try await f.service.community("rust-club", user: nil).name == "Rust Club")
+        var rename = MembershipUpdateCommunityRequest()
+        rename.communityID = draft.id
+        rename.name = "Rustaceans"
+        #expect(try await f.service.updateCommunity(rename, user: UserID("co-1")).name == "Rustaceans")
+        publish.status = "draft"
+        #expect(await thrownError { _ = try await f.service.updateCommunity(publish, user: f.owner) }?.code == .invalidArgument)
+        var bad = MembershipCreateCommunityRequest()
+        bad.slug = "-x"
+        bad.currency = "yuan"
+        bad.refundWindowDays = 400
+        let fields = await thrownError { _ = try await f.service.createCommunity(bad, user: f.owner) }?.fieldViolations.map(\.field)
+        #expect(fields == ["slug", "name", "currency", "refundWindowDays"])
+    }
+
+    static func isolation(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()
+        let alice = UserID("alice")
+        let order = try await f.order(plan, user: alice)
+        #expect(await thrownError { _ = try await f.service.order(OrderID(order.id), user: UserID("bob")) }?.code == .notFound)
+        #expect(await thrownError { _ = try await f.pay(order, user: UserID("bob")) }?.code == .permissionDenied)
+        #expect(try await f.service.order(OrderID(order.id), user: f.owner).id == order.id)
+        // The owner of another community has no power here.
+        let rival = UserID("rival-owner")
+        var create = MembershipCreateCommunityRequest()
+        create.slug = "rival"
+        create.name = "Rival"
+        _ = try await f.service.createCommunity(create, user: rival)
+        #expect(await thrownError { _ = try await f.service.order(OrderID(order.id), user: rival) }?.code == .notFound)
+        var plan2 = MembershipCreatePlanRequest()
+        plan2.communityID = community.id
+        plan2.name = "Hijack"
+        plan2.period = "lifetime"
+        #expect(await thrownError { _ = try await f.service.createPlan(plan2, user: rival) }?.code == .permissionDenied)
+    }
+}
+
+@Suite("Membership on SQLite")
+struct MembershipSQLiteTests {
+    @Test("scenario", arguments: MembershipScenarios.names)
+    func scenario(_ name: String) async throws {
+        try await MembershipScenarios.run(name, on: .sqlite)
+    }
+}
+
+@Suite("Membership on PostgreSQL", .enabled(if: TestDatabaseKind.isPostgresConfigured, Comment(rawValue: TestDatabaseKind.postgresSkipReason)))
+struct MembershipPostgresTests {
+    @Test("scenario", arguments: MembershipScenarios.names)
+    func scenario(_ name: String) async throws {
+        try await MembershipScenarios.run(name, on: .postgres)
+    }
+}
