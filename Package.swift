@@ -218,7 +218,7 @@ let package = Package(
         .executableTarget(
             name: "guild",
             dependencies: [
-                "GuildCore", "GuildWire", "GuildService",
+                "GuildCore", "GuildWire", "GuildService", "GuildMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -281,7 +281,7 @@ let package = Package(
         .testTarget(
             name: "GuildGatewayTests",
             dependencies: [
-                "GuildGateway", "GuildAuth", "GuildCore", "GuildWire", "GuildTesting", "GuildMessages",
+                "GuildGateway", "GuildAuth", "GuildMembership", "GuildCore", "GuildWire", "GuildTesting", "GuildMessages",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -12,7 +12,9 @@ WORK=$(mktemp -d /tmp/guild-tour.XXXXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=${GUILD_TOUR_PORT:-$(free_port)}
 AUTH_PORT=${GUILD_TOUR_AUTH_PORT:-$(free_port)}
-"$BIN/guild" up --data-dir "$WORK/.guild" --http-port "$PORT" --auth-port "$AUTH_PORT" >"$WORK/up.log" 2>&1 &
+MEMBERSHIP_PORT=${GUILD_TOUR_MEMBERSHIP_PORT:-$(free_port)}
+PORTS=(--http-port "$PORT" --auth-port "$AUTH_PORT" --membership-port "$MEMBERSHIP_PORT")
+"$BIN/guild" up --data-dir "$WORK/.guild" "${PORTS[@]}" >"$WORK/up.log" 2>&1 &
 UP_PID=$!
 stop() {
   kill -TERM "$UP_PID" 2>/dev/null || true
@@ -60,6 +62,51 @@ expect_status 401 "$status" "refresh with a used token (reuse detection)"
 status=$(curl -s -o "$WORK/body" -w '%{http_code}' "$BASE/readyz")
 expect_status 200 "$status" "readyz"
 
+# Membership: an owner opens a community with a plan and a coupon; a member pays with the sandbox.
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/login" \
+  -H 'Content-Type: application/json' -d '{"email":"ada@example.com","password":"correct horse battery"}')
+expect_status 200 "$status" "log in again"
+ACCESS=$(json '["tokens"]["accessToken"]' <"$WORK/body")
+post() { # path, token, body, [idempotency key]
+  local key=()
+  [[ $# -ge 4 ]] && key=(-H "Idempotency-Key: $4")
+  curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE$1" -H "Authorization: Bearer $2" \
+    -H 'Content-Type: application/json' "${key[@]}" -d "$3"
+}
+status=$(post /api/v1/communities "$ACCESS" '{"slug":"swift-club","name":"Swift Club","currency":"CNY","refundWindowDays":7}')
+expect_status 201 "$status" "create a community"
+COMMUNITY=$(json '["id"]' <"$WORK/body")
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X PATCH "$BASE/api/v1/communities/$COMMUNITY" \
+  -H "Authorization: Bearer $ACCESS" -H 'Content-Type: application/json' -d '{"status":"active"}')
+expect_status 200 "$status" "publish it"
+status=$(post "/api/v1/communities/$COMMUNITY/plans" "$ACCESS" '{"name":"Yearly","priceMinorUnits":39900,"period":"yearly"}')
+expect_status 201 "$status" "create a plan"
+PLAN=$(json '["id"]' <"$WORK/body")
+status=$(post "/api/v1/communities/$COMMUNITY/coupons" "$ACCESS" '{"code":"LAUNCH","kind":"percent","percentOffBp":2000,"maxRedemptions":100}')
+expect_status 201 "$status" "create a coupon"
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/register" \
+  -H 'Content-Type: application/json' -d '{"email":"bob@example.com","password":"another good secret","displayName":"Bob"}')
+expect_status 201 "$status" "a member registers"
+MEMBER=$(json '["tokens"]["accessToken"]' <"$WORK/body")
+status=$(post "/api/v1/communities/$COMMUNITY/quote" "$MEMBER" "{\"planId\":\"$PLAN\",\"couponCode\":\"launch\"}")
+expect_status 200 "$status" "quote"
+[[ $(json '["total"]["formatted"]' <"$WORK/body") == "319.20 CNY" ]] || { echo "FAIL: the quote's total is wrong" >&2; cat "$WORK/body" >&2; exit 1; }
+status=$(post /api/v1/orders "$MEMBER" "{\"communityId\":\"$COMMUNITY\",\"planId\":\"$PLAN\",\"couponCode\":\"LAUNCH\"}" order-1)
+expect_status 201 "$status" "order"
+PAYMENT=$(json '["payment"]["id"]' <"$WORK/body")
+status=$(post "/api/v1/payments/$PAYMENT/sandbox-confirm" "$MEMBER" '{"outcome":"succeeded"}' pay-1)
+expect_status 200 "$status" "pay with the sandbox"
+[[ $(json '["status"]' <"$WORK/body") == "paid" ]] || { echo "FAIL: the order is not paid" >&2; exit 1; }
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' "$BASE/api/v1/me/memberships" -H "Authorization: Bearer $MEMBER")
+expect_status 200 "$status" "my memberships"
+[[ $(json '["memberships"][0]["subscription"]["state"]' <"$WORK/body") == "active" ]] || { echo "FAIL: no active membership" >&2; exit 1; }
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' "$BASE/api/v1/communities/$COMMUNITY/earnings" -H "Authorization: Bearer $ACCESS")
+expect_status 200 "$status" "the owner's earnings"
+[[ $(json '["payable"]["minorUnits"]' <"$WORK/body") == "30324" ]] || { echo "FAIL: earnings do not add up" >&2; cat "$WORK/body" >&2; exit 1; }
+"$BIN/guild" ledger-check --data-dir "$WORK/.guild" --membership "127.0.0.1:$MEMBERSHIP_PORT" >"$WORK/ledger.txt" \
+  || { cat "$WORK/ledger.txt"; echo "FAIL: guild ledger-check" >&2; exit 1; }
+grep -q "every invariant holds" "$WORK/ledger.txt" && echo "ok: guild ledger-check -> $(head -1 "$WORK/ledger.txt")"
+
 # Stopping guild up must stop every child.
 CHILDREN=$(pgrep -P "$UP_PID" | tr '\n' ' ')
 [[ -n "$CHILDREN" ]] || { echo "FAIL: guild up has no child processes" >&2; exit 1; }
@@ -71,7 +118,7 @@ done
 echo "ok: guild up stopped every process"
 
 # A child that dies takes the suite down with a message naming it.
-"$BIN/guild" up --data-dir "$WORK/.guild" --http-port "$PORT" --auth-port "$AUTH_PORT" >"$WORK/up2.log" 2>&1 &
+"$BIN/guild" up --data-dir "$WORK/.guild" "${PORTS[@]}" >"$WORK/up2.log" 2>&1 &
 UP_PID=$!
 for _ in $(seq 1 300); do
   grep -q "Guild is running" "$WORK/up2.log" && break

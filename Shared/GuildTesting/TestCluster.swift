@@ -2,19 +2,24 @@ import Foundation
 import GuildAuth
 import GuildCore
 import GuildGateway
+import GuildMembership
 import GuildStorage
 import GuildWire
 import Logging
 
-/// An in-process Guild: the auth service behind a real wire server (mutual TLS on a loopback port
-/// the kernel picks) over a throwaway database, and a gateway configured to reach it. Service
-/// tests and users' own tests start one with ``withCluster(database:configure:_:)``.
+/// An in-process Guild: the auth and membership services, each behind a real wire server (mutual
+/// TLS on a loopback port the kernel picks) over a throwaway database of its own, and a gateway
+/// configured to reach them. Service tests and users' own tests start one with
+/// ``withCluster(database:authConfiguration:clock:gatewayConfiguration:_:)``.
 public final class TestCluster: Sendable {
     public let directory: TemporaryDirectory
     public let certificates: TestCertificates
     public let database: TestDatabase
     public let auth: AuthService
     public let authServer: WireServer
+    public let membershipDatabase: TestDatabase
+    public let membership: MembershipService
+    public let membershipServer: WireServer
     public let gateway: Gateway
     public let clock: any WallClock
 
@@ -25,12 +30,18 @@ public final class TestCluster: Sendable {
         return configuration
     }
 
-    private init(directory: TemporaryDirectory, certificates: TestCertificates, database: TestDatabase, auth: AuthService, authServer: WireServer, gateway: Gateway, clock: any WallClock) {
+    private init(
+        directory: TemporaryDirectory, certificates: TestCertificates, database: TestDatabase, auth: AuthService, authServer: WireServer,
+        membershipDatabase: TestDatabase, membership: MembershipService, membershipServer: WireServer, gateway: Gateway, clock: any WallClock
+    ) {
         self.directory = directory
         self.certificates = certificates
         self.database = database
         self.auth = auth
         self.authServer = authServer
+        self.membershipDatabase = membershipDatabase
+        self.membership = membership
+        self.membershipServer = membershipServer
         self.gateway = gateway
         self.clock = clock
     }
@@ -51,19 +62,30 @@ public final class TestCluster: Sendable {
         let authServer = try await WireServer.bind(
             host: "127.0.0.1", port: 0, serviceName: .auth, router: auth.wireRouter,
             tls: try certificates.tls(for: .auth), logger: logger)
+        let membershipDatabase = try await TestDatabase.create(kind, directory: directory.url, logger: logger)
+        let membership = MembershipService(database: membershipDatabase.database, clock: clock, logger: logger)
+        try await membership.prepare()
+        let membershipServer = try await WireServer.bind(
+            host: "127.0.0.1", port: 0, serviceName: .membership, router: membership.wireRouter,
+            tls: try certificates.tls(for: .membership), logger: logger)
         var configuration = gatewayConfiguration
         configuration.host = "127.0.0.1"
         configuration.port = 0
         configuration.services[.auth] = [WireEndpoint(host: "127.0.0.1", port: authServer.port)]
+        configuration.services[.membership] = [WireEndpoint(host: "127.0.0.1", port: membershipServer.port)]
         let gateway = try Gateway(configuration: configuration, tls: try certificates.tls(for: .gateway), logger: logger)
-        return TestCluster(directory: directory, certificates: certificates, database: database, auth: auth, authServer: authServer, gateway: gateway, clock: clock)
+        return TestCluster(
+            directory: directory, certificates: certificates, database: database, auth: auth, authServer: authServer,
+            membershipDatabase: membershipDatabase, membership: membership, membershipServer: membershipServer, gateway: gateway, clock: clock)
     }
 
     /// Stops everything and deletes the cluster's files and database.
     public func shutdown() async {
         await authServer.close()
+        await membershipServer.close()
         await auth.shutdown()
         await database.drop()
+        await membershipDatabase.drop()
         directory.remove()
     }
 

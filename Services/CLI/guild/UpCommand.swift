@@ -26,6 +26,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("auth-port"), help: "Auth service wire port.")
     var authPort = 7101
 
+    @Option(name: .customLong("membership-port"), help: "Membership service wire port.")
+    var membershipPort = 7102
+
     @Option(name: .customLong("bin-dir"), help: "Where the guild-* executables are (default: next to this one).")
     var binDirectory: String?
 
@@ -44,10 +47,12 @@ struct UpCommand: AsyncParsableCommand {
         environment["GUILD_LOG_LEVEL"] = common.logLevel
 
         let authListen = "\(host):\(authPort)"
+        let membershipListen = "\(host):\(membershipPort)"
         let gatewayListen = "\(host):\(httpPort)"
         let children = [
             ChildSpec(name: "guild-auth", arguments: ["--listen", authListen], readyPort: authPort),
-            ChildSpec(name: "guild-gateway", arguments: ["--listen", gatewayListen, "--auth", authListen], readyPort: httpPort),
+            ChildSpec(name: "guild-membership", arguments: ["--listen", membershipListen], readyPort: membershipPort),
+            ChildSpec(name: "guild-gateway", arguments: ["--listen", gatewayListen, "--auth", authListen, "--membership", membershipListen], readyPort: httpPort),
         ]
         let supervisor = Supervisor(host: host)
         supervisor.installSignalHandlers()

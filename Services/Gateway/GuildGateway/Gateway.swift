@@ -100,6 +100,31 @@ public final class Gateway: Sendable {
         return context
     }
 
+    /// Verifies the bearer token when there is one: for routes a visitor may call too, which
+    /// then answer for that user.
+    func authenticateIfPresent(_ request: Request, context: GatewayRequestContext) async throws -> GatewayRequestContext {
+        request.headers[.authorization] == nil ? context : try await authenticate(request, context: context)
+    }
+
+    /// The `Idempotency-Key` header every request that moves money must carry.
+    func idempotencyKey(_ request: Request) throws -> String {
+        guard let key = request.headers[.idempotencyKey], (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (33...126).contains($0) }) else {
+            throw Problem(
+                status: .badRequest, code: "invalid_argument", title: "Invalid request",
+                detail: "This request moves money: send an Idempotency-Key header (1 to 255 printable characters, new for each new request; the same to repeat one safely).",
+                reason: "idempotency_key_required")
+        }
+        return key
+    }
+
+    /// Milliseconds since 1970 from an RFC 3339 field.
+    func instant(_ value: String?, field: String) throws -> Int64 {
+        guard let value, let ms = milliseconds(rfc3339: value) else {
+            throw GuildError.invalid([.init(field: field, description: "An RFC 3339 timestamp, such as 2026-12-01T00:00:00Z.")])
+        }
+        return ms
+    }
+
     /// Decodes a JSON body (at most the context's upload limit).
     func decode<Body: Decodable>(_ type: Body.Type, from request: Request, context: GatewayRequestContext) async throws -> Body {
         if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
@@ -148,4 +173,5 @@ public final class Gateway: Sendable {
 
 extension HTTPField.Name {
     static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
 }

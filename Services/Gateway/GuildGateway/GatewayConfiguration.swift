@@ -7,7 +7,10 @@ public struct GatewayConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
     /// The endpoints of each service the gateway talks to.
-    public var services: [ServiceName: [WireEndpoint]] = [.auth: [WireEndpoint(host: "127.0.0.1", port: 7101)]]
+    public var services: [ServiceName: [WireEndpoint]] = [
+        .auth: [WireEndpoint(host: "127.0.0.1", port: 7101)],
+        .membership: [WireEndpoint(host: "127.0.0.1", port: 7102)],
+    ]
     /// The longest the gateway waits for services on behalf of one request.
     public var requestTimeout: Duration = .seconds(5)
     /// Use the first `X-Forwarded-For` address as the client address (only behind a trusted proxy).

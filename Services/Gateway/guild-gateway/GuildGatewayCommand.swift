@@ -23,6 +23,9 @@ struct GuildGatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("auth"), help: "Auth service endpoints, comma-separated host:port (env GUILD_AUTH_ENDPOINTS).")
     var authEndpoints: String = ConfigEnvironment().string("GUILD_AUTH_ENDPOINTS", default: "127.0.0.1:7101")
 
+    @Option(name: .customLong("membership"), help: "Membership service endpoints, comma-separated host:port (env GUILD_MEMBERSHIP_ENDPOINTS).")
+    var membershipEndpoints: String = ConfigEnvironment().string("GUILD_MEMBERSHIP_ENDPOINTS", default: "127.0.0.1:7102")
+
     @Option(name: .customLong("request-timeout-ms"), help: "How long one HTTP request may wait for services (env GUILD_GATEWAY_REQUEST_TIMEOUT_MS).")
     var requestTimeoutMs: Int = ConfigEnvironment().int("GUILD_GATEWAY_REQUEST_TIMEOUT_MS", default: 5000)
 
@@ -34,10 +37,11 @@ struct GuildGatewayCommand: AsyncParsableCommand {
         let logger = Logger(label: "guild-gateway")
         guard let address = WireEndpoint(listen) else { throw ValidationError("--listen must be host:port") }
         guard let auth = WireEndpoint.list(authEndpoints) else { throw ValidationError("--auth must be host:port[,host:port...]") }
+        guard let membership = WireEndpoint.list(membershipEndpoints) else { throw ValidationError("--membership must be host:port[,host:port...]") }
         var configuration = GatewayConfiguration()
         configuration.host = address.host
         configuration.port = address.port
-        configuration.services = [.auth: auth]
+        configuration.services = [.auth: auth, .membership: membership]
         configuration.requestTimeout = .milliseconds(requestTimeoutMs)
         configuration.trustForwardedFor = trustForwardedFor
         let tls = try WireTLS.load(directory: common.resolvedCertificatesDirectory, service: .gateway)

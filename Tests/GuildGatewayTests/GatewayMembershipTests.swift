@@ -1,0 +1,122 @@
+import Foundation
+import GuildCore
+import GuildGateway
+import GuildMembership
+import GuildMessages
+import GuildTesting
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// The membership part of the HTTP API, over real sockets: HTTP into the gateway, mutual TLS to
+/// the auth and membership services, each with its own SQLite file. This is the README's tour.
+@Suite("Gateway membership end to end")
+struct GatewayMembershipTests {
+    typealias E2E = GatewayEndToEndTests
+
+    static func register(_ client: some TestClientProtocol, _ email: String, _ name: String) async throws -> (token: String, id: String) {
+        let response = try await client.execute(
+            uri: "/api/v1/auth/register", method: .post, headers: E2E.jsonHeaders,
+            body: E2E.json(["email": email, "password": "correct horse battery", "displayName": name]))
+        #expect(response.status == .created)
+        let body = try E2E.object(response)
+        let user = try #require(body["user"] as? [String: Any])
+        return (try E2E.tokens(response).access, try #require(user["id"] as? String))
+    }
+
+    static func call(
+        _ client: some TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, token: String?,
+        body: [String: Any]? = nil, idempotencyKey: String? = nil
+    ) async throws -> TestResponse {
+        var headers: HTTPFields = body == nil ? [:] : E2E.jsonHeaders
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
+        return try await client.execute(uri: uri, method: method, headers: headers, body: body.map(E2E.json))
+    }
+
+    @Test("an owner opens a community with a plan and a coupon; a member pays with the sandbox and holds a membership")
+    func tour() async throws {
+        try await TestCluster.withCluster { cluster in
+            try await cluster.gateway.makeApplication().test(.live) { client in
+                let owner = try await Self.register(client, "owner@example.com", "Owner")
+                let created = try await Self.call(client, .post, "/api/v1/communities", token: owner.token,
+                                                  body: ["slug": "swift-club", "name": "Swift Club", "currency": "CNY", "refundWindowDays": 7])
+                #expect(created.status == .created)
+                let community = try E2E.object(created)
+                let communityID = try #require(community["id"] as? String)
+                #expect(community["status"] as? String == "draft")
+                #expect(community["yourRole"] as? String == "owner")
+                // A draft is invisible to visitors.
+                _ = try E2E.expectProblem(try await Self.call(client, .get, "/api/v1/communities/swift-club", token: nil), status: .notFound, code: "not_found")
+                let published = try await Self.call(client, .patch, "/api/v1/communities/\(communityID)", token: owner.token, body: ["status": "active"])
+                #expect(try E2E.object(published)["status"] as? String == "active")
+                #expect(try E2E.object(try await Self.call(client, .get, "/api/v1/communities/swift-club", token: nil))["name"] as? String == "Swift Club")
+
+                let planResponse = try await Self.call(client, .post, "/api/v1/communities/\(communityID)/plans", token: owner.token,
+                                                       body: ["name": "Yearly", "priceMinorUnits": 39_900, "period": "yearly"])
+                #expect(planResponse.status == .created)
+                let planID = try #require(try E2E.object(planResponse)["id"] as? String)
+                let coupon = try await Self.call(client, .post, "/api/v1/communities/\(communityID)/coupons", token: owner.token,
+                                                 body: ["code": "launch", "kind": "percent", "percentOffBp": 2000, "maxRedemptions": 100])
+                #expect(coupon.status == .created)
+                #expect(try E2E.object(coupon)["code"] as? String == "LAUNCH")
+                let plans = try E2E.object(try await Self.call(client, .get, "/api/v1/communities/\(communityID)/plans", token: nil))
+                #expect((plans["plans"] as? [[String: Any]])?.count == 1)
+
+                let member = try await Self.register(client, "member@example.com", "Member")
+                let quote = try E2E.object(try await Self.call(client, .post, "/api/v1/communities/\(communityID)/quote", token: member.token,
+                                                               body: ["planId": planID, "couponCode": "LAUNCH"]))
+                let total = try #require(quote["total"] as? [String: Any])
+                #expect(total["minorUnits"] as? Int == 31_920)
+                #expect(total["formatted"] as? String == "319.20 CNY")
+                #expect((quote["lines"] as? [[String: Any]])?.map { $0["kind"] as? String } == ["plan_price", "coupon"])
+
+                // Money moves only with an idempotency key.
+                let orderBody: [String: Any] = ["communityId": communityID, "planId": planID, "couponCode": "LAUNCH"]
+                let keyless = try await Self.call(client, .post, "/api/v1/orders", token: member.token, body: orderBody)
+                #expect(try E2E.expectProblem(keyless, status: .badRequest, code: "invalid_argument")["reason"] as? String == "idempotency_key_required")
+                let placed = try await Self.call(client, .post, "/api/v1/orders", token: member.token, body: orderBody, idempotencyKey: "order-1")
+                #expect(placed.status == .created)
+                let order = try E2E.object(placed)
+                let orderID = try #require(order["id"] as? String)
+                #expect(order["status"] as? String == "pending")
+                let payment = try #require(order["payment"] as? [String: Any])
+                let paymentID = try #require(payment["id"] as? String)
+                let replayed = try E2E.object(try await Self.call(client, .post, "/api/v1/orders", token: member.token, body: orderBody, idempotencyKey: "order-1"))
+                #expect(replayed["id"] as? String == orderID)
+                let conflicting = try await Self.call(client, .post, "/api/v1/orders", token: member.token,
+                                                      body: ["communityId": communityID, "planId": planID], idempotencyKey: "order-1")
+                #expect(try E2E.expectProblem(conflicting, status: .conflict, code: "failed_precondition")["reason"] as? String == "idempotency_key_reused")
+
+                // Someone else's order does not exist for a stranger.
+                let stranger = try await Self.register(client, "stranger@example.com", "Stranger")
+                _ = try E2E.expectProblem(try await Self.call(client, .get, "/api/v1/orders/\(orderID)", token: stranger.token), status: .notFound, code: "not_found")
+
+                let confirmed = try await Self.call(client, .post, "/api/v1/payments/\(paymentID)/sandbox-confirm", token: member.token,
+                                                    body: ["outcome": "succeeded"], idempotencyKey: "pay-1")
+                #expect(try E2E.object(confirmed)["status"] as? String == "paid")
+                let memberships = try E2E.object(try await Self.call(client, .get, "/api/v1/me/memberships", token: member.token))
+                let first = try #require((memberships["memberships"] as? [[String: Any]])?.first)
+                #expect((first["subscription"] as? [String: Any])?["state"] as? String == "active")
+                #expect((first["community"] as? [String: Any])?["slug"] as? String == "swift-club")
+                let entitlement = try E2E.object(try await Self.call(client, .get, "/api/v1/communities/\(communityID)/entitlement", token: member.token))
+                #expect(entitlement["entitled"] as? Bool == true)
+
+                let earnings = try E2E.object(try await Self.call(client, .get, "/api/v1/communities/\(communityID)/earnings", token: owner.token))
+                #expect((earnings["gross"] as? [String: Any])?["minorUnits"] as? Int == 31_920)
+                #expect((earnings["payable"] as? [String: Any])?["minorUnits"] as? Int == 31_920 - 1_596)
+                _ = try E2E.expectProblem(try await Self.call(client, .get, "/api/v1/communities/\(communityID)/earnings", token: member.token),
+                                          status: .forbidden, code: "permission_denied")
+                #expect(try await cluster.membership.checkLedger().violations.isEmpty)
+
+                // Invalid input is named field by field.
+                let invalid = try await Self.call(client, .post, "/api/v1/communities/\(communityID)/plans", token: owner.token,
+                                                  body: ["name": "", "priceMinorUnits": -5, "period": "weekly"])
+                let problem = try E2E.expectProblem(invalid, status: .badRequest, code: "invalid_argument")
+                #expect((problem["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } == ["name", "priceMinorUnits", "period"])
+            }
+        }
+    }
+}
