@@ -8,7 +8,9 @@ import Testing
 
 /// Every cell of the role × operation table of ``MembershipService/policy``, tried through the
 /// service: each allowed cell must succeed and each refused one must be refused.
-@Suite("Membership authorization table")
+/// The cells run one after another: each opens a database of its own, and sixty of them at once
+/// would crowd out the rest of the test run on a small machine.
+@Suite("Membership authorization table", .serialized)
 struct AuthorizationTableTests {
     /// Who acts: each role in the community, and someone with none.
     static let actors: [String] = CommunityRole.all.map(\.rawValue) + ["none"]
@@ -18,7 +20,7 @@ struct AuthorizationTableTests {
         MembershipService.Operation.assignStaff, MembershipService.Operation.assignCoOwner,
         MembershipService.Operation.managePlans, MembershipService.Operation.viewHiddenPlans,
         MembershipService.Operation.manageCoupons, MembershipService.Operation.readOrders,
-        MembershipService.Operation.readEarnings,
+        MembershipService.Operation.readEarnings, MembershipService.Operation.refundOrders,
     ]
 
     @Test("the table names every operation the service checks")
@@ -96,6 +98,10 @@ struct AuthorizationTableTests {
                         break
                     }
                     _ = try await f.service.order(OrderID(memberOrder.id), user: actor)
+                case MembershipService.Operation.refundOrders:
+                    // Someone else's order, outside the buyer's own right to a refund.
+                    let other = try await f.pay(try await f.order(plan, user: UserID("buyer")), user: UserID("buyer"))
+                    _ = try await f.refund(other, user: actor, amount: 100)
                 case MembershipService.Operation.readEarnings:
                     var request = MembershipGetEarningsRequest()
                     request.communityID = community.id

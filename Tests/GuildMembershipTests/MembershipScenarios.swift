@@ -77,6 +77,15 @@ struct MembershipFixture: Sendable {
         return try await service.createOrder(request, user: user)
     }
 
+    func refund(_ order: MembershipOrder, user: UserID, amount: Int64 = 0, key: String = Identifier.make()) async throws -> MembershipOrder {
+        var request = MembershipRefundOrderRequest()
+        request.orderID = order.id
+        request.amountMinorUnits = amount
+        request.reason = "changed my mind"
+        request.idempotencyKey = key
+        return try await service.refundOrder(request, user: user)
+    }
+
     func pay(_ order: MembershipOrder, user: UserID, fail: Bool = false, key: String = Identifier.make()) async throws -> MembershipOrder {
         var request = MembershipConfirmSandboxPaymentRequest()
         request.paymentID = order.payment.id
@@ -114,6 +123,9 @@ enum MembershipScenarios {
         "a plan with members can be retired but not deleted; seat limits hold": planRules,
         "community slugs are unique, drafts are hidden, lifecycle moves are the owner's": communityRules,
         "a member cannot read another member's order; an owner has no power in another community": isolation,
+        "a member refunds in full within the window and loses access; after it only the owner refunds, in part": refunds,
+        "dissolving refunds each member the unused share of their payment and ends every membership": dissolution,
+        "a renewal gets the plan's renewal discount; a first purchase does not": renewalDiscount,
     ]
 
     static var names: [String] { all.keys.sorted() }
@@ -378,9 +390,113 @@ enum MembershipScenarios {
         plan2.period = "lifetime"
         #expect(await thrownError { _ = try await f.service.createPlan(plan2, user: rival) }?.code == .permissionDenied)
     }
+
+    static func refunds(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()  // refund window: 7 days
+        let alice = UserID("alice")
+        let first = try await f.pay(try await f.order(plan, user: alice), user: alice)
+        // Members refund whole orders only.
+        #expect(await thrownError { _ = try await f.refund(first, user: alice, amount: 100) }?.reason == "partial_refund_by_member")
+        f.clock.advance(by: 6 * 86_400)
+        let refunded = try await f.refund(first, user: alice, key: "refund-1")
+        #expect(refunded.status == "refunded")
+        #expect(refunded.refunds.map(\.amount.minorUnits) == [19_900])
+        #expect(try await f.entitled(alice, community) == false)
+        // The same key again returns the same order; nothing more moves.
+        #expect(try await f.refund(first, user: alice, key: "refund-1") == refunded)
+        #expect(await thrownError { _ = try await f.refund(first, user: alice) }?.reason == "nothing_to_refund")
+
+        let bob = UserID("bob")
+        let second = try await f.pay(try await f.order(plan, user: bob), user: bob)
+        f.clock.advance(by: 7 * 86_400 + 1)
+        #expect(await thrownError { _ = try await f.refund(second, user: bob) }?.reason == "refund_window_closed")
+        #expect(await thrownError { _ = try await f.refund(second, user: UserID("mallory")) }?.code == .notFound)
+        // The owner may override the window, and refund in part: access stays.
+        let partly = try await f.refund(second, user: f.owner, amount: 5_000)
+        #expect(partly.status == "partially_refunded")
+        #expect(try await f.entitled(bob, community))
+        #expect(await thrownError { _ = try await f.refund(second, user: f.owner, amount: 15_000) }?.reason == "refund_too_large")
+        let rest = try await f.refund(second, user: f.owner)
+        #expect(rest.refunds.map(\.amount.minorUnits) == [5_000, 14_900])
+        #expect(try await f.entitled(bob, community) == false)
+
+        var request = MembershipGetEarningsRequest()
+        request.communityID = community.id
+        let statement = try await f.service.earnings(request, user: f.owner)
+        #expect(statement.gross.minorUnits == 39_800)
+        #expect(statement.refunds.minorUnits == 39_800)
+        #expect(statement.platformFees.minorUnits == 0)
+        #expect(statement.payable.minorUnits == 0)
+        try await f.expectLedgerHolds()
+    }
+
+    static func dissolution(_ f: MembershipFixture) async throws {
+        var create = MembershipCreateCommunityRequest()
+        create.slug = "short-lived"
+        create.name = "Short lived"
+        create.dissolutionRefund = "pro_rata"
+        let community = try await f.service.createCommunity(create, user: f.owner)
+        var publish = MembershipUpdateCommunityRequest()
+        publish.communityID = community.id
+        publish.status = "active"
+        _ = try await f.service.updateCommunity(publish, user: f.owner)
+        var planRequest = MembershipCreatePlanRequest()
+        planRequest.communityID = community.id
+        planRequest.name = "100 days"
+        planRequest.priceMinorUnits = 10_000
+        planRequest.period = "days"
+        planRequest.periodDays = 100
+        let plan = try await f.service.createPlan(planRequest, user: f.owner)
+        let members = [UserID("m1"), UserID("m2")]
+        for member in members { _ = try await f.pay(try await f.order(plan, user: member), user: member) }
+        f.clock.advance(by: 25 * 86_400)  // a quarter used
+        var request = MembershipDissolveCommunityRequest()
+        request.communityID = community.id
+        request.idempotencyKey = "dissolve-1"
+        #expect(await thrownError { _ = try await f.service.dissolveCommunity(request, user: UserID("m1")) }?.code == .permissionDenied)
+        let result = try await f.service.dissolveCommunity(request, user: f.owner)
+        #expect(result.community.status == "dissolved")
+        #expect(result.refunds == 2)
+        #expect(result.refunded.minorUnits == 2 * 7_500)
+        for member in members {
+            #expect(try await f.entitled(member, community) == false)
+        }
+        // Exactly once: the same key answers the same; another key finds it dissolved.
+        #expect(try await f.service.dissolveCommunity(request, user: f.owner).refunds == 2)
+        request.idempotencyKey = "dissolve-2"
+        #expect(await thrownError { _ = try await f.service.dissolveCommunity(request, user: f.owner) }?.reason == "already_dissolved")
+        #expect(await thrownError { _ = try await f.order(plan, user: UserID("late")) }?.reason == "community_not_active")
+        try await f.expectLedgerHolds()
+    }
+
+    static func renewalDiscount(_ f: MembershipFixture) async throws {
+        let (community, _) = try await f.openCommunity()
+        var planRequest = MembershipCreatePlanRequest()
+        planRequest.communityID = community.id
+        planRequest.name = "Yearly"
+        planRequest.priceMinorUnits = 36_500
+        planRequest.period = "yearly"
+        planRequest.renewalDiscountBp = 3000
+        let plan = try await f.service.createPlan(planRequest, user: f.owner)
+        let member = UserID("member")
+        let first = try await f.order(plan, user: member)
+        #expect(first.quote.total.minorUnits == 36_500)
+        _ = try await f.pay(first, user: member)
+        let renewal = try await f.order(plan, user: member)
+        #expect(renewal.quote.lines.map(\.kind) == ["plan_price", "renewal"])
+        #expect(renewal.quote.total.minorUnits == 25_550)
+        let paid = try await f.pay(renewal, user: member)
+        let subscription = try await f.service.memberships(user: member).memberships.first?.subscription
+        #expect(paid.subscriptionID == subscription?.id)
+        // Two years from the first payment.
+        #expect(subscription?.currentPeriodEndMs == Int64(Calendar.utc.date(byAdding: .year, value: 2, to: f.clock.now())!.timeIntervalSince1970 * 1000))
+        try await f.expectLedgerHolds()
+    }
 }
 
-@Suite("Membership on SQLite")
+// Scenarios run one after another (each is a whole service over its own database; the coupon
+// race alone places 100 orders at once).
+@Suite("Membership on SQLite", .serialized)
 struct MembershipSQLiteTests {
     @Test("scenario", arguments: MembershipScenarios.names)
     func scenario(_ name: String) async throws {
@@ -388,7 +504,7 @@ struct MembershipSQLiteTests {
     }
 }
 
-@Suite("Membership on PostgreSQL", .enabled(if: TestDatabaseKind.isPostgresConfigured, Comment(rawValue: TestDatabaseKind.postgresSkipReason)))
+@Suite("Membership on PostgreSQL", .serialized, .enabled(if: TestDatabaseKind.isPostgresConfigured, Comment(rawValue: TestDatabaseKind.postgresSkipReason)))
 struct MembershipPostgresTests {
     @Test("scenario", arguments: MembershipScenarios.names)
     func scenario(_ name: String) async throws {

@@ -144,7 +144,8 @@ struct ClientPoolTests {
             let client = try cluster.client()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<20 {
-                    group.addTask { _ = try await client.call(MutualTLSTests.echo, MutualTLSTests.message("c\(index)", delayMs: 8_000)) }
+                    // A generous deadline: on a loaded machine the 20 calls may take a while to all start.
+                    group.addTask { _ = try await client.call(MutualTLSTests.echo, MutualTLSTests.message("c\(index)", delayMs: 8_000), timeout: .seconds(60)) }
                 }
                 try await MutualTLSTests.eventually { cluster.servers.map(\.callsInFlight).reduce(0, +) == 20 }
                 let spread = cluster.servers.map(\.callsInFlight)

@@ -71,6 +71,7 @@ extension API {
         var trialDays: Int32?
         var seatLimit: Int32?
         var hidden: Bool?
+        var renewalDiscountBp: Int64?
     }
 
     struct Offer: Encodable {
@@ -95,6 +96,7 @@ extension API {
         var visible: Bool
         var members: Int64
         var currentOffer: Offer?
+        var renewalDiscountBp: Int64
 
         init(_ plan: MembershipPlan) {
             id = plan.id
@@ -110,6 +112,7 @@ extension API {
             visible = plan.visible
             members = plan.members
             currentOffer = plan.hasCurrentOffer ? Offer(plan.currentOffer) : nil
+            renewalDiscountBp = plan.renewalDiscountBp
         }
     }
 
@@ -219,11 +222,37 @@ extension API {
         }
     }
 
+    struct Refund: Encodable {
+        var id, reason, refundedBy, createdAt: String
+        var amount: Money
+
+        init(_ refund: MembershipRefund) {
+            id = refund.id
+            reason = refund.reason
+            refundedBy = refund.refundedBy
+            createdAt = timestamp(milliseconds: refund.createdAtMs)
+            amount = Money(refund.amount)
+        }
+    }
+
+    struct RefundBody: Decodable {
+        /// Absent or 0: everything not yet refunded.
+        var amountMinorUnits: Int64?
+        var reason: String?
+    }
+
+    struct Dissolution: Encodable {
+        var community: Community
+        var refunds: Int64
+        var refunded: Money
+    }
+
     struct Order: Encodable {
         var id, communityId, planId, userId, status, createdAt: String
         var quote: Quote
         var payment: Payment?
         var subscriptionId: String?
+        var refunds: [Refund]
 
         init(_ order: MembershipOrder) {
             id = order.id
@@ -235,6 +264,7 @@ extension API {
             quote = Quote(order.quote)
             payment = order.hasPayment ? Payment(order.payment) : nil
             subscriptionId = order.subscriptionID.isEmpty ? nil : order.subscriptionID
+            refunds = order.refunds.map(Refund.init)
         }
     }
 

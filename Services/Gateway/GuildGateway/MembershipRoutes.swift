@@ -63,6 +63,15 @@ extension GatewayRoutes {
             _ = try await gateway.client(.membership).call(MembershipAPI.setRole, message, metadata: gateway.metadata(context, request: request))
             return Response(status: .noContent)
         },
+        GatewayRoute(method: .post, path: "/api/v1/communities/{communityId}/dissolve") { gateway, request, context in
+            let context = try await gateway.authenticate(request, context: context)
+            var message = MembershipDissolveCommunityRequest()
+            message.communityID = try context.parameters.require("communityId")
+            message.idempotencyKey = try gateway.idempotencyKey(request)
+            let result = try await gateway.client(.membership).call(MembershipAPI.dissolveCommunity, message, metadata: gateway.metadata(context, request: request))
+            let currency = result.refunded
+            return try gateway.json(API.Dissolution(community: API.Community(result.community), refunds: result.refunds, refunded: API.Money(currency)))
+        },
         GatewayRoute(method: .get, path: "/api/v1/communities/{communityId}/earnings") { gateway, request, context in
             let context = try await gateway.authenticate(request, context: context)
             var message = MembershipGetEarningsRequest()
@@ -100,6 +109,7 @@ extension GatewayRoutes {
             message.trialDays = body.trialDays ?? 0
             message.seatLimit = body.seatLimit ?? 0
             message.hidden = body.hidden ?? false
+            message.renewalDiscountBp = body.renewalDiscountBp ?? 0
             let plan = try await gateway.client(.membership).call(MembershipAPI.createPlan, message, metadata: gateway.metadata(context, request: request))
             return try gateway.json(API.Plan(plan), status: .created)
         },
@@ -202,6 +212,18 @@ extension GatewayRoutes {
             message.failureReason = body.reason ?? ""
             message.idempotencyKey = key
             let order = try await gateway.client(.membership).call(MembershipAPI.confirmSandboxPayment, message, metadata: gateway.metadata(context, request: request))
+            return try gateway.json(API.Order(order))
+        },
+        GatewayRoute(method: .post, path: "/api/v1/orders/{orderId}/refunds") { gateway, request, context in
+            let context = try await gateway.authenticate(request, context: context)
+            let key = try gateway.idempotencyKey(request)
+            let body = try await gateway.decode(API.RefundBody.self, from: request, context: context)
+            var message = MembershipRefundOrderRequest()
+            message.orderID = try context.parameters.require("orderId")
+            message.amountMinorUnits = body.amountMinorUnits ?? 0
+            message.reason = body.reason ?? ""
+            message.idempotencyKey = key
+            let order = try await gateway.client(.membership).call(MembershipAPI.refundOrder, message, metadata: gateway.metadata(context, request: request))
             return try gateway.json(API.Order(order))
         },
         GatewayRoute(method: .get, path: "/api/v1/me/memberships") { gateway, request, context in

@@ -134,7 +134,37 @@ public enum Ledger {
             """).all() {
             violations.append("transaction \(try row.decode(column: "id", as: String.self)) records payment \(try row.decode(column: "reference", as: String.self)), which did not succeed")
         }
-        // 5. No account is on the wrong side: payer clearing never owes, payables are never owed.
+        // 5. No payment is refunded beyond what was paid, and every refund is in the ledger once, for its amount.
+        for row in try await sql.raw("""
+            SELECT p.id AS id, p.amount_minor AS amount,
+                   (SELECT CAST(COALESCE(SUM(r.amount_minor), 0) AS BIGINT) FROM refunds r WHERE r.payment_id = p.id) AS refunded
+            FROM payments p
+            """).all() {
+            let amount = try row.decode(column: "amount", as: Int64.self)
+            let refunded = try row.decode(column: "refunded", as: Int64.self)
+            if refunded > amount {
+                violations.append("payment \(try row.decode(column: "id", as: String.self)) of \(amount) was refunded \(refunded)")
+            }
+        }
+        for row in try await sql.raw("""
+            SELECT r.id AS id, r.amount_minor AS amount,
+                   (SELECT CAST(COALESCE(SUM(-e.amount_minor), 0) AS BIGINT) FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
+                    WHERE t.kind = 'refund' AND t.reference = r.id AND e.account LIKE 'payer_clearing:%') AS recorded
+            FROM refunds r
+            """).all() {
+            let amount = try row.decode(column: "amount", as: Int64.self)
+            let recorded = try row.decode(column: "recorded", as: Int64.self)
+            if amount != recorded {
+                violations.append("refund \(try row.decode(column: "id", as: String.self)) of \(amount) is recorded as \(recorded)")
+            }
+        }
+        for row in try await sql.raw("""
+            SELECT t.id AS id FROM ledger_transactions t
+            WHERE t.kind = 'refund' AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.id = t.reference)
+            """).all() {
+            violations.append("transaction \(try row.decode(column: "id", as: String.self)) records a refund that does not exist")
+        }
+        // 6. No account is on the wrong side: payer clearing never owes, payables are never owed.
         for row in try await sql.raw("""
             SELECT account, currency, CAST(SUM(amount_minor) AS BIGINT) AS balance FROM ledger_entries GROUP BY account, currency
             """).all() {

@@ -167,5 +167,21 @@ enum MembershipMigrations {
             "CREATE INDEX ledger_entries_by_transaction ON ledger_entries (transaction_id)",
             IdempotencyKeys.createTable(dialect),
         ] },
+        Migration(version: 4, name: "refunds, renewal discounts", statements: [
+            """
+            CREATE TABLE refunds (
+                id TEXT PRIMARY KEY,
+                order_id TEXT NOT NULL REFERENCES orders(id),
+                payment_id TEXT NOT NULL REFERENCES payments(id),
+                amount_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                refunded_by TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX refunds_by_order ON refunds (order_id)",
+            "ALTER TABLE plans ADD COLUMN renewal_discount_bp BIGINT NOT NULL DEFAULT 0",
+        ]),
     ]
 }

@@ -19,16 +19,19 @@ extension MembershipService {
         if period == nil { violations.append(.init(field: "period", description: "monthly, yearly, lifetime, or days (with periodDays from 1 to 3650).")) }
         if !(0...365).contains(request.trialDays) { violations.append(.init(field: "trialDays", description: "From 0 to 365 days.")) }
         if request.seatLimit < 0 { violations.append(.init(field: "seatLimit", description: "0 (no limit) or more.")) }
+        if !(0...9_000).contains(request.renewalDiscountBp) {
+            violations.append(.init(field: "renewalDiscountBp", description: "Basis points off a renewal, from 0 to 9000 (90 %)."))
+        }
         guard violations.isEmpty, let period else { throw GuildError.invalid(violations) }
         let now = clock.now()
         let id = PlanID.make(at: now)
         try await database.transaction { sql in
             let (community, _) = try await self.authorized(sql, community: CommunityID(request.communityID), user: user, operation: Operation.managePlans)
             try await sql.raw("""
-                INSERT INTO plans (id, community_id, name, price_minor, currency, period, period_days, trial_days, seat_limit, visible, status, created_at_ms)
+                INSERT INTO plans (id, community_id, name, price_minor, currency, period, period_days, trial_days, seat_limit, visible, status, created_at_ms, renewal_discount_bp)
                 VALUES (\(bind: id.rawValue), \(bind: community.id.rawValue), \(bind: name), \(bind: request.priceMinorUnits), \(bind: community.currency.rawValue),
                         \(bind: period.name), \(bind: period.dayCount), \(bind: Int(request.trialDays)), \(bind: Int(request.seatLimit)),
-                        \(bind: !request.hidden), 'active', \(bind: now.milliseconds))
+                        \(bind: !request.hidden), 'active', \(bind: now.milliseconds), \(bind: request.renewalDiscountBp))
                 """).run()
         }
         return try await plan(id)

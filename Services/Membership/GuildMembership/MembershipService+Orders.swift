@@ -30,12 +30,14 @@ extension MembershipService {
         let history = try await sql.raw("""
             SELECT (SELECT COUNT(*) FROM orders WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: id.rawValue) AND status = 'paid' AND total_minor > 0) AS purchases,
                    (SELECT COUNT(*) FROM subscriptions WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: id.rawValue)) AS subscriptions,
-                   (SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = \(bind: coupon?.id ?? "") AND user_id = \(bind: user.rawValue)) AS redemptions
+                   (SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = \(bind: coupon?.id ?? "") AND user_id = \(bind: user.rawValue)) AS redemptions,
+                   (SELECT COUNT(*) FROM subscriptions WHERE user_id = \(bind: user.rawValue) AND plan_id = \(bind: planID.rawValue) AND status <> 'expired') AS holding
             """).first()
         let buyer = Pricing.Buyer(
             hasPurchased: try history?.decode(column: "purchases", as: Int.self) ?? 0 > 0,
             hasSubscribed: try history?.decode(column: "subscriptions", as: Int.self) ?? 0 > 0,
-            couponRedemptions: try history?.decode(column: "redemptions", as: Int.self) ?? 0)
+            couponRedemptions: try history?.decode(column: "redemptions", as: Int.self) ?? 0,
+            isRenewal: try history?.decode(column: "holding", as: Int.self) ?? 0 > 0)
         return Pricing(plan: plan, offer: try await currentOffer(sql, plan: plan, at: now), coupon: coupon, buyer: buyer, now: now)
     }
 
@@ -250,6 +252,16 @@ extension MembershipService {
                 order.payment.failureReason = try payment.decode(column: "failure_reason", as: String.self)
                 order.payment.createdAtMs = try payment.decode(column: "created_at_ms", as: Int64.self)
                 order.payment.completedAtMs = try payment.decode(column: "completed_at_ms", as: Int64?.self) ?? 0
+            }
+            for refund in try await sql.raw("SELECT * FROM refunds WHERE order_id = \(bind: id.rawValue) ORDER BY created_at_ms").all() {
+                var message = MembershipRefund()
+                message.id = try refund.decode(column: "id", as: String.self)
+                message.amount.minorUnits = try refund.decode(column: "amount_minor", as: Int64.self)
+                message.amount.currency = try refund.decode(column: "currency", as: String.self)
+                message.reason = try refund.decode(column: "reason", as: String.self)
+                message.refundedBy = try refund.decode(column: "refunded_by", as: String.self)
+                message.createdAtMs = try refund.decode(column: "created_at_ms", as: Int64.self)
+                order.refunds.append(message)
             }
             return order
         }

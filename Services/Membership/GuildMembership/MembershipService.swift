@@ -48,6 +48,7 @@ public final class MembershipService: Sendable {
         public static let manageCoupons = CommunityOperation("manage_coupons")
         public static let readOrders = CommunityOperation("read_orders")
         public static let readEarnings = CommunityOperation("read_earnings")
+        public static let refundOrders = CommunityOperation("refund_orders")
     }
 
     public static let policy = CommunityPolicy([
@@ -60,6 +61,7 @@ public final class MembershipService: Sendable {
         Operation.manageCoupons: [.owner, .coOwner],
         Operation.readOrders: [.owner, .coOwner],
         Operation.readEarnings: [.owner, .coOwner],
+        Operation.refundOrders: [.owner, .coOwner],
     ])
 
     /// The role of `user` in `community` at `now`: an assigned role, else `member` while a

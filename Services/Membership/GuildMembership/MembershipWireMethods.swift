@@ -25,6 +25,8 @@ extension MembershipService {
             WireMethod(MembershipAPI.confirmSandboxPayment) { request, context in
                 try await self.confirmSandboxPayment(request, user: try context.requireUser())
             },
+            WireMethod(MembershipAPI.refundOrder) { request, context in try await self.refundOrder(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.dissolveCommunity) { request, context in try await self.dissolveCommunity(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.listMyMemberships) { _, context in try await self.memberships(user: try context.requireUser()) },
             WireMethod(MembershipAPI.cancelSubscription) { request, context in try await self.cancelSubscription(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.resumeSubscription) { request, context in try await self.resumeSubscription(request, user: try context.requireUser()) },

@@ -21,6 +21,8 @@ public protocol PaymentProvider: Sendable {
     /// Starts collecting `amount` for a payment; the outcome arrives later (a confirmation
     /// through the API for the sandbox, a webhook for a processor).
     func startPayment(id: PaymentID, amount: Money, description: String) async throws -> StartedPayment
+    /// Returns `amount` of the payment the provider knows as `reference` to the payer.
+    func refund(reference: String, amount: Money) async throws
 }
 
 /// The built-in provider for local use, demos and tests: no money moves; a payment is confirmed
@@ -33,4 +35,6 @@ public struct SandboxPaymentProvider: PaymentProvider {
     public func startPayment(id: PaymentID, amount: Money, description: String) async throws -> StartedPayment {
         StartedPayment(reference: "sandbox_\(id.rawValue)", checkoutURL: "/api/v1/payments/\(id.rawValue)/sandbox-confirm")
     }
+
+    public func refund(reference: String, amount: Money) async throws {}
 }

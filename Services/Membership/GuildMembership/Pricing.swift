@@ -14,6 +14,8 @@ struct Pricing: Sendable {
         var hasSubscribed: Bool
         /// How many times the buyer redeemed the coupon already.
         var couponRedemptions: Int
+        /// The buyer holds a live subscription to this plan: this purchase renews it.
+        var isRenewal: Bool = false
     }
 
     let plan: PlanRecord
@@ -32,6 +34,11 @@ struct Pricing: Sendable {
             lines.append(line("offer", offer.label.isEmpty ? "Limited-time price" : offer.label, discount))
             total = total + discount
         }
+        if buyer.isRenewal, plan.renewalDiscountBasisPoints > 0 {
+            let off = total.portion(basisPoints: plan.renewalDiscountBasisPoints)
+            lines.append(line("renewal", "Renewal discount: \(Self.percentText(plan.renewalDiscountBasisPoints)) off", -off))
+            total = total - off
+        }
         var trialDays = 0
         if let coupon {
             try check(coupon)
@@ -44,7 +51,7 @@ struct Pricing: Sendable {
                 : "Coupon \(coupon.code)"
             lines.append(line("coupon", label, -off))
             total = total - off
-        } else if plan.trialDays > 0, !buyer.hasSubscribed {
+        } else if plan.trialDays > 0, !buyer.hasSubscribed, !buyer.isRenewal {
             // A first subscription starts with the trial; the price is paid when it ends.
             trialDays = plan.trialDays
             lines.append(line("trial", "\(plan.trialDays)-day free trial; \(total) when it ends", -total))

@@ -62,6 +62,8 @@ struct PlanRecord: Sendable {
     let isVisible: Bool
     let status: String
     let createdAtMs: Int64
+    /// Off the price of a renewal, in basis points.
+    let renewalDiscountBasisPoints: Int64
 
     var isActive: Bool { status == "active" }
 
@@ -78,6 +80,7 @@ struct PlanRecord: Sendable {
         isVisible = try row.decode(column: "visible", as: Bool.self)
         status = try row.decode(column: "status", as: String.self)
         createdAtMs = try row.decode(column: "created_at_ms", as: Int64.self)
+        renewalDiscountBasisPoints = try row.decode(column: "renewal_discount_bp", as: Int64.self)
     }
 
     func message(members: Int64, offer: OfferRecord?) -> MembershipPlan {
@@ -94,6 +97,7 @@ struct PlanRecord: Sendable {
         message.status = status
         message.members = members
         message.createdAtMs = createdAtMs
+        message.renewalDiscountBp = renewalDiscountBasisPoints
         if let offer { message.currentOffer = offer.message }
         return message
     }

@@ -125,6 +125,13 @@ public struct SubscriptionState: Sendable, Equatable {
         status = wasTrialing ? .trialing : .active
     }
 
+    /// Ends the subscription now, whatever its state: a full refund, a dissolved community.
+    public mutating func end(at now: Date) {
+        guard status != .expired else { return }
+        status = .expired
+        endedAt = max(now, startedAt)
+    }
+
     /// Time passes: a period that ended unpaid becomes past due, a grace period that ended
     /// expires it, a cancelled subscription expires at its period's end. Returns whether the
     /// status changed.

@@ -311,6 +311,12 @@ public nonisolated struct MembershipPlan: @unchecked Sendable {
   /// Clears the value of `currentOffer`. Subsequent reads from it will return its default value.
   public mutating func clearCurrentOffer() {_uniqueStorage()._currentOffer = nil}
 
+  /// Off the price when a member renews the plan they hold (basis points).
+  public var renewalDiscountBp: Int64 {
+    get {_storage._renewalDiscountBp}
+    set {_uniqueStorage()._renewalDiscountBp = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -339,6 +345,8 @@ public nonisolated struct MembershipCreatePlanRequest: Sendable {
   public var seatLimit: Int32 = 0
 
   public var hidden: Bool = false
+
+  public var renewalDiscountBp: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -542,7 +550,7 @@ public nonisolated struct MembershipQuoteLine: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// plan_price, offer, coupon, trial
+  /// plan_price, offer, renewal, group_price, coupon, trial
   public var kind: String = String()
 
   public var label: String = String()
@@ -655,6 +663,36 @@ public nonisolated struct MembershipPayment: Sendable {
   fileprivate var _amount: MembershipMoney? = nil
 }
 
+public nonisolated struct MembershipRefund: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var amount: MembershipMoney {
+    get {_amount ?? MembershipMoney()}
+    set {_amount = newValue}
+  }
+  /// Returns true if `amount` has been explicitly set.
+  public var hasAmount: Bool {self._amount != nil}
+  /// Clears the value of `amount`. Subsequent reads from it will return its default value.
+  public mutating func clearAmount() {self._amount = nil}
+
+  public var reason: String = String()
+
+  /// Who decided it (the buyer within the refund window, or the community's owners).
+  public var refundedBy: String = String()
+
+  public var createdAtMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _amount: MembershipMoney? = nil
+}
+
 public nonisolated struct MembershipOrder: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -689,7 +727,8 @@ public nonisolated struct MembershipOrder: @unchecked Sendable {
   /// Clears the value of `quote`. Subsequent reads from it will return its default value.
   public mutating func clearQuote() {_uniqueStorage()._quote = nil}
 
-  /// pending, paid, failed
+  /// pending, paid, failed, refunded, partially_refunded; for group buys also held (paid, waiting
+  /// for the group to fill) and cancelled (the group did not fill before it was paid)
   public var status: String {
     get {_storage._status}
     set {_uniqueStorage()._status = newValue}
@@ -714,11 +753,93 @@ public nonisolated struct MembershipOrder: @unchecked Sendable {
     set {_uniqueStorage()._createdAtMs = newValue}
   }
 
+  public var refunds: [MembershipRefund] {
+    get {_storage._refunds}
+    set {_uniqueStorage()._refunds = newValue}
+  }
+
+  /// The group buy this order joined, if any.
+  public var groupBuyID: String {
+    get {_storage._groupBuyID}
+    set {_uniqueStorage()._groupBuyID = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// membership.RefundOrder -> Order. The buyer may ask for a full refund within the community's
+/// refund window; owners and co-owners may refund any part at any time.
+public nonisolated struct MembershipRefundOrderRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var orderID: String = String()
+
+  /// 0: everything not yet refunded.
+  public var amountMinorUnits: Int64 = 0
+
+  public var reason: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.DissolveCommunity -> DissolveCommunityResponse (owner only): the community closes;
+/// live members are refunded by the rule they were told when they joined, and their
+/// subscriptions end.
+public nonisolated struct MembershipDissolveCommunityRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var communityID: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct MembershipDissolveCommunityResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var community: MembershipCommunity {
+    get {_community ?? MembershipCommunity()}
+    set {_community = newValue}
+  }
+  /// Returns true if `community` has been explicitly set.
+  public var hasCommunity: Bool {self._community != nil}
+  /// Clears the value of `community`. Subsequent reads from it will return its default value.
+  public mutating func clearCommunity() {self._community = nil}
+
+  public var refunds: Int64 = 0
+
+  public var refunded: MembershipMoney {
+    get {_refunded ?? MembershipMoney()}
+    set {_refunded = newValue}
+  }
+  /// Returns true if `refunded` has been explicitly set.
+  public var hasRefunded: Bool {self._refunded != nil}
+  /// Clears the value of `refunded`. Subsequent reads from it will return its default value.
+  public mutating func clearRefunded() {self._refunded = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _community: MembershipCommunity? = nil
+  fileprivate var _refunded: MembershipMoney? = nil
 }
 
 /// membership.CreateOrder -> Order. A zero total (a trial, a 100 % coupon) needs no payment.
@@ -1398,7 +1519,7 @@ nonisolated extension MembershipGetRoleRequest: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension MembershipPlan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Plan"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{1}name\0\u{1}price\0\u{1}period\0\u{3}period_days\0\u{3}trial_days\0\u{3}seat_limit\0\u{1}visible\0\u{1}status\0\u{1}members\0\u{3}created_at_ms\0\u{3}current_offer\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{1}name\0\u{1}price\0\u{1}period\0\u{3}period_days\0\u{3}trial_days\0\u{3}seat_limit\0\u{1}visible\0\u{1}status\0\u{1}members\0\u{3}created_at_ms\0\u{3}current_offer\0\u{3}renewal_discount_bp\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1414,6 +1535,7 @@ nonisolated extension MembershipPlan: SwiftProtobuf.Message, SwiftProtobuf._Mess
     var _members: Int64 = 0
     var _createdAtMs: Int64 = 0
     var _currentOffer: MembershipOffer? = nil
+    var _renewalDiscountBp: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1437,6 +1559,7 @@ nonisolated extension MembershipPlan: SwiftProtobuf.Message, SwiftProtobuf._Mess
       _members = source._members
       _createdAtMs = source._createdAtMs
       _currentOffer = source._currentOffer
+      _renewalDiscountBp = source._renewalDiscountBp
     }
   }
 
@@ -1468,6 +1591,7 @@ nonisolated extension MembershipPlan: SwiftProtobuf.Message, SwiftProtobuf._Mess
         case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._members) }()
         case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._createdAtMs) }()
         case 13: try { try decoder.decodeSingularMessageField(value: &_storage._currentOffer) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._renewalDiscountBp) }()
         default: break
         }
       }
@@ -1519,6 +1643,9 @@ nonisolated extension MembershipPlan: SwiftProtobuf.Message, SwiftProtobuf._Mess
       try { if let v = _storage._currentOffer {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
       } }()
+      if _storage._renewalDiscountBp != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._renewalDiscountBp, fieldNumber: 14)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1541,6 +1668,7 @@ nonisolated extension MembershipPlan: SwiftProtobuf.Message, SwiftProtobuf._Mess
         if _storage._members != rhs_storage._members {return false}
         if _storage._createdAtMs != rhs_storage._createdAtMs {return false}
         if _storage._currentOffer != rhs_storage._currentOffer {return false}
+        if _storage._renewalDiscountBp != rhs_storage._renewalDiscountBp {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1552,7 +1680,7 @@ nonisolated extension MembershipPlan: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension MembershipCreatePlanRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreatePlanRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}name\0\u{3}price_minor_units\0\u{1}period\0\u{3}period_days\0\u{3}trial_days\0\u{3}seat_limit\0\u{1}hidden\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}name\0\u{3}price_minor_units\0\u{1}period\0\u{3}period_days\0\u{3}trial_days\0\u{3}seat_limit\0\u{1}hidden\0\u{3}renewal_discount_bp\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1568,6 +1696,7 @@ nonisolated extension MembershipCreatePlanRequest: SwiftProtobuf.Message, SwiftP
       case 6: try { try decoder.decodeSingularInt32Field(value: &self.trialDays) }()
       case 7: try { try decoder.decodeSingularInt32Field(value: &self.seatLimit) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.hidden) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.renewalDiscountBp) }()
       default: break
       }
     }
@@ -1598,6 +1727,9 @@ nonisolated extension MembershipCreatePlanRequest: SwiftProtobuf.Message, SwiftP
     if self.hidden != false {
       try visitor.visitSingularBoolField(value: self.hidden, fieldNumber: 8)
     }
+    if self.renewalDiscountBp != 0 {
+      try visitor.visitSingularInt64Field(value: self.renewalDiscountBp, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1610,6 +1742,7 @@ nonisolated extension MembershipCreatePlanRequest: SwiftProtobuf.Message, SwiftP
     if lhs.trialDays != rhs.trialDays {return false}
     if lhs.seatLimit != rhs.seatLimit {return false}
     if lhs.hidden != rhs.hidden {return false}
+    if lhs.renewalDiscountBp != rhs.renewalDiscountBp {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2271,9 +2404,63 @@ nonisolated extension MembershipPayment: SwiftProtobuf.Message, SwiftProtobuf._M
   }
 }
 
+nonisolated extension MembershipRefund: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Refund"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}amount\0\u{1}reason\0\u{3}refunded_by\0\u{3}created_at_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._amount) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.refundedBy) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.createdAtMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    try { if let v = self._amount {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if !self.refundedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.refundedBy, fieldNumber: 4)
+    }
+    if self.createdAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdAtMs, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipRefund, rhs: MembershipRefund) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs._amount != rhs._amount {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.refundedBy != rhs.refundedBy {return false}
+    if lhs.createdAtMs != rhs.createdAtMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Order"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{3}plan_id\0\u{3}user_id\0\u{1}quote\0\u{1}status\0\u{1}payment\0\u{3}subscription_id\0\u{3}created_at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{3}plan_id\0\u{3}user_id\0\u{1}quote\0\u{1}status\0\u{1}payment\0\u{3}subscription_id\0\u{3}created_at_ms\0\u{1}refunds\0\u{3}group_buy_id\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -2285,6 +2472,8 @@ nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._Mes
     var _payment: MembershipPayment? = nil
     var _subscriptionID: String = String()
     var _createdAtMs: Int64 = 0
+    var _refunds: [MembershipRefund] = []
+    var _groupBuyID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2304,6 +2493,8 @@ nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._Mes
       _payment = source._payment
       _subscriptionID = source._subscriptionID
       _createdAtMs = source._createdAtMs
+      _refunds = source._refunds
+      _groupBuyID = source._groupBuyID
     }
   }
 
@@ -2331,6 +2522,8 @@ nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._Mes
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._payment) }()
         case 8: try { try decoder.decodeSingularStringField(value: &_storage._subscriptionID) }()
         case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._createdAtMs) }()
+        case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._refunds) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._groupBuyID) }()
         default: break
         }
       }
@@ -2370,6 +2563,12 @@ nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._Mes
       if _storage._createdAtMs != 0 {
         try visitor.visitSingularInt64Field(value: _storage._createdAtMs, fieldNumber: 9)
       }
+      if !_storage._refunds.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._refunds, fieldNumber: 10)
+      }
+      if !_storage._groupBuyID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._groupBuyID, fieldNumber: 11)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2388,10 +2587,136 @@ nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._Mes
         if _storage._payment != rhs_storage._payment {return false}
         if _storage._subscriptionID != rhs_storage._subscriptionID {return false}
         if _storage._createdAtMs != rhs_storage._createdAtMs {return false}
+        if _storage._refunds != rhs_storage._refunds {return false}
+        if _storage._groupBuyID != rhs_storage._groupBuyID {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipRefundOrderRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RefundOrderRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}order_id\0\u{3}amount_minor_units\0\u{1}reason\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.orderID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.amountMinorUnits) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.orderID.isEmpty {
+      try visitor.visitSingularStringField(value: self.orderID, fieldNumber: 1)
+    }
+    if self.amountMinorUnits != 0 {
+      try visitor.visitSingularInt64Field(value: self.amountMinorUnits, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipRefundOrderRequest, rhs: MembershipRefundOrderRequest) -> Bool {
+    if lhs.orderID != rhs.orderID {return false}
+    if lhs.amountMinorUnits != rhs.amountMinorUnits {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipDissolveCommunityRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DissolveCommunityRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipDissolveCommunityRequest, rhs: MembershipDissolveCommunityRequest) -> Bool {
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipDissolveCommunityResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DissolveCommunityResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}community\0\u{1}refunds\0\u{1}refunded\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._community) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.refunds) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._refunded) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._community {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.refunds != 0 {
+      try visitor.visitSingularInt64Field(value: self.refunds, fieldNumber: 2)
+    }
+    try { if let v = self._refunded {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipDissolveCommunityResponse, rhs: MembershipDissolveCommunityResponse) -> Bool {
+    if lhs._community != rhs._community {return false}
+    if lhs.refunds != rhs.refunds {return false}
+    if lhs._refunded != rhs._refunded {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -42,6 +42,13 @@ public enum MembershipAPI {
     public static let confirmSandboxPayment = MethodDescriptor<MembershipConfirmSandboxPaymentRequest, MembershipOrder>(
         "membership.ConfirmSandboxPayment", idempotent: true, allowedCallers: frontDoor)
 
+    /// Idempotent by its idempotency key.
+    public static let refundOrder = MethodDescriptor<MembershipRefundOrderRequest, MembershipOrder>(
+        "membership.RefundOrder", idempotent: true, allowedCallers: frontDoor)
+    /// Idempotent by its idempotency key.
+    public static let dissolveCommunity = MethodDescriptor<MembershipDissolveCommunityRequest, MembershipDissolveCommunityResponse>(
+        "membership.DissolveCommunity", idempotent: true, allowedCallers: frontDoor)
+
     public static let listMyMemberships = MethodDescriptor<MembershipListMembershipsRequest, MembershipListMembershipsResponse>(
         "membership.ListMyMemberships", idempotent: true, allowedCallers: frontDoor)
     public static let cancelSubscription = MethodDescriptor<MembershipSubscriptionRequest, MembershipSubscription>(
