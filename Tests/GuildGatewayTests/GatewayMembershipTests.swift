@@ -119,4 +119,49 @@ struct GatewayMembershipTests {
             }
         }
     }
+
+    @Test("a group buy over HTTP: open, share, join, pay; the group completes and both are members")
+    func groupBuy() async throws {
+        try await TestCluster.withCluster { cluster in
+            try await cluster.gateway.makeApplication().test(.live) { client in
+                let owner = try await Self.register(client, "owner@example.com", "Owner")
+                let community = try E2E.object(try await Self.call(client, .post, "/api/v1/communities", token: owner.token, body: ["slug": "team-buy", "name": "Team"]))
+                let communityID = try #require(community["id"] as? String)
+                _ = try await Self.call(client, .patch, "/api/v1/communities/\(communityID)", token: owner.token, body: ["status": "active"])
+                let plan = try E2E.object(try await Self.call(client, .post, "/api/v1/communities/\(communityID)/plans", token: owner.token,
+                                                              body: ["name": "Yearly", "priceMinorUnits": 29_900, "period": "yearly"]))
+                let planID = try #require(plan["id"] as? String)
+                let offerResponse = try await Self.call(client, .post, "/api/v1/plans/\(planID)/group-offers", token: owner.token,
+                                                        body: ["groupSize": 2, "priceMinorUnits": 19_900, "windowHours": 48])
+                #expect(offerResponse.status == .created)
+                let offerID = try #require(try E2E.object(offerResponse)["id"] as? String)
+                let listed = try E2E.object(try await Self.call(client, .get, "/api/v1/communities/\(communityID)/group-offers", token: nil))
+                #expect((listed["offers"] as? [[String: Any]])?.count == 1)
+
+                let alice = try await Self.register(client, "alice@example.com", "Alice")
+                let bob = try await Self.register(client, "bob@example.com", "Bob")
+                _ = try E2E.expectProblem(try await Self.call(client, .post, "/api/v1/group-offers/\(offerID)/groups", token: alice.token),
+                                          status: .badRequest, code: "invalid_argument")
+                let opened = try await Self.call(client, .post, "/api/v1/group-offers/\(offerID)/groups", token: alice.token, idempotencyKey: "open-1")
+                #expect(opened.status == .created)
+                let group = try E2E.object(opened)
+                let sharePath = try #require(group["sharePath"] as? String)
+                let alicePayment = try #require(((group["yourOrder"] as? [String: Any])?["payment"] as? [String: Any])?["id"] as? String)
+                let joined = try E2E.object(try await Self.call(client, .post, sharePath + "/join", token: bob.token, idempotencyKey: "join-1"))
+                let bobPayment = try #require(((joined["yourOrder"] as? [String: Any])?["payment"] as? [String: Any])?["id"] as? String)
+                let held = try E2E.object(try await Self.call(client, .post, "/api/v1/payments/\(alicePayment)/sandbox-confirm", token: alice.token,
+                                                              body: [:], idempotencyKey: "pay-a"))
+                #expect(held["status"] as? String == "held")
+                _ = try await Self.call(client, .post, "/api/v1/payments/\(bobPayment)/sandbox-confirm", token: bob.token, body: [:], idempotencyKey: "pay-b")
+                let done = try E2E.object(try await Self.call(client, .get, sharePath, token: nil))
+                #expect(done["status"] as? String == "completed")
+                #expect(done["paid"] as? Int == 2)
+                for member in [alice, bob] {
+                    let entitlement = try E2E.object(try await Self.call(client, .get, "/api/v1/communities/\(communityID)/entitlement", token: member.token))
+                    #expect(entitlement["entitled"] as? Bool == true)
+                }
+                #expect(try await cluster.membership.checkLedger().violations.isEmpty)
+            }
+        }
+    }
 }

@@ -94,6 +94,36 @@ struct MembershipFixture: Sendable {
         return try await service.confirmSandboxPayment(request, user: user)
     }
 
+    /// A group-buy offer on `plan`: `size` members within 24 hours at 99.00.
+    func groupOffer(_ plan: MembershipPlan, size: Int32) async throws -> MembershipGroupBuyOffer {
+        var request = MembershipCreateGroupBuyOfferRequest()
+        request.planID = plan.id
+        request.groupSize = size
+        request.priceMinorUnits = 9_900
+        request.windowHours = 24
+        return try await service.createGroupBuyOffer(request, user: owner)
+    }
+
+    func openGroup(_ offer: MembershipGroupBuyOffer, user: UserID) async throws -> MembershipGroupBuy {
+        var request = MembershipOpenGroupBuyRequest()
+        request.offerID = offer.id
+        request.idempotencyKey = Identifier.make()
+        return try await service.openGroupBuy(request, user: user)
+    }
+
+    func joinGroup(_ group: MembershipGroupBuy, user: UserID) async throws -> MembershipGroupBuy {
+        var request = MembershipJoinGroupBuyRequest()
+        request.groupBuyID = group.id
+        request.idempotencyKey = Identifier.make()
+        return try await service.joinGroupBuy(request, user: user)
+    }
+
+    func group(_ id: String) async throws -> MembershipGroupBuy {
+        var request = MembershipGetGroupBuyRequest()
+        request.groupBuyID = id
+        return try await service.groupBuy(request, user: nil)
+    }
+
     func entitled(_ user: UserID, _ community: MembershipCommunity) async throws -> Bool {
         var request = MembershipCheckEntitlementRequest()
         request.userID = user.rawValue
@@ -126,6 +156,9 @@ enum MembershipScenarios {
         "a member refunds in full within the window and loses access; after it only the owner refunds, in part": refunds,
         "dissolving refunds each member the unused share of their payment and ends every membership": dissolution,
         "a renewal gets the plan's renewal discount; a first purchase does not": renewalDiscount,
+        "a group that fills in time makes everyone a member and settles the held money": groupBuyCompletes,
+        "a group that closes short is refunded and voided by the scheduler exactly once, even across a restart": groupBuyCloses,
+        "a group's last payment one millisecond before the close completes it; at the close it is refunded": groupBuyLastMoment,
     ]
 
     static var names: [String] { all.keys.sorted() }
@@ -490,6 +523,95 @@ enum MembershipScenarios {
         #expect(paid.subscriptionID == subscription?.id)
         // Two years from the first payment.
         #expect(subscription?.currentPeriodEndMs == Int64(Calendar.utc.date(byAdding: .year, value: 2, to: f.clock.now())!.timeIntervalSince1970 * 1000))
+        try await f.expectLedgerHolds()
+    }
+
+    static func groupBuyCompletes(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()
+        let offer = try await f.groupOffer(plan, size: 3)
+        let users = [UserID("g1"), UserID("g2"), UserID("g3")]
+        let opened = try await f.openGroup(offer, user: users[0])
+        #expect(opened.status == "open")
+        #expect(opened.yourOrder.quote.lines.map(\.kind) == ["plan_price", "group_price"])
+        #expect(opened.yourOrder.quote.total.minorUnits == 9_900)
+        var orders = [opened.yourOrder]
+        for user in users.dropFirst() { orders.append(try await f.joinGroup(opened, user: user).yourOrder) }
+        #expect(await thrownError { _ = try await f.joinGroup(opened, user: users[1]) }?.reason == "already_in_group")
+        #expect(await thrownError { _ = try await f.joinGroup(opened, user: UserID("g4")) }?.reason == "group_full")
+        // Paid but held: nobody is a member until the group fills.
+        for (order, user) in zip(orders, users).prefix(2) {
+            #expect(try await f.pay(order, user: user).status == "held")
+            #expect(try await f.entitled(user, community) == false)
+        }
+        try await f.expectLedgerHolds()
+        #expect(try await f.pay(orders[2], user: users[2]).status == "paid")
+        let done = try await f.group(opened.id)
+        #expect(done.status == "completed")
+        #expect(done.paid == 3)
+        for user in users { #expect(try await f.entitled(user, community)) }
+        var request = MembershipGetEarningsRequest()
+        request.communityID = community.id
+        let statement = try await f.service.earnings(request, user: f.owner)
+        #expect(statement.payable.minorUnits == 3 * (9_900 - 495))
+        // Closing later changes nothing.
+        f.clock.advance(by: 2 * 86_400)
+        #expect(try await f.service.closeExpiredGroupBuys() == 0)
+        try await f.expectLedgerHolds()
+    }
+
+    static func groupBuyCloses(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()
+        let offer = try await f.groupOffer(plan, size: 4)
+        let opened = try await f.openGroup(offer, user: UserID("a"))
+        let b = try await f.joinGroup(opened, user: UserID("b"))
+        let c = try await f.joinGroup(opened, user: UserID("c"))
+        _ = try await f.pay(opened.yourOrder, user: UserID("a"))
+        _ = try await f.pay(b.yourOrder, user: UserID("b"))
+        // c never pays. The window passes.
+        f.clock.advance(by: 24 * 3_600)
+        #expect(await thrownError { _ = try await f.joinGroup(opened, user: UserID("d")) }?.reason == "group_closed")
+        // A restart: a new service over the same database does the closing, then the old one runs again.
+        let restarted = MembershipService(database: f.database.database, clock: f.clock, logger: Logger(label: "restarted"))
+        try await restarted.prepare()
+        #expect(try await restarted.closeExpiredGroupBuys() == 1)
+        #expect(try await f.service.closeExpiredGroupBuys() == 0)
+        let closed = try await f.group(opened.id)
+        #expect(closed.status == "failed")
+        let refundedA = try await f.service.order(OrderID(opened.yourOrder.id), user: UserID("a"))
+        #expect(refundedA.status == "refunded")
+        #expect(refundedA.refunds.map(\.amount.minorUnits) == [9_900])
+        let voided = try await f.service.order(OrderID(c.yourOrder.id), user: UserID("c"))
+        #expect(voided.status == "cancelled")
+        #expect(voided.payment.status == "voided")
+        for user in ["a", "b", "c"] { #expect(try await f.entitled(UserID(user), community) == false) }
+        // Paying a voided payment later does nothing.
+        #expect(try await f.pay(c.yourOrder, user: UserID("c")).status == "cancelled")
+        let check = try await f.service.checkLedger()
+        #expect(check.violations == [])
+        #expect(check.transactions == 4)  // two payments into holding, two refunds out of it
+    }
+
+    static func groupBuyLastMoment(_ f: MembershipFixture) async throws {
+        let (community, plan) = try await f.openCommunity()
+        let offer = try await f.groupOffer(plan, size: 2)
+        // Group one: the last seat is paid one millisecond before the close.
+        let first = try await f.openGroup(offer, user: UserID("p1"))
+        let second = try await f.joinGroup(first, user: UserID("p2"))
+        _ = try await f.pay(first.yourOrder, user: UserID("p1"))
+        f.clock.advance(by: 24 * 3_600 - 0.001)
+        #expect(try await f.pay(second.yourOrder, user: UserID("p2")).status == "paid")
+        #expect(try await f.group(first.id).status == "completed")
+        #expect(try await f.entitled(UserID("p2"), community))
+        // Group two: the last payment arrives exactly at the close, before the scheduler ran.
+        let third = try await f.openGroup(offer, user: UserID("q1"))
+        let fourth = try await f.joinGroup(third, user: UserID("q2"))
+        _ = try await f.pay(third.yourOrder, user: UserID("q1"))
+        f.clock.advance(by: 24 * 3_600)
+        #expect(try await f.pay(fourth.yourOrder, user: UserID("q2")).status == "refunded")
+        #expect(try await f.group(third.id).status == "failed")
+        #expect(try await f.service.order(OrderID(third.yourOrder.id), user: UserID("q1")).status == "refunded")
+        #expect(try await f.entitled(UserID("q2"), community) == false)
+        #expect(try await f.service.closeExpiredGroupBuys() == 0)
         try await f.expectLedgerHolds()
     }
 }

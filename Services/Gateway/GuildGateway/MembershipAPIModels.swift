@@ -253,6 +253,7 @@ extension API {
         var payment: Payment?
         var subscriptionId: String?
         var refunds: [Refund]
+        var groupBuyId: String?
 
         init(_ order: MembershipOrder) {
             id = order.id
@@ -265,6 +266,7 @@ extension API {
             payment = order.hasPayment ? Payment(order.payment) : nil
             subscriptionId = order.subscriptionID.isEmpty ? nil : order.subscriptionID
             refunds = order.refunds.map(Refund.init)
+            groupBuyId = order.groupBuyID.isEmpty ? nil : order.groupBuyID
         }
     }
 
@@ -334,6 +336,61 @@ extension API {
             refunds = Money(statement.refunds)
             payable = Money(statement.payable)
             payments = statement.payments
+        }
+    }
+}
+
+extension API {
+    struct GroupOfferBody: Decodable {
+        var groupSize: Int32?
+        var priceMinorUnits: Int64?
+        var windowHours: Int32?
+        var startsAt: String?
+        var endsAt: String?
+    }
+
+    struct GroupOffer: Encodable {
+        var id, communityId, planId, startsAt, createdAt: String
+        var endsAt: String?
+        var groupSize, windowHours: Int32
+        var price: Money
+
+        init(_ offer: MembershipGroupBuyOffer) {
+            id = offer.id
+            communityId = offer.communityID
+            planId = offer.planID
+            startsAt = timestamp(milliseconds: offer.startsAtMs)
+            createdAt = timestamp(milliseconds: offer.createdAtMs)
+            endsAt = offer.endsAtMs == 0 ? nil : timestamp(milliseconds: offer.endsAtMs)
+            groupSize = offer.groupSize
+            windowHours = offer.windowHours
+            price = Money(offer.price)
+        }
+    }
+
+    struct GroupOfferList: Encodable {
+        var offers: [GroupOffer]
+    }
+
+    struct Group: Encodable {
+        var id, openerId, status, openedAt, closesAt, sharePath: String
+        var offer: GroupOffer
+        var paid, pending: Int32
+        var settledAt: String?
+        var yourOrder: Order?
+
+        init(_ group: MembershipGroupBuy) {
+            id = group.id
+            openerId = group.openerID
+            status = group.status
+            openedAt = timestamp(milliseconds: group.openedAtMs)
+            closesAt = timestamp(milliseconds: group.closesAtMs)
+            sharePath = "/api/v1/groups/\(group.id)"
+            offer = GroupOffer(group.offer)
+            paid = group.paid
+            pending = group.pending
+            settledAt = group.settledAtMs == 0 ? nil : timestamp(milliseconds: group.settledAtMs)
+            yourOrder = group.hasYourOrder ? Order(group.yourOrder) : nil
         }
     }
 }

@@ -9,7 +9,53 @@ import HTTPTypes
 /// Routes served by `guild-membership`: communities, roles, plans, offers, coupons, quotes,
 /// orders, payments, subscriptions, entitlements and earnings.
 extension GatewayRoutes {
-    static let membership: [GatewayRoute] = communities + catalog + purchases
+    static let membership: [GatewayRoute] = communities + catalog + purchases + groupBuys
+
+    static let groupBuys: [GatewayRoute] = [
+        GatewayRoute(method: .post, path: "/api/v1/plans/{planId}/group-offers") { gateway, request, context in
+            let context = try await gateway.authenticate(request, context: context)
+            let body = try await gateway.decode(API.GroupOfferBody.self, from: request, context: context)
+            var message = MembershipCreateGroupBuyOfferRequest()
+            message.planID = try context.parameters.require("planId")
+            message.groupSize = body.groupSize ?? 0
+            message.priceMinorUnits = body.priceMinorUnits ?? -1
+            message.windowHours = body.windowHours ?? 24
+            message.startsAtMs = body.startsAt == nil ? 0 : try gateway.instant(body.startsAt, field: "startsAt")
+            message.endsAtMs = body.endsAt == nil ? 0 : try gateway.instant(body.endsAt, field: "endsAt")
+            let offer = try await gateway.client(.membership).call(MembershipAPI.createGroupBuyOffer, message, metadata: gateway.metadata(context, request: request))
+            return try gateway.json(API.GroupOffer(offer), status: .created)
+        },
+        GatewayRoute(method: .get, path: "/api/v1/communities/{communityId}/group-offers") { gateway, request, context in
+            let context = try await gateway.authenticateIfPresent(request, context: context)
+            var message = MembershipListGroupBuyOffersRequest()
+            message.communityID = try context.parameters.require("communityId")
+            let offers = try await gateway.client(.membership).call(MembershipAPI.listGroupBuyOffers, message, metadata: gateway.metadata(context, request: request))
+            return try gateway.json(API.GroupOfferList(offers: offers.offers.map(API.GroupOffer.init)))
+        },
+        GatewayRoute(method: .post, path: "/api/v1/group-offers/{offerId}/groups") { gateway, request, context in
+            let context = try await gateway.authenticate(request, context: context)
+            var message = MembershipOpenGroupBuyRequest()
+            message.offerID = try context.parameters.require("offerId")
+            message.idempotencyKey = try gateway.idempotencyKey(request)
+            let group = try await gateway.client(.membership).call(MembershipAPI.openGroupBuy, message, metadata: gateway.metadata(context, request: request))
+            return try gateway.json(API.Group(group), status: .created)
+        },
+        GatewayRoute(method: .get, path: "/api/v1/groups/{groupId}") { gateway, request, context in
+            let context = try await gateway.authenticateIfPresent(request, context: context)
+            var message = MembershipGetGroupBuyRequest()
+            message.groupBuyID = try context.parameters.require("groupId")
+            let group = try await gateway.client(.membership).call(MembershipAPI.getGroupBuy, message, metadata: gateway.metadata(context, request: request))
+            return try gateway.json(API.Group(group))
+        },
+        GatewayRoute(method: .post, path: "/api/v1/groups/{groupId}/join") { gateway, request, context in
+            let context = try await gateway.authenticate(request, context: context)
+            var message = MembershipJoinGroupBuyRequest()
+            message.groupBuyID = try context.parameters.require("groupId")
+            message.idempotencyKey = try gateway.idempotencyKey(request)
+            let group = try await gateway.client(.membership).call(MembershipAPI.joinGroupBuy, message, metadata: gateway.metadata(context, request: request))
+            return try gateway.json(API.Group(group))
+        },
+    ]
 
     static let communities: [GatewayRoute] = [
         GatewayRoute(method: .post, path: "/api/v1/communities") { gateway, request, context in

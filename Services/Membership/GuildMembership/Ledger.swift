@@ -17,6 +17,9 @@ public struct LedgerAccount: RawRepresentable, Hashable, Sendable, CustomStringC
     public static func ownerPayable(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "owner_payable:\(community)") }
     /// Commission owed to referrers of a community's members (a liability).
     public static func referralCommissionPayable(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "referral_commission_payable:\(community)") }
+    /// Payments for group buys that have not filled yet: owed back to the payers unless the
+    /// group completes (a liability: credit balance).
+    public static func groupBuyHolding(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "group_buy_holding:\(community)") }
     /// Money returned to payers (contra-revenue: debit balance).
     public static func refunds(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "refunds:\(community)") }
 
@@ -41,6 +44,8 @@ public enum Ledger {
     /// Kinds of transaction.
     public static let paymentKind = "payment"
     public static let refundKind = "refund"
+    /// A group buy filled: its held payments move to the platform's fee and the owner.
+    public static let groupSettlementKind = "group_settlement"
 
     /// Posts a balanced transaction. Throws `internal` for an unbalanced or empty one (a bug) and
     /// `alreadyExists` when (kind, reference) was posted before.
@@ -164,7 +169,20 @@ public enum Ledger {
             """).all() {
             violations.append("transaction \(try row.decode(column: "id", as: String.self)) records a refund that does not exist")
         }
-        // 6. No account is on the wrong side: payer clearing never owes, payables are never owed.
+        // 6. What group buys hold is exactly what their held orders paid.
+        for row in try await sql.raw("""
+            SELECT c.id AS community,
+                   (SELECT CAST(COALESCE(SUM(-e.amount_minor), 0) AS BIGINT) FROM ledger_entries e WHERE e.account = 'group_buy_holding:' || c.id) AS held,
+                   (SELECT CAST(COALESCE(SUM(o.total_minor), 0) AS BIGINT) FROM orders o WHERE o.community_id = c.id AND o.status = 'held') AS owed
+            FROM communities c
+            """).all() {
+            let held = try row.decode(column: "held", as: Int64.self)
+            let owed = try row.decode(column: "owed", as: Int64.self)
+            if held != owed {
+                violations.append("group buys of community \(try row.decode(column: "community", as: String.self)) hold \(held) but their held orders paid \(owed)")
+            }
+        }
+        // 7. No account is on the wrong side: payer clearing never owes, payables are never owed.
         for row in try await sql.raw("""
             SELECT account, currency, CAST(SUM(amount_minor) AS BIGINT) AS balance FROM ledger_entries GROUP BY account, currency
             """).all() {
@@ -174,7 +192,7 @@ public enum Ledger {
             if account.hasPrefix("payer_clearing:"), balance < 0 {
                 violations.append("\(account) has a credit balance of \(-balance) \(currency)")
             }
-            if account.hasPrefix("owner_payable:") || account == LedgerAccount.platformFees.rawValue, balance > 0 {
+            if account.hasPrefix("owner_payable:") || account.hasPrefix("group_buy_holding:") || account == LedgerAccount.platformFees.rawValue, balance > 0 {
                 violations.append("\(account) has a debit balance of \(balance) \(currency)")
             }
         }

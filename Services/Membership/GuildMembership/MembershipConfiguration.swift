@@ -6,8 +6,9 @@ public struct MembershipConfiguration: Sendable {
     public var platformFeeBasisPoints: Int64 = 500
     /// How long a past-due subscription keeps access while the member renews.
     public var gracePeriod: Duration = .seconds(3 * 86_400)
-    /// How often the scheduler moves subscriptions whose period ended.
-    public var schedulerInterval: Duration = .seconds(60)
+    /// How often the scheduler moves subscriptions whose period ended and closes group buys
+    /// whose window ended.
+    public var schedulerInterval: Duration = .seconds(15)
 
     public init() {}
 }

@@ -183,5 +183,38 @@ enum MembershipMigrations {
             "CREATE INDEX refunds_by_order ON refunds (order_id)",
             "ALTER TABLE plans ADD COLUMN renewal_discount_bp BIGINT NOT NULL DEFAULT 0",
         ]),
+            Migration(version: 5, name: "group buys", statements: [
+            """
+            CREATE TABLE group_buy_offers (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL REFERENCES communities(id),
+                plan_id TEXT NOT NULL REFERENCES plans(id),
+                group_size INTEGER NOT NULL,
+                price_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                window_hours INTEGER NOT NULL,
+                starts_at_ms BIGINT NOT NULL,
+                ends_at_ms BIGINT NOT NULL,
+                created_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX group_buy_offers_by_community ON group_buy_offers (community_id)",
+            """
+            CREATE TABLE group_buys (
+                id TEXT PRIMARY KEY,
+                offer_id TEXT NOT NULL REFERENCES group_buy_offers(id),
+                community_id TEXT NOT NULL REFERENCES communities(id),
+                opener_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                opened_at_ms BIGINT NOT NULL,
+                closes_at_ms BIGINT NOT NULL,
+                settled_at_ms BIGINT
+            )
+            """,
+            // The scheduler's question: which open groups have run out of time?
+            "CREATE INDEX group_buys_by_status ON group_buys (status, closes_at_ms)",
+            "ALTER TABLE orders ADD COLUMN group_buy_id TEXT REFERENCES group_buys(id)",
+            "CREATE INDEX orders_by_group_buy ON orders (group_buy_id)",
+        ]),
     ]
 }

@@ -155,7 +155,12 @@ extension MembershipService {
                 try await sql.raw("""
                     UPDATE payments SET status = 'succeeded', completed_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: paymentID.rawValue)
                     """).run()
-                try await self.completeOrder(sql, order: orderID, payment: paymentID, now: now)
+                if let group = try await sql.raw("SELECT group_buy_id FROM orders WHERE id = \(bind: orderID.rawValue)").first()?
+                    .decode(column: "group_buy_id", as: String?.self) {
+                    try await self.groupPaymentSucceeded(sql, order: orderID, payment: paymentID, group: group, now: now)
+                } else {
+                    try await self.completeOrder(sql, order: orderID, payment: paymentID, now: now)
+                }
             }
             return orderID
         }
@@ -241,6 +246,7 @@ extension MembershipService {
             order.status = try row.decode(column: "status", as: String.self)
             order.subscriptionID = try row.decode(column: "subscription_id", as: String?.self) ?? ""
             order.createdAtMs = try row.decode(column: "created_at_ms", as: Int64.self)
+            order.groupBuyID = try row.decode(column: "group_buy_id", as: String?.self) ?? ""
             if let payment = try await sql.raw("SELECT * FROM payments WHERE order_id = \(bind: id.rawValue) ORDER BY created_at_ms DESC LIMIT 1").first() {
                 order.payment.id = try payment.decode(column: "id", as: String.self)
                 order.payment.orderID = id.rawValue

@@ -89,7 +89,7 @@ extension MembershipService {
         // The platform gives back its fee in proportion; what the owner was owed goes down by the rest.
         let fee = Money(minorUnits: try await sql.raw("""
             SELECT CAST(COALESCE(SUM(-e.amount_minor), 0) AS BIGINT) AS fee FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
-            WHERE t.kind = 'payment' AND t.reference = \(bind: payment.rawValue) AND e.account = 'platform_fees'
+            WHERE t.kind IN ('payment', 'group_settlement') AND t.reference = \(bind: payment.rawValue) AND e.account = 'platform_fees'
             """).first()?.decode(column: "fee", as: Int64.self) ?? 0, currency: currency)
         let feeBack = fee.scaled(amount.minorUnits, over: paid.minorUnits)
         let refundID = Identifier.make(at: now)
@@ -99,11 +99,12 @@ extension MembershipService {
             VALUES (\(bind: refundID), \(bind: orderID.rawValue), \(bind: payment.rawValue), \(bind: amount.minorUnits), \(bind: currency.rawValue),
                     \(bind: reason), \(bind: actor.rawValue), \(bind: now.milliseconds))
             """).run()
-        try await Ledger.post(sql, kind: Ledger.refundKind, reference: refundID, community: community, entries: [
-            LedgerEntry(.payerClearing(provider: providerName), -amount),
-            LedgerEntry(.platformFees, feeBack),
-            LedgerEntry(.ownerPayable(community), amount - feeBack),
-        ], at: now)
+        // A held group-buy payment comes back out of the holding account; a settled one out of
+        // the platform's fee and the owner's payable.
+        let entries: [LedgerEntry] = status == "held"
+            ? [LedgerEntry(.payerClearing(provider: providerName), -amount), LedgerEntry(.groupBuyHolding(community), amount)]
+            : [LedgerEntry(.payerClearing(provider: providerName), -amount), LedgerEntry(.platformFees, feeBack), LedgerEntry(.ownerPayable(community), amount - feeBack)]
+        try await Ledger.post(sql, kind: Ledger.refundKind, reference: refundID, community: community, entries: entries.filter { !$0.amount.isZero }, at: now)
         let isFull = amount.minorUnits == remaining
         try await sql.raw("""
             UPDATE orders SET status = \(bind: isFull ? "refunded" : "partially_refunded"), updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: orderID.rawValue)

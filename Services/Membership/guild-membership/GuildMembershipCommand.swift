@@ -41,9 +41,11 @@ struct GuildMembershipCommand: AsyncParsableCommand {
         try await ServiceRunner.run(service: .membership, listen: listen, databaseURL: url, options: common) { database, logger in
             let service = MembershipService(database: database, configuration: settings, logger: logger)
             try await service.prepare()
-            let scheduler = PeriodicJob(name: "membership-subscriptions", every: settings.schedulerInterval, logger: logger) {
+            let scheduler = PeriodicJob(name: "membership-scheduler", every: settings.schedulerInterval, logger: logger) {
                 let changed = try await service.advanceSubscriptions()
                 if changed > 0 { logger.info("subscriptions moved on", metadata: ["count": "\(changed)"]) }
+                let closed = try await service.closeExpiredGroupBuys()
+                if closed > 0 { logger.info("group buys closed short", metadata: ["count": "\(closed)"]) }
             }
             return ServiceRunner.Parts(router: service.wireRouter, services: [scheduler])
         }

@@ -1134,6 +1134,212 @@ public nonisolated struct MembershipEarningsStatement: Sendable {
   fileprivate var _payable: MembershipMoney? = nil
 }
 
+/// The owner's terms: a plan at a lower price once `group_size` members join one group within
+/// `window_hours` of its opening.
+public nonisolated struct MembershipGroupBuyOffer: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var communityID: String = String()
+
+  public var planID: String = String()
+
+  public var groupSize: Int32 = 0
+
+  public var price: MembershipMoney {
+    get {_price ?? MembershipMoney()}
+    set {_price = newValue}
+  }
+  /// Returns true if `price` has been explicitly set.
+  public var hasPrice: Bool {self._price != nil}
+  /// Clears the value of `price`. Subsequent reads from it will return its default value.
+  public mutating func clearPrice() {self._price = nil}
+
+  public var windowHours: Int32 = 0
+
+  /// When groups may be opened (ends 0: no end).
+  public var startsAtMs: Int64 = 0
+
+  public var endsAtMs: Int64 = 0
+
+  public var createdAtMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _price: MembershipMoney? = nil
+}
+
+/// membership.CreateGroupBuyOffer -> GroupBuyOffer
+public nonisolated struct MembershipCreateGroupBuyOfferRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var planID: String = String()
+
+  public var groupSize: Int32 = 0
+
+  public var priceMinorUnits: Int64 = 0
+
+  public var windowHours: Int32 = 0
+
+  public var startsAtMs: Int64 = 0
+
+  public var endsAtMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.ListGroupBuyOffers -> ListGroupBuyOffersResponse
+public nonisolated struct MembershipListGroupBuyOffersRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var communityID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct MembershipListGroupBuyOffersResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var offers: [MembershipGroupBuyOffer] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One group: opened by a member, joined by others through its link.
+public nonisolated struct MembershipGroupBuy: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
+
+  public var offer: MembershipGroupBuyOffer {
+    get {_storage._offer ?? MembershipGroupBuyOffer()}
+    set {_uniqueStorage()._offer = newValue}
+  }
+  /// Returns true if `offer` has been explicitly set.
+  public var hasOffer: Bool {_storage._offer != nil}
+  /// Clears the value of `offer`. Subsequent reads from it will return its default value.
+  public mutating func clearOffer() {_uniqueStorage()._offer = nil}
+
+  public var openerID: String {
+    get {_storage._openerID}
+    set {_uniqueStorage()._openerID = newValue}
+  }
+
+  /// open, completed, failed
+  public var status: String {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
+
+  public var openedAtMs: Int64 {
+    get {_storage._openedAtMs}
+    set {_uniqueStorage()._openedAtMs = newValue}
+  }
+
+  public var closesAtMs: Int64 {
+    get {_storage._closesAtMs}
+    set {_uniqueStorage()._closesAtMs = newValue}
+  }
+
+  /// Members whose payment is in (held until the group fills).
+  public var paid: Int32 {
+    get {_storage._paid}
+    set {_uniqueStorage()._paid = newValue}
+  }
+
+  /// Members who joined and have not paid yet.
+  public var pending: Int32 {
+    get {_storage._pending}
+    set {_uniqueStorage()._pending = newValue}
+  }
+
+  public var settledAtMs: Int64 {
+    get {_storage._settledAtMs}
+    set {_uniqueStorage()._settledAtMs = newValue}
+  }
+
+  /// The caller's order in this group, if any.
+  public var yourOrder: MembershipOrder {
+    get {_storage._yourOrder ?? MembershipOrder()}
+    set {_uniqueStorage()._yourOrder = newValue}
+  }
+  /// Returns true if `yourOrder` has been explicitly set.
+  public var hasYourOrder: Bool {_storage._yourOrder != nil}
+  /// Clears the value of `yourOrder`. Subsequent reads from it will return its default value.
+  public mutating func clearYourOrder() {_uniqueStorage()._yourOrder = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// membership.OpenGroupBuy -> GroupBuy (with the opener's order to pay)
+public nonisolated struct MembershipOpenGroupBuyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var offerID: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.JoinGroupBuy -> GroupBuy (with the joiner's order to pay)
+public nonisolated struct MembershipJoinGroupBuyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var groupBuyID: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.GetGroupBuy -> GroupBuy
+public nonisolated struct MembershipGetGroupBuyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var groupBuyID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "guild.membership.v1"
@@ -3313,6 +3519,428 @@ nonisolated extension MembershipEarningsStatement: SwiftProtobuf.Message, SwiftP
     if lhs._refunds != rhs._refunds {return false}
     if lhs._payable != rhs._payable {return false}
     if lhs.payments != rhs.payments {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipGroupBuyOffer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GroupBuyOffer"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{3}plan_id\0\u{3}group_size\0\u{1}price\0\u{3}window_hours\0\u{3}starts_at_ms\0\u{3}ends_at_ms\0\u{3}created_at_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.planID) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.groupSize) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._price) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.windowHours) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.startsAtMs) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.endsAtMs) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.createdAtMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 2)
+    }
+    if !self.planID.isEmpty {
+      try visitor.visitSingularStringField(value: self.planID, fieldNumber: 3)
+    }
+    if self.groupSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.groupSize, fieldNumber: 4)
+    }
+    try { if let v = self._price {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if self.windowHours != 0 {
+      try visitor.visitSingularInt32Field(value: self.windowHours, fieldNumber: 6)
+    }
+    if self.startsAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startsAtMs, fieldNumber: 7)
+    }
+    if self.endsAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.endsAtMs, fieldNumber: 8)
+    }
+    if self.createdAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdAtMs, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipGroupBuyOffer, rhs: MembershipGroupBuyOffer) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.planID != rhs.planID {return false}
+    if lhs.groupSize != rhs.groupSize {return false}
+    if lhs._price != rhs._price {return false}
+    if lhs.windowHours != rhs.windowHours {return false}
+    if lhs.startsAtMs != rhs.startsAtMs {return false}
+    if lhs.endsAtMs != rhs.endsAtMs {return false}
+    if lhs.createdAtMs != rhs.createdAtMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipCreateGroupBuyOfferRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateGroupBuyOfferRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}plan_id\0\u{3}group_size\0\u{3}price_minor_units\0\u{3}window_hours\0\u{3}starts_at_ms\0\u{3}ends_at_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.planID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.groupSize) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.priceMinorUnits) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.windowHours) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.startsAtMs) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.endsAtMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.planID.isEmpty {
+      try visitor.visitSingularStringField(value: self.planID, fieldNumber: 1)
+    }
+    if self.groupSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.groupSize, fieldNumber: 2)
+    }
+    if self.priceMinorUnits != 0 {
+      try visitor.visitSingularInt64Field(value: self.priceMinorUnits, fieldNumber: 3)
+    }
+    if self.windowHours != 0 {
+      try visitor.visitSingularInt32Field(value: self.windowHours, fieldNumber: 4)
+    }
+    if self.startsAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startsAtMs, fieldNumber: 5)
+    }
+    if self.endsAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.endsAtMs, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipCreateGroupBuyOfferRequest, rhs: MembershipCreateGroupBuyOfferRequest) -> Bool {
+    if lhs.planID != rhs.planID {return false}
+    if lhs.groupSize != rhs.groupSize {return false}
+    if lhs.priceMinorUnits != rhs.priceMinorUnits {return false}
+    if lhs.windowHours != rhs.windowHours {return false}
+    if lhs.startsAtMs != rhs.startsAtMs {return false}
+    if lhs.endsAtMs != rhs.endsAtMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipListGroupBuyOffersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListGroupBuyOffersRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipListGroupBuyOffersRequest, rhs: MembershipListGroupBuyOffersRequest) -> Bool {
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipListGroupBuyOffersResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListGroupBuyOffersResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}offers\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.offers) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.offers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.offers, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipListGroupBuyOffersResponse, rhs: MembershipListGroupBuyOffersResponse) -> Bool {
+    if lhs.offers != rhs.offers {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipGroupBuy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GroupBuy"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}offer\0\u{3}opener_id\0\u{1}status\0\u{3}opened_at_ms\0\u{3}closes_at_ms\0\u{1}paid\0\u{1}pending\0\u{3}settled_at_ms\0\u{3}your_order\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _offer: MembershipGroupBuyOffer? = nil
+    var _openerID: String = String()
+    var _status: String = String()
+    var _openedAtMs: Int64 = 0
+    var _closesAtMs: Int64 = 0
+    var _paid: Int32 = 0
+    var _pending: Int32 = 0
+    var _settledAtMs: Int64 = 0
+    var _yourOrder: MembershipOrder? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _offer = source._offer
+      _openerID = source._openerID
+      _status = source._status
+      _openedAtMs = source._openedAtMs
+      _closesAtMs = source._closesAtMs
+      _paid = source._paid
+      _pending = source._pending
+      _settledAtMs = source._settledAtMs
+      _yourOrder = source._yourOrder
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._offer) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._openerID) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._status) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._openedAtMs) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._closesAtMs) }()
+        case 7: try { try decoder.decodeSingularInt32Field(value: &_storage._paid) }()
+        case 8: try { try decoder.decodeSingularInt32Field(value: &_storage._pending) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._settledAtMs) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._yourOrder) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      try { if let v = _storage._offer {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if !_storage._openerID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._openerID, fieldNumber: 3)
+      }
+      if !_storage._status.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._status, fieldNumber: 4)
+      }
+      if _storage._openedAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._openedAtMs, fieldNumber: 5)
+      }
+      if _storage._closesAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._closesAtMs, fieldNumber: 6)
+      }
+      if _storage._paid != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._paid, fieldNumber: 7)
+      }
+      if _storage._pending != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._pending, fieldNumber: 8)
+      }
+      if _storage._settledAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._settledAtMs, fieldNumber: 9)
+      }
+      try { if let v = _storage._yourOrder {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipGroupBuy, rhs: MembershipGroupBuy) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._offer != rhs_storage._offer {return false}
+        if _storage._openerID != rhs_storage._openerID {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._openedAtMs != rhs_storage._openedAtMs {return false}
+        if _storage._closesAtMs != rhs_storage._closesAtMs {return false}
+        if _storage._paid != rhs_storage._paid {return false}
+        if _storage._pending != rhs_storage._pending {return false}
+        if _storage._settledAtMs != rhs_storage._settledAtMs {return false}
+        if _storage._yourOrder != rhs_storage._yourOrder {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipOpenGroupBuyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OpenGroupBuyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}offer_id\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.offerID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.offerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.offerID, fieldNumber: 1)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipOpenGroupBuyRequest, rhs: MembershipOpenGroupBuyRequest) -> Bool {
+    if lhs.offerID != rhs.offerID {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipJoinGroupBuyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".JoinGroupBuyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}group_buy_id\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.groupBuyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.groupBuyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.groupBuyID, fieldNumber: 1)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipJoinGroupBuyRequest, rhs: MembershipJoinGroupBuyRequest) -> Bool {
+    if lhs.groupBuyID != rhs.groupBuyID {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipGetGroupBuyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetGroupBuyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}group_buy_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.groupBuyID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.groupBuyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.groupBuyID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipGetGroupBuyRequest, rhs: MembershipGetGroupBuyRequest) -> Bool {
+    if lhs.groupBuyID != rhs.groupBuyID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

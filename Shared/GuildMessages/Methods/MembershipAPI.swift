@@ -49,6 +49,19 @@ public enum MembershipAPI {
     public static let dissolveCommunity = MethodDescriptor<MembershipDissolveCommunityRequest, MembershipDissolveCommunityResponse>(
         "membership.DissolveCommunity", idempotent: true, allowedCallers: frontDoor)
 
+    public static let createGroupBuyOffer = MethodDescriptor<MembershipCreateGroupBuyOfferRequest, MembershipGroupBuyOffer>(
+        "membership.CreateGroupBuyOffer", idempotent: false, allowedCallers: frontDoor)
+    public static let listGroupBuyOffers = MethodDescriptor<MembershipListGroupBuyOffersRequest, MembershipListGroupBuyOffersResponse>(
+        "membership.ListGroupBuyOffers", idempotent: true, allowedCallers: frontDoor)
+    /// Idempotent by its idempotency key.
+    public static let openGroupBuy = MethodDescriptor<MembershipOpenGroupBuyRequest, MembershipGroupBuy>(
+        "membership.OpenGroupBuy", idempotent: true, allowedCallers: frontDoor)
+    /// Idempotent by its idempotency key.
+    public static let joinGroupBuy = MethodDescriptor<MembershipJoinGroupBuyRequest, MembershipGroupBuy>(
+        "membership.JoinGroupBuy", idempotent: true, allowedCallers: frontDoor)
+    public static let getGroupBuy = MethodDescriptor<MembershipGetGroupBuyRequest, MembershipGroupBuy>(
+        "membership.GetGroupBuy", idempotent: true, allowedCallers: frontDoor)
+
     public static let listMyMemberships = MethodDescriptor<MembershipListMembershipsRequest, MembershipListMembershipsResponse>(
         "membership.ListMyMemberships", idempotent: true, allowedCallers: frontDoor)
     public static let cancelSubscription = MethodDescriptor<MembershipSubscriptionRequest, MembershipSubscription>(
