@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "GuildService",
             dependencies: [
-                "GuildCore", "GuildWire", "GuildStorage",
+                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -182,9 +182,10 @@ let package = Package(
         .executableTarget(
             name: "guild-membership",
             dependencies: [
-                "GuildMembership", "GuildCore", "GuildService",
+                "GuildMembership", "GuildCore", "GuildService", "GuildWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Services/Membership/guild-membership",
             swiftSettings: upcoming
@@ -272,8 +273,9 @@ let package = Package(
         .testTarget(
             name: "GuildMembershipTests",
             dependencies: [
-                "GuildMembership", "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildTesting",
+                "GuildMembership", "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildTesting", "GuildService",
                 .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming

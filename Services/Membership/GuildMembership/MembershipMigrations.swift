@@ -216,5 +216,6 @@ enum MembershipMigrations {
             "ALTER TABLE orders ADD COLUMN group_buy_id TEXT REFERENCES group_buys(id)",
             "CREATE INDEX orders_by_group_buy ON orders (group_buy_id)",
         ]),
+            Migration(version: 6, name: "event outbox") { dialect in Outbox.createTables(dialect) },
     ]
 }

@@ -264,7 +264,9 @@ extension MembershipService {
                 LedgerEntry(.ownerPayable(community), -(amount - fee)),
             ].filter { !$0.amount.isZero }, at: now)
             // The money is settled; start the membership as for any paid order (no second posting).
-            try await completeOrder(sql, order: OrderID(try row.decode(column: "order_id", as: String.self)), payment: nil, now: now)
+            let order = OrderID(try row.decode(column: "order_id", as: String.self))
+            try await completeOrder(sql, order: order, payment: nil, now: now)
+            try await emit(sql, Topic.paymentSucceeded, try await paymentEvent(sql, order: order, amount: amount), at: now)
         }
         logger.info("group buy completed", metadata: ["group": "\(groupID)"])
     }

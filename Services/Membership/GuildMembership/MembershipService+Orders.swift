@@ -217,10 +217,14 @@ extension MembershipService {
                         \(bind: state.status.rawValue), \(bind: state.status == .trialing), \(bind: now.milliseconds), \(bind: now.milliseconds))
                 """).run()
             try await save(sql, subscription: subscription, state: state, now: now)
+            try await emit(sql, Topic.subscriptionStarted, try await subscriptionEvent(sql, subscription), at: now)
         }
         try await sql.raw("""
             UPDATE orders SET status = 'paid', subscription_id = \(bind: subscription.rawValue), updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: orderID.rawValue)
             """).run()
+        if payment != nil, !total.isZero {
+            try await emit(sql, Topic.paymentSucceeded, try await paymentEvent(sql, order: orderID, amount: total), at: now)
+        }
         logger.info("order paid", metadata: ["order": "\(orderID)", "subscription": "\(subscription)", "amount": "\(total)"])
     }
 

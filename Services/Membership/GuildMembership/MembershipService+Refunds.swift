@@ -109,6 +109,7 @@ extension MembershipService {
         try await sql.raw("""
             UPDATE orders SET status = \(bind: isFull ? "refunded" : "partially_refunded"), updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: orderID.rawValue)
             """).run()
+        try await emit(sql, Topic.paymentRefunded, try await paymentEvent(sql, order: orderID, amount: amount, full: isFull), at: now)
         if isFull, let subscription = try row.decode(column: "subscription_id", as: String?.self) {
             try await endSubscription(sql, SubscriptionID(subscription), now: now)
         }
@@ -121,8 +122,10 @@ extension MembershipService {
         guard let row = try await sql.raw("SELECT * FROM subscriptions WHERE id = \(bind: id.rawValue)").first() else { return }
         let plan = try await planRecord(sql, PlanID(try row.decode(column: "plan_id", as: String.self)))
         var state = try subscriptionState(row, plan: plan)
+        guard state.status != .expired else { return }
         state.end(at: now)
         try await save(sql, subscription: id, state: state, now: now)
+        try await emit(sql, Topic.subscriptionEnded, try await subscriptionEvent(sql, id), at: now)
     }
 
     /// Dissolves a community (owner only): it takes no more members, every live subscription

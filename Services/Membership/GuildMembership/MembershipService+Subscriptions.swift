@@ -102,9 +102,13 @@ extension MembershipService {
             else { throw GuildError(.notFound, "No such subscription.") }
             let plan = try await self.planRecord(sql, PlanID(try row.decode(column: "plan_id", as: String.self)))
             var state = try self.subscriptionState(row, plan: plan)
+            let wasLive = state.status != .expired
             state.advance(to: now)
             try change(&state, now)
             try await self.save(sql, subscription: id, state: state, now: now)
+            if wasLive, state.status == .expired {
+                try await self.emit(sql, Topic.subscriptionEnded, try await self.subscriptionEvent(sql, id), at: now)
+            }
             let updated = try await sql.raw("SELECT * FROM subscriptions WHERE id = \(bind: id.rawValue)").first()!
             return try self.subscriptionMessage(updated, state: state)
         }
@@ -123,7 +127,11 @@ extension MembershipService {
                 let plan = try await self.planRecord(sql, PlanID(try row.decode(column: "plan_id", as: String.self)))
                 var state = try self.subscriptionState(row, plan: plan)
                 if state.advance(to: now) {
-                    try await self.save(sql, subscription: SubscriptionID(try row.decode(column: "id", as: String.self)), state: state, now: now)
+                    let id = SubscriptionID(try row.decode(column: "id", as: String.self))
+                    try await self.save(sql, subscription: id, state: state, now: now)
+                    if state.status == .expired {
+                        try await self.emit(sql, Topic.subscriptionEnded, try await self.subscriptionEvent(sql, id), at: now)
+                    }
                     changed += 1
                 }
             }

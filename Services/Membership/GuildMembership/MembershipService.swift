@@ -4,6 +4,7 @@ import GuildMessages
 import GuildStorage
 import Logging
 import SQLKit
+import SwiftProtobuf
 
 /// The logic of `guild-membership`: communities and roles, plans, offers and coupons, orders and
 /// payments, subscriptions and entitlements, and the money ledger. It knows nothing of sockets;
@@ -33,6 +34,51 @@ public final class MembershipService: Sendable {
     /// Runs migrations.
     public func prepare() async throws {
         try await Migrator.migrate(database, migrations: MembershipMigrations.all, logger: logger)
+    }
+
+    // MARK: Events
+
+    /// Topics of the events this service writes to its outbox.
+    public enum Topic {
+        public static let paymentSucceeded = "membership.payment.succeeded"
+        public static let paymentRefunded = "membership.payment.refunded"
+        public static let subscriptionStarted = "membership.subscription.started"
+        public static let subscriptionEnded = "membership.subscription.ended"
+    }
+
+    /// Writes an event in the caller's transaction.
+    func emit(_ sql: any SQLDatabase, _ topic: String, _ message: some SwiftProtobuf.Message, at now: Date) async throws {
+        try await Outbox.append(sql, topic: topic, payload: try message.serializedBytes(), at: now)
+    }
+
+    /// A payment event for an order's payment.
+    func paymentEvent(_ sql: any SQLDatabase, order: OrderID, amount: Money, full: Bool = false) async throws -> MembershipPaymentEvent {
+        var event = MembershipPaymentEvent()
+        let row = try await sql.raw("""
+            SELECT o.community_id AS community_id, o.plan_id AS plan_id, o.user_id AS user_id, p.id AS payment_id, p.provider AS provider
+            FROM orders o JOIN payments p ON p.order_id = o.id AND p.status = 'succeeded' WHERE o.id = \(bind: order.rawValue)
+            """).first()
+        event.orderID = order.rawValue
+        event.paymentID = try row?.decode(column: "payment_id", as: String.self) ?? ""
+        event.communityID = try row?.decode(column: "community_id", as: String.self) ?? ""
+        event.planID = try row?.decode(column: "plan_id", as: String.self) ?? ""
+        event.userID = try row?.decode(column: "user_id", as: String.self) ?? ""
+        event.provider = try row?.decode(column: "provider", as: String.self) ?? ""
+        event.amount = MembershipMoney(amount)
+        event.full = full
+        return event
+    }
+
+    /// A subscription event from its stored row.
+    func subscriptionEvent(_ sql: any SQLDatabase, _ id: SubscriptionID) async throws -> MembershipSubscriptionEvent {
+        var event = MembershipSubscriptionEvent()
+        guard let row = try await sql.raw("SELECT * FROM subscriptions WHERE id = \(bind: id.rawValue)").first() else { return event }
+        event.subscriptionID = id.rawValue
+        event.communityID = try row.decode(column: "community_id", as: String.self)
+        event.planID = try row.decode(column: "plan_id", as: String.self)
+        event.userID = try row.decode(column: "user_id", as: String.self)
+        event.state = try row.decode(column: "status", as: String.self)
+        return event
     }
 
     // MARK: Authorization

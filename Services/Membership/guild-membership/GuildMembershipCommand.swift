@@ -1,8 +1,11 @@
+import Foundation
 import ArgumentParser
 import GuildCore
 import GuildMembership
 import GuildService
+import GuildWire
 import Logging
+import ServiceLifecycle
 
 /// `guild-membership`: communities, plans, offers, coupons, orders, payments, subscriptions and
 /// the money ledger, over the wire protocol.
@@ -27,7 +30,22 @@ struct GuildMembershipCommand: AsyncParsableCommand {
     @Option(name: .customLong("grace-days"), help: "Days a past-due subscription keeps access (env GUILD_MEMBERSHIP_GRACE_DAYS).")
     var graceDays: Int = ConfigEnvironment().int("GUILD_MEMBERSHIP_GRACE_DAYS", default: 3)
 
+    @Option(name: .customLong("event-subscribers"), help: "Services that receive membership's events: service=host:port[,host:port] separated by ';' (env GUILD_MEMBERSHIP_EVENT_SUBSCRIBERS; default none).")
+    var eventSubscribers: String = ConfigEnvironment().string("GUILD_MEMBERSHIP_EVENT_SUBSCRIBERS", default: "")
+
+    /// Parses `referral=127.0.0.1:7104;content=127.0.0.1:7103`.
+    static func subscribers(_ text: String) throws -> [(ServiceName, [WireEndpoint])] {
+        try text.split(separator: ";").map { entry in
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let name = ServiceName(uri: "spiffe://guild/\(parts[0])"), let endpoints = WireEndpoint.list(parts[1]) else {
+                throw ValidationError("--event-subscribers: expected service=host:port[,host:port], got '\(entry)'")
+            }
+            return (name, endpoints)
+        }
+    }
+
     func validate() throws {
+        _ = try Self.subscribers(eventSubscribers)
         guard (0...5000).contains(platformFeeBasisPoints) else { throw ValidationError("--platform-fee-bp must be between 0 and 5000") }
         guard (0...60).contains(graceDays) else { throw ValidationError("--grace-days must be between 0 and 60") }
     }
@@ -38,6 +56,8 @@ struct GuildMembershipCommand: AsyncParsableCommand {
         configuration.gracePeriod = .seconds(graceDays * 86_400)
         let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .membership, options: common)
         let settings = configuration
+        let subscribers = try Self.subscribers(eventSubscribers)
+        let certificates = common.resolvedCertificatesDirectory
         try await ServiceRunner.run(service: .membership, listen: listen, databaseURL: url, options: common) { database, logger in
             let service = MembershipService(database: database, configuration: settings, logger: logger)
             try await service.prepare()
@@ -47,7 +67,15 @@ struct GuildMembershipCommand: AsyncParsableCommand {
                 let closed = try await service.closeExpiredGroupBuys()
                 if closed > 0 { logger.info("group buys closed short", metadata: ["count": "\(closed)"]) }
             }
-            return ServiceRunner.Parts(router: service.wireRouter, services: [scheduler])
+            var services: [any Service] = [scheduler]
+            if !subscribers.isEmpty {
+                let tls = try WireTLS.load(directory: certificates, service: .membership)
+                let clients = try subscribers.map { name, endpoints in
+                    OutboxRelay.Subscriber(name: name, client: try WireClient(service: name, endpoints: endpoints, tls: tls, logger: logger))
+                }
+                services.append(OutboxRelay(source: .membership, database: database, subscribers: clients, logger: logger))
+            }
+            return ServiceRunner.Parts(router: service.wireRouter, services: services)
         }
     }
 }

@@ -76,3 +76,12 @@ public enum MembershipAPI {
     public static let getEarnings = MethodDescriptor<MembershipGetEarningsRequest, MembershipEarningsStatement>(
         "membership.GetEarnings", idempotent: true, allowedCallers: frontDoor)
 }
+
+/// The method every consumer of events serves.
+public enum EventsAPI {
+    /// Services whose outboxes deliver events.
+    static let producers: Set<ServiceName> = [.membership, .content, .referral]
+
+    public static let deliver = MethodDescriptor<EventsDeliverRequest, EventsDeliverResponse>(
+        "events.Deliver", idempotent: true, allowedCallers: producers)
+}

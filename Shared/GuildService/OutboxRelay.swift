@@ -1,0 +1,99 @@
+import Foundation
+import GuildCore
+import GuildMessages
+import GuildStorage
+import GuildWire
+import Logging
+import ServiceLifecycle
+
+/// Delivers a service's outbox to the services that subscribe, at least once and oldest first
+/// (but not strictly in order: an event that failed waits for its retry while later ones go):
+/// each due event goes out with `events.Deliver`; an answer marks it delivered; an error
+/// schedules it again after an exponential backoff with jitter (1 s doubling up to
+/// ``maximumBackoff``). A failure ends that subscriber's pass, so a subscriber that is down is
+/// not called once per event; one subscriber being down never holds up another. Runs until
+/// graceful shutdown.
+public struct OutboxRelay: Service {
+    /// One consumer of the events.
+    public struct Subscriber: Sendable {
+        public let name: ServiceName
+        public let client: WireClient
+        /// Topics it wants (nil: every topic).
+        public let topics: Set<String>?
+
+        public init(name: ServiceName, client: WireClient, topics: Set<String>? = nil) {
+            self.name = name
+            self.client = client
+            self.topics = topics
+        }
+    }
+
+    let source: ServiceName
+    let database: Database
+    let subscribers: [Subscriber]
+    let clock: any WallClock
+    let interval: Duration
+    let logger: Logger
+    public static let maximumBackoff: TimeInterval = 300
+
+    public init(source: ServiceName, database: Database, subscribers: [Subscriber], clock: any WallClock = SystemWallClock(), interval: Duration = .seconds(1), logger: Logger) {
+        self.source = source
+        self.database = database
+        self.subscribers = subscribers
+        self.clock = clock
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await deliverDue()
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.error("outbox relay failed", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    /// One pass: every due event to every subscriber. Returns how many deliveries succeeded.
+    @discardableResult
+    public func deliverDue(batch: Int = 100) async throws -> Int {
+        var delivered = 0
+        for subscriber in subscribers {
+            for event in try await Outbox.due(database, subscriber: subscriber.name.rawValue, topics: subscriber.topics, now: clock.now(), limit: batch) {
+                var request = EventsDeliverRequest()
+                request.event.id = event.id
+                request.event.topic = event.topic
+                request.event.source = source.rawValue
+                request.event.occurredAtMs = event.occurredAtMs
+                request.event.payload = Data(event.payload)
+                do {
+                    _ = try await subscriber.client.call(EventsAPI.deliver, request, timeout: .seconds(10))
+                    try await Outbox.record(database, event: event.id, subscriber: subscriber.name.rawValue, delivered: true, error: "", retryAt: clock.now(), now: clock.now())
+                    delivered += 1
+                } catch {
+                    let attempts = try await Outbox.deliveryState(database, event: event.id, subscriber: subscriber.name.rawValue).attempts
+                    let retryAt = clock.now().addingTimeInterval(Self.backoff(afterAttempts: attempts + 1))
+                    try await Outbox.record(database, event: event.id, subscriber: subscriber.name.rawValue, delivered: false, error: "\(error)", retryAt: retryAt, now: clock.now())
+                    logger.warning("event delivery failed; will retry", metadata: [
+                        "event": "\(event.id)", "subscriber": "\(subscriber.name)", "attempts": "\(attempts + 1)", "error": "\(error)",
+                    ])
+                    break  // probably down: the rest of its batch waits for the next pass
+                }
+            }
+        }
+        return delivered
+    }
+
+    /// Seconds before the next attempt after `attempts` failures: 2^(attempts-1) seconds, at most
+    /// ``maximumBackoff``, with up to 20 % random jitter so that retries do not synchronize.
+    public static func backoff(afterAttempts attempts: Int) -> TimeInterval {
+        let base = min(maximumBackoff, pow(2, Double(max(0, attempts - 1))))
+        return base * Double.random(in: 0.8...1.0)
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import GuildCore
+import SQLKit
+
+/// The transactional outbox: a service writes an event in the same database transaction as the
+/// change it describes, so the event exists if and only if the change does. ``OutboxRelay``
+/// (GuildService) delivers each event to every subscriber at least once; consumers apply each
+/// event id once (``Inbox``).
+public enum Outbox {
+    /// The tables, created by one of the service's migrations.
+    public static func createTables(_ dialect: SQLDialectKind) -> [String] {
+        [
+            """
+            CREATE TABLE outbox_events (
+                seq \(dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"),
+                id TEXT NOT NULL UNIQUE,
+                topic TEXT NOT NULL,
+                payload \(dialect.bytesType) NOT NULL,
+                occurred_at_ms BIGINT NOT NULL
+            )
+            """,
+            // Per subscriber: delivered, or when to try again.
+            """
+            CREATE TABLE outbox_deliveries (
+                event_id TEXT NOT NULL REFERENCES outbox_events(id),
+                subscriber TEXT NOT NULL,
+                attempts INTEGER NOT NULL,
+                next_attempt_at_ms BIGINT NOT NULL,
+                delivered_at_ms BIGINT,
+                last_error TEXT NOT NULL,
+                PRIMARY KEY (event_id, subscriber)
+            )
+            """,
+        ]
+    }
+
+    /// Appends an event inside the caller's transaction. Returns its id.
+    @discardableResult
+    public static func append(_ sql: any SQLDatabase, topic: String, payload: [UInt8], at now: Date) async throws -> String {
+        let id = Identifier.make(at: now)
+        try await sql.raw("""
+            INSERT INTO outbox_events (id, topic, payload, occurred_at_ms)
+            VALUES (\(bind: id), \(bind: topic), \(bind: Data(payload)), \(bind: Int64((now.timeIntervalSince1970 * 1000).rounded())))
+            """).run()
+        return id
+    }
+
+    /// One stored event.
+    public struct Event: Sendable, Equatable {
+        public let id: String
+        public let topic: String
+        public let payload: [UInt8]
+        public let occurredAtMs: Int64
+    }
+
+    /// Events not yet delivered to `subscriber` whose next attempt is due, in the order they
+    /// were written.
+    public static func due(_ database: Database, subscriber: String, topics: Set<String>?, now: Date, limit: Int) async throws -> [Event] {
+        let nowMs = Int64((now.timeIntervalSince1970 * 1000).rounded())
+        return try await database.withConnection { sql in
+            try await sql.raw("""
+                SELECT e.id AS id, e.topic AS topic, e.payload AS payload, e.occurred_at_ms AS occurred_at_ms
+                FROM outbox_events e LEFT JOIN outbox_deliveries d ON d.event_id = e.id AND d.subscriber = \(bind: subscriber)
+                WHERE d.delivered_at_ms IS NULL AND (d.next_attempt_at_ms IS NULL OR d.next_attempt_at_ms <= \(bind: nowMs))
+                ORDER BY e.seq LIMIT \(bind: limit)
+                """).all().compactMap { row in
+                let topic = try row.decode(column: "topic", as: String.self)
+                if let topics, !topics.contains(topic) { return nil }
+                return Event(
+                    id: try row.decode(column: "id", as: String.self), topic: topic,
+                    payload: Array(try row.decode(column: "payload", as: Data.self)),
+                    occurredAtMs: try row.decode(column: "occurred_at_ms", as: Int64.self))
+            }
+        }
+    }
+
+    /// Records the outcome of one delivery attempt: delivered, or failed and due again at `retryAt`.
+    public static func record(_ database: Database, event: String, subscriber: String, delivered: Bool, error: String, retryAt: Date, now: Date) async throws {
+        let nowMs = Int64((now.timeIntervalSince1970 * 1000).rounded())
+        let retryMs = Int64((retryAt.timeIntervalSince1970 * 1000).rounded())
+        try await database.transaction { sql in
+            let attempts = try await sql.raw("""
+                SELECT attempts FROM outbox_deliveries WHERE event_id = \(bind: event) AND subscriber = \(bind: subscriber)
+                """).first()?.decode(column: "attempts", as: Int.self)
+            let deliveredAt: Int64? = delivered ? nowMs : nil
+            if let attempts {
+                try await sql.raw("""
+                    UPDATE outbox_deliveries SET attempts = \(bind: attempts + 1), next_attempt_at_ms = \(bind: retryMs),
+                        delivered_at_ms = \(bind: deliveredAt), last_error = \(bind: String(error.prefix(500)))
+                    WHERE event_id = \(bind: event) AND subscriber = \(bind: subscriber)
+                    """).run()
+            } else {
+                try await sql.raw("""
+                    INSERT INTO outbox_deliveries (event_id, subscriber, attempts, next_attempt_at_ms, delivered_at_ms, last_error)
+                    VALUES (\(bind: event), \(bind: subscriber), 1, \(bind: retryMs), \(bind: deliveredAt), \(bind: String(error.prefix(500))))
+                    """).run()
+            }
+        }
+    }
+
+    /// How many delivery attempts `event` has had to `subscriber` and whether it arrived.
+    public static func deliveryState(_ database: Database, event: String, subscriber: String) async throws -> (attempts: Int, delivered: Bool) {
+        try await database.withConnection { sql in
+            guard let row = try await sql.raw("""
+                SELECT attempts, delivered_at_ms FROM outbox_deliveries WHERE event_id = \(bind: event) AND subscriber = \(bind: subscriber)
+                """).first() else { return (0, false) }
+            return (try row.decode(column: "attempts", as: Int.self), try row.decode(column: "delivered_at_ms", as: Int64?.self) != nil)
+        }
+    }
+}
+
+/// The consumer's side of at-least-once delivery: remembers which event ids were applied, in the
+/// same transaction as their effect, so a redelivered event changes nothing.
+public enum Inbox {
+    public static let createTable = """
+        CREATE TABLE inbox_events (
+            id TEXT PRIMARY KEY,
+            topic TEXT NOT NULL,
+            applied_at_ms BIGINT NOT NULL
+        )
+        """
+
+    /// Claims `eventID` inside the caller's transaction: true the first time, false when it was
+    /// applied before (then the caller applies nothing).
+    public static func claim(_ sql: any SQLDatabase, eventID: String, topic: String, now: Date) async throws -> Bool {
+        if try await sql.raw("SELECT id FROM inbox_events WHERE id = \(bind: eventID)").first() != nil { return false }
+        try await sql.raw("""
+            INSERT INTO inbox_events (id, topic, applied_at_ms) VALUES (\(bind: eventID), \(bind: topic), \(bind: Int64((now.timeIntervalSince1970 * 1000).rounded())))
+            """).run()
+        return true
+    }
+}
