@@ -14,12 +14,12 @@ struct MembershipFixture: Sendable {
     let clock: ManualWallClock
     let database: TestDatabase
 
-    static func with(_ kind: TestDatabaseKind, _ body: (MembershipFixture) async throws -> Void) async throws {
+    static func with(_ kind: TestDatabaseKind, providers: [any PaymentProvider] = [SandboxPaymentProvider()], _ body: (MembershipFixture) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         let logger = Logger(label: "membership-test")
         let database = try await TestDatabase.create(kind, directory: directory.url, logger: logger)
         let clock = ManualWallClock(Date(timeIntervalSince1970: 1_767_225_600))  // 2026-01-01T00:00:00Z
-        let service = MembershipService(database: database.database, clock: clock, logger: logger)
+        let service = MembershipService(database: database.database, providers: providers, clock: clock, logger: logger)
         do {
             try await service.prepare()
             try await body(MembershipFixture(service: service, clock: clock, database: database))
@@ -68,11 +68,12 @@ struct MembershipFixture: Sendable {
         return try await service.createCoupon(request, user: owner)
     }
 
-    func order(_ plan: MembershipPlan, user: UserID, coupon: String = "", key: String = Identifier.make()) async throws -> MembershipOrder {
+    func order(_ plan: MembershipPlan, user: UserID, coupon: String = "", provider: String = "", key: String = Identifier.make()) async throws -> MembershipOrder {
         var request = MembershipCreateOrderRequest()
         request.communityID = plan.communityID
         request.planID = plan.id
         request.couponCode = coupon
+        request.provider = provider
         request.idempotencyKey = key
         return try await service.createOrder(request, user: user)
     }

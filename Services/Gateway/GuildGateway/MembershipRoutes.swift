@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import GuildCore
 import GuildMessages
 import GuildSecurity
@@ -271,6 +272,21 @@ extension GatewayRoutes {
             message.idempotencyKey = key
             let order = try await gateway.client(.membership).call(MembershipAPI.refundOrder, message, metadata: gateway.metadata(context, request: request))
             return try gateway.json(API.Order(order))
+        },
+        // Stripe calls this; it carries no bearer token: the Stripe-Signature header, checked by
+        // membership with the endpoint's secret, is its authentication.
+        GatewayRoute(method: .post, path: "/api/v1/webhooks/stripe") { gateway, request, context in
+            let payload: ByteBuffer
+            do {
+                payload = try await request.body.collect(upTo: 256 * 1024)
+            } catch {
+                throw Problem(status: .contentTooLarge, code: "content_too_large", title: "Content too large", detail: "A webhook body is at most 256 KiB.")
+            }
+            var message = MembershipStripeWebhookRequest()
+            message.payload = Data(payload.readableBytesView)
+            message.signature = request.headers[HTTPField.Name("Stripe-Signature")!] ?? ""
+            let result = try await gateway.client(.membership).call(MembershipAPI.handleStripeWebhook, message, metadata: gateway.metadata(context, request: request))
+            return try gateway.json(["received": "true", "event": result.eventID, "outcome": result.outcome])
         },
         GatewayRoute(method: .get, path: "/api/v1/me/memberships") { gateway, request, context in
             let context = try await gateway.authenticate(request, context: context)

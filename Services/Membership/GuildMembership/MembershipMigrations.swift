@@ -217,5 +217,7 @@ enum MembershipMigrations {
             "CREATE INDEX orders_by_group_buy ON orders (group_buy_id)",
         ]),
             Migration(version: 6, name: "event outbox") { dialect in Outbox.createTables(dialect) },
+            // Stripe webhook events already applied (replay protection), by event id.
+        Migration(version: 7, name: "webhook inbox", statements: [Inbox.createTable]),
     ]
 }

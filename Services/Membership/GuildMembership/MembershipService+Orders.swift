@@ -152,19 +152,29 @@ extension MembershipService {
             if request.fail {
                 try await self.failPayment(sql, payment: paymentID, order: orderID, reason: request.failureReason.isEmpty ? "declined" : String(request.failureReason.prefix(200)), now: now)
             } else {
-                try await sql.raw("""
-                    UPDATE payments SET status = 'succeeded', completed_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: paymentID.rawValue)
-                    """).run()
-                if let group = try await sql.raw("SELECT group_buy_id FROM orders WHERE id = \(bind: orderID.rawValue)").first()?
-                    .decode(column: "group_buy_id", as: String?.self) {
-                    try await self.groupPaymentSucceeded(sql, order: orderID, payment: paymentID, group: group, now: now)
-                } else {
-                    try await self.completeOrder(sql, order: orderID, payment: paymentID, now: now)
-                }
+                try await self.paymentSucceeded(sql, payment: paymentID, order: orderID, now: now)
             }
             return orderID
         }
         return try await order(orderID, user: user)
+    }
+
+    /// A provider says a pending payment succeeded: record it, then complete the order (or hold
+    /// it, for a group buy). `reference` replaces the provider's reference when given (Stripe's
+    /// payment intent, which refunds need).
+    func paymentSucceeded(_ sql: any SQLDatabase, payment: PaymentID, order: OrderID, reference: String? = nil, now: Date) async throws {
+        try await sql.raw("""
+            UPDATE payments SET status = 'succeeded', completed_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: payment.rawValue)
+            """).run()
+        if let reference {
+            try await sql.raw("UPDATE payments SET provider_reference = \(bind: reference) WHERE id = \(bind: payment.rawValue)").run()
+        }
+        if let group = try await sql.raw("SELECT group_buy_id FROM orders WHERE id = \(bind: order.rawValue)").first()?
+            .decode(column: "group_buy_id", as: String?.self) {
+            try await groupPaymentSucceeded(sql, order: order, payment: payment, group: group, now: now)
+        } else {
+            try await completeOrder(sql, order: order, payment: payment, now: now)
+        }
     }
 
     /// A payment failed: the order fails and its coupon redemption is given back.

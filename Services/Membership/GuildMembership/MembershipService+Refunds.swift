@@ -93,7 +93,7 @@ extension MembershipService {
             """).first()?.decode(column: "fee", as: Int64.self) ?? 0, currency: currency)
         let feeBack = fee.scaled(amount.minorUnits, over: paid.minorUnits)
         let refundID = Identifier.make(at: now)
-        try await provider.refund(reference: try row.decode(column: "reference", as: String.self), amount: amount)
+        try await provider.refund(reference: try row.decode(column: "reference", as: String.self), amount: amount, idempotencyKey: refundID)
         try await sql.raw("""
             INSERT INTO refunds (id, order_id, payment_id, amount_minor, currency, reason, refunded_by, created_at_ms)
             VALUES (\(bind: refundID), \(bind: orderID.rawValue), \(bind: payment.rawValue), \(bind: amount.minorUnits), \(bind: currency.rawValue),

@@ -36,6 +36,7 @@ extension MembershipService {
             WireMethod(MembershipAPI.cancelSubscription) { request, context in try await self.cancelSubscription(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.resumeSubscription) { request, context in try await self.resumeSubscription(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.checkEntitlement) { request, _ in try await self.entitlement(request) },
+            WireMethod(MembershipAPI.handleStripeWebhook) { request, _ in try await self.handleStripeWebhook(request) },
             WireMethod(MembershipAPI.checkLedger) { _, _ in try await self.checkLedger() },
             WireMethod(MembershipAPI.getEarnings) { request, context in try await self.earnings(request, user: try context.requireUser()) },
         ])

@@ -21,8 +21,9 @@ public protocol PaymentProvider: Sendable {
     /// Starts collecting `amount` for a payment; the outcome arrives later (a confirmation
     /// through the API for the sandbox, a webhook for a processor).
     func startPayment(id: PaymentID, amount: Money, description: String) async throws -> StartedPayment
-    /// Returns `amount` of the payment the provider knows as `reference` to the payer.
-    func refund(reference: String, amount: Money) async throws
+    /// Returns `amount` of the payment the provider knows as `reference` to the payer; a retry
+    /// with the same `idempotencyKey` refunds once.
+    func refund(reference: String, amount: Money, idempotencyKey: String) async throws
 }
 
 /// The built-in provider for local use, demos and tests: no money moves; a payment is confirmed
@@ -36,5 +37,5 @@ public struct SandboxPaymentProvider: PaymentProvider {
         StartedPayment(reference: "sandbox_\(id.rawValue)", checkoutURL: "/api/v1/payments/\(id.rawValue)/sandbox-confirm")
     }
 
-    public func refund(reference: String, amount: Money) async throws {}
+    public func refund(reference: String, amount: Money, idempotencyKey: String) async throws {}
 }

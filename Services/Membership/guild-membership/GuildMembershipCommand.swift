@@ -33,6 +33,15 @@ struct GuildMembershipCommand: AsyncParsableCommand {
     @Option(name: .customLong("event-subscribers"), help: "Services that receive membership's events: service=host:port[,host:port] separated by ';' (env GUILD_MEMBERSHIP_EVENT_SUBSCRIBERS; default none).")
     var eventSubscribers: String = ConfigEnvironment().string("GUILD_MEMBERSHIP_EVENT_SUBSCRIBERS", default: "")
 
+    @Option(name: .customLong("stripe-api-key"), help: "Stripe secret key; enables the stripe provider (env GUILD_STRIPE_API_KEY; never logged).")
+    var stripeAPIKey: String? = ConfigEnvironment().string("GUILD_STRIPE_API_KEY")
+
+    @Option(name: .customLong("stripe-webhook-secret"), help: "Signing secret of the Stripe webhook endpoint (env GUILD_STRIPE_WEBHOOK_SECRET).")
+    var stripeWebhookSecret: String? = ConfigEnvironment().string("GUILD_STRIPE_WEBHOOK_SECRET")
+
+    @Option(name: .customLong("public-url"), help: "The gateway's public address, for Stripe's return pages (env GUILD_PUBLIC_URL).")
+    var publicURL: String = ConfigEnvironment().string("GUILD_PUBLIC_URL", default: "http://127.0.0.1:8080")
+
     /// Parses `referral=127.0.0.1:7104;content=127.0.0.1:7103`.
     static func subscribers(_ text: String) throws -> [(ServiceName, [WireEndpoint])] {
         try text.split(separator: ";").map { entry in
@@ -46,6 +55,9 @@ struct GuildMembershipCommand: AsyncParsableCommand {
 
     func validate() throws {
         _ = try Self.subscribers(eventSubscribers)
+        if stripeAPIKey != nil, stripeWebhookSecret == nil {
+            throw ValidationError("--stripe-api-key needs --stripe-webhook-secret: without it no payment could ever be confirmed")
+        }
         guard (0...5000).contains(platformFeeBasisPoints) else { throw ValidationError("--platform-fee-bp must be between 0 and 5000") }
         guard (0...60).contains(graceDays) else { throw ValidationError("--grace-days must be between 0 and 60") }
     }
@@ -58,8 +70,15 @@ struct GuildMembershipCommand: AsyncParsableCommand {
         let settings = configuration
         let subscribers = try Self.subscribers(eventSubscribers)
         let certificates = common.resolvedCertificatesDirectory
+        var providers: [any PaymentProvider] = [SandboxPaymentProvider()]
+        if let stripeAPIKey, let stripeWebhookSecret {
+            providers.append(StripePaymentProvider(configuration: StripeConfiguration(
+                apiKey: stripeAPIKey, webhookSecret: stripeWebhookSecret,
+                successURL: publicURL + "/?payment=succeeded", cancelURL: publicURL + "/?payment=cancelled")))
+        }
+        let paymentProviders = providers
         try await ServiceRunner.run(service: .membership, listen: listen, databaseURL: url, options: common) { database, logger in
-            let service = MembershipService(database: database, configuration: settings, logger: logger)
+            let service = MembershipService(database: database, configuration: settings, providers: paymentProviders, logger: logger)
             try await service.prepare()
             let scheduler = PeriodicJob(name: "membership-scheduler", every: settings.schedulerInterval, logger: logger) {
                 let changed = try await service.advanceSubscriptions()

@@ -85,3 +85,9 @@ public enum EventsAPI {
     public static let deliver = MethodDescriptor<EventsDeliverRequest, EventsDeliverResponse>(
         "events.Deliver", idempotent: true, allowedCallers: producers)
 }
+
+extension MembershipAPI {
+    /// Idempotent: a replayed event is recognised by its id and changes nothing.
+    public static let handleStripeWebhook = MethodDescriptor<MembershipStripeWebhookRequest, MembershipStripeWebhookResult>(
+        "membership.HandleStripeWebhook", idempotent: true, allowedCallers: frontDoor)
+}
