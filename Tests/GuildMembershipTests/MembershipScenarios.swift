@@ -165,7 +165,11 @@ enum MembershipScenarios {
     static var names: [String] { all.keys.sorted() }
 
     static func run(_ name: String, on kind: TestDatabaseKind) async throws {
-        try await MembershipFixture.with(kind) { fixture in try await all[name]!(fixture) }
+        try await MembershipFixture.with(kind) { fixture in
+            try await all[name]!(fixture)
+            // Whatever the scenario did, the ledger's invariants hold afterwards.
+            try await fixture.expectLedgerHolds()
+        }
     }
 
     static func purchase(_ f: MembershipFixture) async throws {
@@ -390,6 +394,18 @@ enum MembershipScenarios {
         #expect(await thrownError { _ = try await f.service.updateCommunity(publish, user: UserID("co-1")) }?.code == .permissionDenied)
         #expect(try await f.service.updateCommunity(publish, user: f.owner).status == "active")
         #expect(try await f.service.community("rust-club", user: nil).name == "Rust Club")
+        var recurrency = MembershipUpdateCommunityRequest()
+        recurrency.communityID = draft.id
+        recurrency.currency = "usd"
+        #expect(try await f.service.updateCommunity(recurrency, user: f.owner).currency == "USD")  // no plans yet
+        var plan = MembershipCreatePlanRequest()
+        plan.communityID = draft.id
+        plan.name = "Monthly"
+        plan.priceMinorUnits = 900
+        plan.period = "monthly"
+        #expect(try await f.service.createPlan(plan, user: f.owner).price.currency == "USD")
+        recurrency.currency = "EUR"
+        #expect(await thrownError { _ = try await f.service.updateCommunity(recurrency, user: f.owner) }?.reason == "currency_fixed")
         var rename = MembershipUpdateCommunityRequest()
         rename.communityID = draft.id
         rename.name = "Rustaceans"

@@ -211,6 +211,8 @@ public final class MembershipService: Sendable {
         if request.hasStatus, !["active", "archived"].contains(request.status) {
             violations.append(.init(field: "status", description: "active (publish) or archived."))
         }
+        let currency = request.hasCurrency ? Currency(rawValue: request.currency) : nil
+        if request.hasCurrency, currency == nil { violations.append(.init(field: "currency", description: "An ISO 4217 code such as CNY or USD.")) }
         guard violations.isEmpty else { throw GuildError.invalid(violations) }
         let now = clock.now()
         do {
@@ -224,12 +226,21 @@ public final class MembershipService: Sendable {
                         throw GuildError(.failedPrecondition, "A \(community.status.rawValue) community cannot become \(status.rawValue).", reason: "invalid_transition")
                     }
                 }
+                if let currency, currency != community.currency {
+                    let plans = try await sql.raw("SELECT COUNT(*) AS n FROM plans WHERE community_id = \(bind: id.rawValue)").first()?.decode(column: "n", as: Int.self) ?? 0
+                    guard plans == 0 else {
+                        throw GuildError(.failedPrecondition, "The currency can change only while the community has no plans.",
+                                         fieldViolations: [.init(field: "currency", description: "Fixed once plans exist.")], reason: "currency_fixed")
+                    }
+                    community.currency = currency
+                }
                 if request.hasSlug { community.slug = request.slug.lowercased() }
                 if request.hasName { community.name = request.name.trimmingCharacters(in: .whitespaces) }
                 if request.hasDescription_p { community.description = request.description_p }
                 if request.hasRefundWindowDays { community.refundWindowDays = Int(request.refundWindowDays) }
                 try await sql.raw("""
                     UPDATE communities SET slug = \(bind: community.slug), name = \(bind: community.name), description = \(bind: community.description),
+                        currency = \(bind: community.currency.rawValue),
                         refund_window_days = \(bind: community.refundWindowDays), status = \(bind: community.status.rawValue), updated_at_ms = \(bind: now.milliseconds)
                     WHERE id = \(bind: id.rawValue)
                     """).run()

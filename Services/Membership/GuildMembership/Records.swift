@@ -13,7 +13,7 @@ struct CommunityRecord: Sendable {
     var slug: String
     var name: String
     var description: String
-    let currency: Currency
+    var currency: Currency
     var refundWindowDays: Int
     let dissolutionRefund: String
     var status: Status

@@ -171,6 +171,16 @@ public nonisolated struct MembershipUpdateCommunityRequest: Sendable {
   /// Clears the value of `status`. Subsequent reads from it will return its default value.
   public mutating func clearStatus() {self._status = nil}
 
+  /// Only while the community has no plans (prices are in its currency).
+  public var currency: String {
+    get {_currency ?? String()}
+    set {_currency = newValue}
+  }
+  /// Returns true if `currency` has been explicitly set.
+  public var hasCurrency: Bool {self._currency != nil}
+  /// Clears the value of `currency`. Subsequent reads from it will return its default value.
+  public mutating func clearCurrency() {self._currency = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -180,6 +190,7 @@ public nonisolated struct MembershipUpdateCommunityRequest: Sendable {
   fileprivate var _description_p: String? = nil
   fileprivate var _refundWindowDays: Int32? = nil
   fileprivate var _status: String? = nil
+  fileprivate var _currency: String? = nil
 }
 
 public nonisolated struct MembershipRoleAssignment: Sendable {
@@ -1643,7 +1654,7 @@ nonisolated extension MembershipGetCommunityRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension MembershipUpdateCommunityRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateCommunityRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}slug\0\u{1}name\0\u{1}description\0\u{3}refund_window_days\0\u{1}status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}slug\0\u{1}name\0\u{1}description\0\u{3}refund_window_days\0\u{1}status\0\u{1}currency\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1657,6 +1668,7 @@ nonisolated extension MembershipUpdateCommunityRequest: SwiftProtobuf.Message, S
       case 4: try { try decoder.decodeSingularStringField(value: &self._description_p) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self._refundWindowDays) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self._status) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self._currency) }()
       default: break
       }
     }
@@ -1685,6 +1697,9 @@ nonisolated extension MembershipUpdateCommunityRequest: SwiftProtobuf.Message, S
     try { if let v = self._status {
       try visitor.visitSingularStringField(value: v, fieldNumber: 6)
     } }()
+    try { if let v = self._currency {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1695,6 +1710,7 @@ nonisolated extension MembershipUpdateCommunityRequest: SwiftProtobuf.Message, S
     if lhs._description_p != rhs._description_p {return false}
     if lhs._refundWindowDays != rhs._refundWindowDays {return false}
     if lhs._status != rhs._status {return false}
+    if lhs._currency != rhs._currency {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
