@@ -540,6 +540,12 @@ enum MembershipScenarios {
         #expect(paid.subscriptionID == subscription?.id)
         // Two years from the first payment.
         #expect(subscription?.currentPeriodEndMs == Int64(Calendar.utc.date(byAdding: .year, value: 2, to: f.clock.now())!.timeIntervalSince1970 * 1000))
+        // Retired, the plan sells no more, but its member may still renew it.
+        var retire = MembershipPlanRequest()
+        retire.planID = plan.id
+        _ = try await f.service.retirePlan(retire, user: f.owner)
+        #expect(await thrownError { _ = try await f.order(plan, user: UserID("newcomer")) }?.reason == "plan_retired")
+        #expect(try await f.order(plan, user: member).quote.total.minorUnits == 25_550)
         try await f.expectLedgerHolds()
     }
 

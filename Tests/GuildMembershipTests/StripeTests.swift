@@ -195,6 +195,24 @@ struct StripeTests {
                 #expect(refund.idempotencyKey?.hasPrefix("guild-refund-") == true)
                 try await f.expectLedgerHolds()
 
+                // Group buys pay through Stripe too.
+                var offerRequest = MembershipCreateGroupBuyOfferRequest()
+                offerRequest.planID = plan.id
+                offerRequest.groupSize = 2
+                offerRequest.priceMinorUnits = 9_900
+                offerRequest.windowHours = 24
+                let offer = try await f.service.createGroupBuyOffer(offerRequest, user: f.owner)
+                var open = MembershipOpenGroupBuyRequest()
+                open.offerID = offer.id
+                open.idempotencyKey = "open-stripe"
+                open.provider = "stripe"
+                let group = try await f.service.openGroupBuy(open, user: UserID("member-3"))
+                #expect(group.yourOrder.payment.provider == "stripe")
+                #expect(fake.calls.withLock { $0.last?.form["line_items[0][price_data][unit_amount]"] } == "9900")
+                open.provider = "paypal"
+                open.idempotencyKey = "open-paypal"
+                #expect(await thrownError { _ = try await f.service.openGroupBuy(open, user: UserID("member-4")) }?.fieldViolations.first?.field == "provider")
+
                 // An expired session fails its order.
                 let abandoned = try await f.order(plan, user: UserID("member-2"), provider: "stripe")
                 let expired = Self.webhook("checkout.session.expired", id: "evt_3", reference: abandoned.payment.id, paid: false, at: f.clock.now())

@@ -38,6 +38,7 @@ extension GatewayRoutes {
             var message = MembershipOpenGroupBuyRequest()
             message.offerID = try context.parameters.require("offerId")
             message.idempotencyKey = try gateway.idempotencyKey(request)
+            message.provider = request.uri.queryParameters.get("provider") ?? ""
             let group = try await gateway.client(.membership).call(MembershipAPI.openGroupBuy, message, metadata: gateway.metadata(context, request: request))
             return try gateway.json(API.Group(group), status: .created)
         },
@@ -53,6 +54,7 @@ extension GatewayRoutes {
             var message = MembershipJoinGroupBuyRequest()
             message.groupBuyID = try context.parameters.require("groupId")
             message.idempotencyKey = try gateway.idempotencyKey(request)
+            message.provider = request.uri.queryParameters.get("provider") ?? ""
             let group = try await gateway.client(.membership).call(MembershipAPI.joinGroupBuy, message, metadata: gateway.metadata(context, request: request))
             return try gateway.json(API.Group(group))
         },

@@ -76,6 +76,7 @@ extension MembershipService {
 
     /// Opens a group on an offer, with the opener's order to pay.
     public func openGroupBuy(_ request: MembershipOpenGroupBuyRequest, user: UserID) async throws -> MembershipGroupBuy {
+        let provider = try paymentProvider(named: request.provider)
         var fingerprinted = request
         fingerprinted.idempotencyKey = ""
         let now = clock.now()
@@ -94,7 +95,7 @@ extension MembershipService {
                 VALUES (\(bind: groupID), \(bind: offer.id), \(bind: offer.communityID), \(bind: user.rawValue), 'open', \(bind: nowMs),
                         \(bind: nowMs + Int64(offer.windowHours) * 3_600_000))
                 """).run()
-            try await self.placeGroupOrder(sql, group: groupID, offer: offer, user: user, now: now)
+            try await self.placeGroupOrder(sql, group: groupID, offer: offer, user: user, provider: provider, now: now)
             return groupID
         }
         return try await groupBuy(MembershipGetGroupBuyRequest.with { $0.groupBuyID = groupID }, user: user)
@@ -102,6 +103,7 @@ extension MembershipService {
 
     /// Joins an open group through its link, with the joiner's order to pay.
     public func joinGroupBuy(_ request: MembershipJoinGroupBuyRequest, user: UserID) async throws -> MembershipGroupBuy {
+        let provider = try paymentProvider(named: request.provider)
         var fingerprinted = request
         fingerprinted.idempotencyKey = ""
         let now = clock.now()
@@ -125,7 +127,7 @@ extension MembershipService {
                 try $0.decode(column: "status", as: String.self) == "held" || $0.decode(column: "created_at_ms", as: Int64.self) > now.milliseconds - Self.pendingSeatHoldMs
             }.count
             guard taken < offer.groupSize else { throw GuildError(.resourceExhausted, "This group is full.", reason: "group_full") }
-            try await self.placeGroupOrder(sql, group: request.groupBuyID, offer: offer, user: user, now: now)
+            try await self.placeGroupOrder(sql, group: request.groupBuyID, offer: offer, user: user, provider: provider, now: now)
             return request.groupBuyID
         }
         return try await groupBuy(MembershipGetGroupBuyRequest.with { $0.groupBuyID = request.groupBuyID }, user: user)
@@ -165,7 +167,7 @@ extension MembershipService {
     }
 
     /// An order at the group price, in a group, with a payment to make.
-    private func placeGroupOrder(_ sql: any SQLDatabase, group: String, offer: MembershipGroupBuyOffer, user: UserID, now: Date) async throws {
+    private func placeGroupOrder(_ sql: any SQLDatabase, group: String, offer: MembershipGroupBuyOffer, user: UserID, provider: any PaymentProvider, now: Date) async throws {
         let community = CommunityID(offer.communityID)
         let (record, _) = try await authorized(sql, community: community, user: user, operation: nil)
         guard record.status == .active else {
@@ -197,9 +199,6 @@ extension MembershipService {
             VALUES (\(bind: orderID.rawValue), \(bind: community.rawValue), \(bind: plan.id.rawValue), \(bind: user.rawValue), \(bind: try quote.serializedData()),
                     \(bind: price.minorUnits), \(bind: price.currency.rawValue), 'pending', \(bind: group), \(bind: now.milliseconds), \(bind: now.milliseconds))
             """).run()
-        guard let provider = providers["sandbox"] ?? providers.values.first else {
-            throw GuildError(.unavailable, "No payment provider is configured.", retryAfterSeconds: 60)
-        }
         let paymentID = PaymentID.make(at: now)
         let started = try await provider.startPayment(id: paymentID, amount: price, description: "\(plan.name) (group)")
         try await sql.raw("""

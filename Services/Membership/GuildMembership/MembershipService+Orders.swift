@@ -25,7 +25,6 @@ extension MembershipService {
         }
         let plan = try await planRecord(sql, planID)
         guard plan.community == id else { throw GuildError(.notFound, "No such plan in this community.") }
-        guard plan.isActive else { throw GuildError(.failedPrecondition, "This plan has been retired.", reason: "plan_retired") }
         let coupon = couponCode.isEmpty ? nil : try await coupon(sql, community: id, code: couponCode)
         let history = try await sql.raw("""
             SELECT (SELECT COUNT(*) FROM orders WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: id.rawValue) AND status = 'paid' AND total_minor > 0) AS purchases,
@@ -38,6 +37,10 @@ extension MembershipService {
             hasSubscribed: try history?.decode(column: "subscriptions", as: Int.self) ?? 0 > 0,
             couponRedemptions: try history?.decode(column: "redemptions", as: Int.self) ?? 0,
             isRenewal: try history?.decode(column: "holding", as: Int.self) ?? 0 > 0)
+        // A retired plan sells no more, but its members may keep renewing it.
+        guard plan.isActive || buyer.isRenewal else {
+            throw GuildError(.failedPrecondition, "This plan has been retired.", reason: "plan_retired")
+        }
         return Pricing(plan: plan, offer: try await currentOffer(sql, plan: plan, at: now), coupon: coupon, buyer: buyer, now: now)
     }
 
@@ -47,13 +50,10 @@ extension MembershipService {
     /// once; otherwise a payment is started with the provider and the order waits for it.
     /// Repeating the request with the same idempotency key returns the same order.
     public func createOrder(_ request: MembershipCreateOrderRequest, user: UserID) async throws -> MembershipOrder {
-        let providerName = request.provider.isEmpty ? "sandbox" : request.provider
-        guard let provider = providers[providerName] else {
-            throw GuildError.invalid([.init(field: "provider", description: "One of: \(providers.keys.sorted().joined(separator: ", ")).")])
-        }
+        let provider = try paymentProvider(named: request.provider)
         var fingerprinted = request
         fingerprinted.idempotencyKey = ""
-        fingerprinted.provider = providerName
+        fingerprinted.provider = provider.name
         let now = clock.now()
         let orderID = try await IdempotencyKeys.run(
             database, scope: "create_order:\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(fingerprinted), now: now,
@@ -285,6 +285,14 @@ extension MembershipService {
             }
             return order
         }
+    }
+
+    /// The provider called `name` ("" means the sandbox), or `invalidArgument` naming those there are.
+    func paymentProvider(named name: String) throws -> any PaymentProvider {
+        guard let provider = providers[name.isEmpty ? "sandbox" : name] else {
+            throw GuildError.invalid([.init(field: "provider", description: "One of: \(providers.keys.sorted().joined(separator: ", ")).")])
+        }
+        return provider
     }
 
     /// How long an unpaid order holds a seat of a plan with a seat limit.

@@ -1323,6 +1323,9 @@ public nonisolated struct MembershipOpenGroupBuyRequest: Sendable {
 
   public var idempotencyKey: String = String()
 
+  /// sandbox (the default) or stripe
+  public var provider: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1337,6 +1340,9 @@ public nonisolated struct MembershipJoinGroupBuyRequest: Sendable {
   public var groupBuyID: String = String()
 
   public var idempotencyKey: String = String()
+
+  /// sandbox (the default) or stripe
+  public var provider: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3961,7 +3967,7 @@ nonisolated extension MembershipGroupBuy: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension MembershipOpenGroupBuyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".OpenGroupBuyRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}offer_id\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}offer_id\0\u{3}idempotency_key\0\u{1}provider\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3971,6 +3977,7 @@ nonisolated extension MembershipOpenGroupBuyRequest: SwiftProtobuf.Message, Swif
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.offerID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.provider) }()
       default: break
       }
     }
@@ -3983,12 +3990,16 @@ nonisolated extension MembershipOpenGroupBuyRequest: SwiftProtobuf.Message, Swif
     if !self.idempotencyKey.isEmpty {
       try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
     }
+    if !self.provider.isEmpty {
+      try visitor.visitSingularStringField(value: self.provider, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: MembershipOpenGroupBuyRequest, rhs: MembershipOpenGroupBuyRequest) -> Bool {
     if lhs.offerID != rhs.offerID {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.provider != rhs.provider {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3996,7 +4007,7 @@ nonisolated extension MembershipOpenGroupBuyRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension MembershipJoinGroupBuyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JoinGroupBuyRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}group_buy_id\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}group_buy_id\0\u{3}idempotency_key\0\u{1}provider\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4006,6 +4017,7 @@ nonisolated extension MembershipJoinGroupBuyRequest: SwiftProtobuf.Message, Swif
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.groupBuyID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.provider) }()
       default: break
       }
     }
@@ -4018,12 +4030,16 @@ nonisolated extension MembershipJoinGroupBuyRequest: SwiftProtobuf.Message, Swif
     if !self.idempotencyKey.isEmpty {
       try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
     }
+    if !self.provider.isEmpty {
+      try visitor.visitSingularStringField(value: self.provider, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: MembershipJoinGroupBuyRequest, rhs: MembershipJoinGroupBuyRequest) -> Bool {
     if lhs.groupBuyID != rhs.groupBuyID {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.provider != rhs.provider {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
