@@ -147,7 +147,7 @@ enum MembershipScenarios {
         "a member pays with the sandbox and is entitled; the ledger balances and the owner's statement adds up": purchase,
         "a repeated idempotency key returns the first order; the same key with another body is refused": idempotency,
         "100 concurrent redemptions of a coupon limited to 10: exactly 10 succeed": couponRace,
-        "a failed payment fails the order, gives the coupon back, and moves no money": failedPayment,
+        "a failed payment fails the order, gives the coupon back, and moves no money; so does an abandoned one": failedPayment,
         "a quote explains the price line by line: offer, then coupon; coupon rules are enforced": quotes,
         "a trial needs no payment; unpaid it falls past due, then expires after the grace period": trialExpiry,
         "cancel keeps access to the period's end, then the scheduler expires it": cancelThenExpire,
@@ -261,7 +261,17 @@ enum MembershipScenarios {
         #expect(failed.payment.failureReason == "declined")
         #expect(try await f.entitled(member, community) == false)
         // Given back: someone else can use it now.
-        _ = try await f.order(plan, user: UserID("member-2"), coupon: "ONLYONE")
+        let second = try await f.order(plan, user: UserID("member-2"), coupon: "ONLYONE")
+        // Left unpaid for a day, the order is cancelled and the coupon given back again.
+        f.clock.advance(by: 24 * 3_600 - 1)
+        #expect(try await f.service.cancelAbandonedOrders() == 0)
+        f.clock.advance(by: 2)
+        #expect(try await f.service.cancelAbandonedOrders() == 1)
+        let cancelled = try await f.service.order(OrderID(second.id), user: UserID("member-2"))
+        #expect(cancelled.status == "cancelled")
+        #expect(cancelled.payment.status == "voided")
+        #expect(try await f.pay(cancelled, user: UserID("member-2")).status == "cancelled")
+        _ = try await f.order(plan, user: UserID("member-3"), coupon: "ONLYONE")
         #expect(try await f.service.checkLedger().transactions == 0)
         try await f.expectLedgerHolds()
     }

@@ -10,6 +10,9 @@ public struct MembershipConfiguration: Sendable {
     /// whose window ended.
     public var schedulerInterval: Duration = .seconds(15)
 
+    /// An order left unpaid this long is cancelled (its coupon and seat freed).
+    public var abandonedOrderAge: Duration = .seconds(24 * 3600)
+
     public init() {}
 }
 

@@ -177,17 +177,46 @@ extension MembershipService {
         }
     }
 
+    /// Cancels orders left unpaid for ``MembershipConfiguration/abandonedOrderAge``: the
+    /// payment is voided, the coupon redemption given back, the seat freed. (Group-buy orders
+    /// end with their group.) The scheduler's work; returns how many were cancelled.
+    @discardableResult
+    public func cancelAbandonedOrders() async throws -> Int {
+        let now = clock.now()
+        let cutoff = now.milliseconds - Int64(configuration.abandonedOrderAge.seconds * 1000)
+        return try await database.transaction { sql in
+            let rows = try await sql.raw("""
+                SELECT id FROM orders WHERE status = 'pending' AND group_buy_id IS NULL AND created_at_ms < \(bind: cutoff)
+                """).all()
+            for row in rows {
+                let order = OrderID(try row.decode(column: "id", as: String.self))
+                try await sql.raw("""
+                    UPDATE payments SET status = 'voided', failure_reason = 'abandoned', completed_at_ms = \(bind: now.milliseconds)
+                    WHERE order_id = \(bind: order.rawValue) AND status = 'pending'
+                    """).run()
+                try await sql.raw("UPDATE orders SET status = 'cancelled', updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: order.rawValue)").run()
+                try await self.releaseCoupons(sql, order: order)
+            }
+            return rows.count
+        }
+    }
+
+    /// Gives back the coupon redemptions an order held.
+    func releaseCoupons(_ sql: any SQLDatabase, order: OrderID) async throws {
+        for row in try await sql.raw("SELECT coupon_id FROM coupon_redemptions WHERE order_id = \(bind: order.rawValue)").all() {
+            let coupon = try row.decode(column: "coupon_id", as: String.self)
+            try await sql.raw("UPDATE coupons SET redeemed = redeemed - 1 WHERE id = \(bind: coupon) AND redeemed > 0").run()
+        }
+        try await sql.raw("DELETE FROM coupon_redemptions WHERE order_id = \(bind: order.rawValue)").run()
+    }
+
     /// A payment failed: the order fails and its coupon redemption is given back.
     func failPayment(_ sql: any SQLDatabase, payment: PaymentID, order: OrderID, reason: String, now: Date) async throws {
         try await sql.raw("""
             UPDATE payments SET status = 'failed', failure_reason = \(bind: reason), completed_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: payment.rawValue)
             """).run()
         try await sql.raw("UPDATE orders SET status = 'failed', updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: order.rawValue)").run()
-        for row in try await sql.raw("SELECT coupon_id FROM coupon_redemptions WHERE order_id = \(bind: order.rawValue)").all() {
-            let coupon = try row.decode(column: "coupon_id", as: String.self)
-            try await sql.raw("UPDATE coupons SET redeemed = redeemed - 1 WHERE id = \(bind: coupon) AND redeemed > 0").run()
-        }
-        try await sql.raw("DELETE FROM coupon_redemptions WHERE order_id = \(bind: order.rawValue)").run()
+        try await releaseCoupons(sql, order: order)
         logger.info("payment failed", metadata: ["payment": "\(payment)", "reason": "\(reason)"])
     }
 

@@ -85,6 +85,8 @@ struct GuildMembershipCommand: AsyncParsableCommand {
                 if changed > 0 { logger.info("subscriptions moved on", metadata: ["count": "\(changed)"]) }
                 let closed = try await service.closeExpiredGroupBuys()
                 if closed > 0 { logger.info("group buys closed short", metadata: ["count": "\(closed)"]) }
+                let abandoned = try await service.cancelAbandonedOrders()
+                if abandoned > 0 { logger.info("abandoned orders cancelled", metadata: ["count": "\(abandoned)"]) }
             }
             var services: [any Service] = [scheduler]
             if !subscribers.isEmpty {
