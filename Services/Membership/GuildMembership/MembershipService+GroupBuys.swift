@@ -233,7 +233,7 @@ extension MembershipService {
         }
         guard status == "open" else {
             // Paid after the group closed: this payment goes back at once.
-            try await refund(sql, order: orderID, amount: 0, reason: "group buy closed before this payment", by: UserID("system"), overridingWindow: true, now: now)
+            try await refund(sql, order: orderID, amount: 0, reason: "group buy closed before this payment", by: Self.systemActor, overridingWindow: true, now: now)
             return
         }
         let offer = try await groupBuyOffer(sql, try group.decode(column: "offer_id", as: String.self))
@@ -278,7 +278,7 @@ extension MembershipService {
         for row in try await sql.raw("SELECT id, status FROM orders WHERE group_buy_id = \(bind: groupID) AND status IN ('held', 'pending')").all() {
             let order = OrderID(try row.decode(column: "id", as: String.self))
             if try row.decode(column: "status", as: String.self) == "held" {
-                try await refund(sql, order: order, amount: 0, reason: "group buy did not fill in time", by: UserID("system"), overridingWindow: true, now: now)
+                try await refund(sql, order: order, amount: 0, reason: "group buy did not fill in time", by: Self.systemActor, overridingWindow: true, now: now)
             } else {
                 try await sql.raw("""
                     UPDATE payments SET status = 'voided', failure_reason = 'group buy did not fill in time', completed_at_ms = \(bind: now.milliseconds)

@@ -18,7 +18,7 @@ extension MembershipService {
         }
     }
 
-    private func pricing(_ sql: any SQLDatabase, community id: CommunityID, plan planID: PlanID, couponCode: String, user: UserID, now: Date) async throws -> (Pricing) {
+    private func pricing(_ sql: any SQLDatabase, community id: CommunityID, plan planID: PlanID, couponCode: String, user: UserID, now: Date) async throws -> Pricing {
         let (community, _) = try await authorized(sql, community: id, user: user, operation: nil)
         guard community.status == .active else {
             throw GuildError(.failedPrecondition, "This community is not open for new members.", reason: "community_not_active")
@@ -143,7 +143,9 @@ extension MembershipService {
             let orderID = OrderID(try row.decode(column: "order_id", as: String.self))
             let buyer = UserID(try row.decode(column: "user_id", as: String.self))
             if buyer != user {
-                _ = try await self.authorized(sql, community: CommunityID(try row.decode(column: "community_id", as: String.self)), user: user, operation: Operation.readOrders)
+                // Someone else's payment: as if it did not exist, unless the caller runs the community.
+                let role = try await Self.role(sql, user: user, community: CommunityID(try row.decode(column: "community_id", as: String.self)), now: now)
+                guard Self.policy.allows(Operation.readOrders, role: role) else { throw GuildError(.notFound, "No such payment.") }
             }
             guard try row.decode(column: "provider", as: String.self) == "sandbox" else {
                 throw GuildError(.failedPrecondition, "Only sandbox payments are confirmed through the API.", reason: "not_sandbox")

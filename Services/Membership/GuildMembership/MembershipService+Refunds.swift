@@ -30,9 +30,7 @@ extension MembershipService {
             let community = CommunityID(try row.decode(column: "community_id", as: String.self))
             let role = try await Self.role(sql, user: user, community: community, now: now)
             let asStaff = Self.policy.allows(Operation.refundOrders, role: role)
-            guard asStaff || buyer == user else {
-                throw buyer == user ? GuildError(.permissionDenied, "Not allowed.") : GuildError(.notFound, "No such order.")
-            }
+            guard asStaff || buyer == user else { throw GuildError(.notFound, "No such order.") }
             return try await self.refund(sql, order: orderID, amount: request.amountMinorUnits, reason: request.reason, by: user,
                                          overridingWindow: asStaff, now: now).rawValue
         }

@@ -81,6 +81,10 @@ public final class MembershipService: Sendable {
         return event
     }
 
+    /// Who a refund is recorded as decided by when the service itself decides (a group buy that
+    /// did not fill in time).
+    static let systemActor = UserID("system")
+
     // MARK: Authorization
 
     /// Operations of this service and who may do them. The authorization test tries every cell.
