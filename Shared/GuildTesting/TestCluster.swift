@@ -52,6 +52,7 @@ public final class TestCluster: Sendable {
         authConfiguration: AuthConfiguration = TestCluster.fastAuthConfiguration,
         clock: any WallClock = SystemWallClock(),
         gatewayConfiguration: GatewayConfiguration = GatewayConfiguration(),
+        membershipProviders: [any PaymentProvider] = [SandboxPaymentProvider()],
         logger: Logger = Logger(label: "test-cluster")
     ) async throws -> TestCluster {
         let directory = try TemporaryDirectory()
@@ -63,7 +64,7 @@ public final class TestCluster: Sendable {
             host: "127.0.0.1", port: 0, serviceName: .auth, router: auth.wireRouter,
             tls: try certificates.tls(for: .auth), logger: logger)
         let membershipDatabase = try await TestDatabase.create(kind, directory: directory.url, logger: logger)
-        let membership = MembershipService(database: membershipDatabase.database, clock: clock, logger: logger)
+        let membership = MembershipService(database: membershipDatabase.database, providers: membershipProviders, clock: clock, logger: logger)
         try await membership.prepare()
         let membershipServer = try await WireServer.bind(
             host: "127.0.0.1", port: 0, serviceName: .membership, router: membership.wireRouter,
@@ -95,9 +96,12 @@ public final class TestCluster: Sendable {
         authConfiguration: AuthConfiguration = TestCluster.fastAuthConfiguration,
         clock: any WallClock = SystemWallClock(),
         gatewayConfiguration: GatewayConfiguration = GatewayConfiguration(),
+        membershipProviders: [any PaymentProvider] = [SandboxPaymentProvider()],
         _ body: (TestCluster) async throws -> T
     ) async throws -> T {
-        let cluster = try await start(database: kind, authConfiguration: authConfiguration, clock: clock, gatewayConfiguration: gatewayConfiguration)
+        let cluster = try await start(
+            database: kind, authConfiguration: authConfiguration, clock: clock, gatewayConfiguration: gatewayConfiguration,
+            membershipProviders: membershipProviders)
         do {
             let result = try await body(cluster)
             await cluster.shutdown()

@@ -165,3 +165,56 @@ struct GatewayMembershipTests {
         }
     }
 }
+
+/// Stripe through the gateway: the checkout URL comes back on the order, and Stripe's webhook,
+/// posted to the public endpoint with no bearer token, pays it once.
+@Suite("Gateway Stripe webhook")
+struct GatewayStripeTests {
+    typealias E2E = GatewayEndToEndTests
+    static let secret = "whsec_gateway_test"
+
+    @Test("an order paid through Stripe: checkout URL, signed webhook applied once, forged and replayed calls refused or ignored")
+    func webhook() async throws {
+        let fake = FakeStripe()
+        try await fake.serve { port in
+            var configuration = StripeConfiguration(apiKey: "sk_test_gateway", webhookSecret: Self.secret,
+                                                    successURL: "https://guild.example/ok", cancelURL: "https://guild.example/no")
+            configuration.apiBase = "http://127.0.0.1:\(port)"
+            let providers: [any PaymentProvider] = [SandboxPaymentProvider(), StripePaymentProvider(configuration: configuration)]
+            try await TestCluster.withCluster(membershipProviders: providers) { cluster in
+                try await cluster.gateway.makeApplication().test(.live) { client in
+                    let owner = try await GatewayMembershipTests.register(client, "owner@example.com", "Owner")
+                    let community = try E2E.object(try await GatewayMembershipTests.call(client, .post, "/api/v1/communities", token: owner.token,
+                                                                                          body: ["slug": "stripe-club", "name": "Stripe club"]))
+                    let communityID = try #require(community["id"] as? String)
+                    _ = try await GatewayMembershipTests.call(client, .patch, "/api/v1/communities/\(communityID)", token: owner.token, body: ["status": "active"])
+                    let plan = try E2E.object(try await GatewayMembershipTests.call(client, .post, "/api/v1/communities/\(communityID)/plans", token: owner.token,
+                                                                                     body: ["name": "Monthly", "priceMinorUnits": 19_900, "period": "monthly"]))
+                    let member = try await GatewayMembershipTests.register(client, "member@example.com", "Member")
+                    let order = try E2E.object(try await GatewayMembershipTests.call(
+                        client, .post, "/api/v1/orders", token: member.token,
+                        body: ["communityId": communityID, "planId": try #require(plan["id"] as? String), "provider": "stripe"], idempotencyKey: "stripe-1"))
+                    let payment = try #require(order["payment"] as? [String: Any])
+                    #expect((payment["checkoutUrl"] as? String)?.hasPrefix("https://checkout.stripe.com/") == true)
+                    let paymentID = try #require(payment["id"] as? String)
+
+                    func post(_ call: (body: String, signature: String)) async throws -> TestResponse {
+                        try await client.execute(uri: "/api/v1/webhooks/stripe", method: .post,
+                                                 headers: [.contentType: "application/json", HTTPField.Name("Stripe-Signature")!: call.signature],
+                                                 body: ByteBuffer(string: call.body))
+                    }
+                    let forged = FakeStripe.webhook("checkout.session.completed", id: "evt_x", reference: paymentID, at: Date(), secret: "whsec_wrong")
+                    #expect(try E2E.expectProblem(try await post(forged), status: .unauthorized, code: "unauthenticated")["reason"] as? String == "invalid_signature")
+                    let completed = FakeStripe.webhook("checkout.session.completed", id: "evt_1", reference: paymentID, at: Date(), secret: Self.secret)
+                    let applied = try await post(completed)
+                    #expect(applied.status == .ok)
+                    #expect(try E2E.object(applied)["outcome"] as? String == "applied")
+                    #expect(try E2E.object(try await post(completed))["outcome"] as? String == "duplicate")
+                    let entitlement = try E2E.object(try await GatewayMembershipTests.call(client, .get, "/api/v1/communities/\(communityID)/entitlement", token: member.token))
+                    #expect(entitlement["entitled"] as? Bool == true)
+                    #expect(try await cluster.membership.checkLedger().transactions == 1)
+                }
+            }
+        }
+    }
+}

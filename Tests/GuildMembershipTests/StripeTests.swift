@@ -12,94 +12,6 @@ import Testing
 
 @testable import GuildMembership
 
-/// A local server that answers like Stripe's API, with response bodies recorded from Stripe's
-/// test mode (trimmed to the fields Guild reads and a few around them), and remembers what it
-/// was asked.
-final class FakeStripe: Sendable {
-    struct Call: Sendable {
-        let path: String
-        let authorization: String?
-        let idempotencyKey: String?
-        let form: [String: String]
-    }
-
-    let calls = Mutex<[Call]>([])
-    let paymentIntent = "pi_3QxGuildTest0001"
-
-    static let sessionBody = #"""
-        {
-          "id": "cs_test_a1B2c3D4e5F6g7H8i9J0",
-          "object": "checkout.session",
-          "amount_subtotal": 19900,
-          "amount_total": 19900,
-          "client_reference_id": "%REFERENCE%",
-          "currency": "cny",
-          "livemode": false,
-          "mode": "payment",
-          "payment_intent": null,
-          "payment_status": "unpaid",
-          "status": "open",
-          "url": "https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4e5F6g7H8i9J0#fidkdWxOYHwnPyd1blpxYHZxWjA0"
-        }
-        """#
-
-    static let refundBody = #"""
-        {
-          "id": "re_3QxGuildTest0001",
-          "object": "refund",
-          "amount": %AMOUNT%,
-          "currency": "cny",
-          "payment_intent": "pi_3QxGuildTest0001",
-          "status": "succeeded"
-        }
-        """#
-
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
-        router.post("/v1/checkout/sessions") { request, context in
-            let form = try await self.record(request, context: context)
-            return Self.json(Self.sessionBody.replacingOccurrences(of: "%REFERENCE%", with: form["client_reference_id"] ?? ""))
-        }
-        router.post("/v1/refunds") { request, context in
-            let form = try await self.record(request, context: context)
-            return Self.json(Self.refundBody.replacingOccurrences(of: "%AMOUNT%", with: form["amount"] ?? "0"))
-        }
-        router.post("/v1/declined/v1/checkout/sessions") { request, context in
-            _ = try await self.record(request, context: context)
-            return Response(status: .badRequest, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"""
-                {"error": {"type": "invalid_request_error", "message": "Invalid currency: xxx."}}
-                """#)))
-        }
-        return router
-    }
-
-    private func record(_ request: Request, context: BasicRequestContext) async throws -> [String: String] {
-        let body = try await request.body.collect(upTo: 1 << 16)
-        var form: [String: String] = [:]
-        for pair in String(buffer: body).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? "" }
-            if parts.count == 2 { form[parts[0]] = parts[1] }
-        }
-        calls.withLock {
-            $0.append(Call(path: request.uri.path, authorization: request.headers[.authorization],
-                           idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!], form: form))
-        }
-        return form
-    }
-
-    private static func json(_ text: String) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-
-    /// Runs `body` with the fake listening on a loopback port.
-    func serve(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
-        let app = Application(router: router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { client in
-            try await body(try #require(client.port))
-        }
-    }
-}
-
 @Suite("Stripe")
 struct StripeTests {
     static let secret = "whsec_test_secret"
@@ -136,10 +48,10 @@ struct StripeTests {
     }
 
     static func webhook(_ type: String, id: String, reference: String, paid: Bool = true, at time: Date, secret: String = secret) -> MembershipStripeWebhookRequest {
-        let body = #"{"id":"\#(id)","object":"event","type":"\#(type)","data":{"object":{"id":"cs_test_a1B2c3D4e5F6g7H8i9J0","object":"checkout.session","client_reference_id":"\#(reference)","payment_intent":"pi_3QxGuildTest0001","payment_status":"\#(paid ? "paid" : "unpaid")"}}}"#
+        let call = FakeStripe.webhook(type, id: id, reference: reference, paid: paid, at: time, secret: secret)
         var request = MembershipStripeWebhookRequest()
-        request.payload = Data(body.utf8)
-        request.signature = StripeSignature.header(payload: Array(body.utf8), timestamp: Int64(time.timeIntervalSince1970), secret: secret)
+        request.payload = Data(call.body.utf8)
+        request.signature = call.signature
         return request
     }
 
