@@ -56,7 +56,7 @@ public enum IdempotencyKeys {
             return try await database.transaction { sql in
                 try await sql.raw("""
                     INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, created_at_ms)
-                    VALUES (\(bind: scope), \(bind: key), \(bind: fingerprint), \(bind: Int64(now.timeIntervalSince1970 * 1000)))
+                    VALUES (\(bind: scope), \(bind: key), \(bind: fingerprint), \(bind: now.millisecondsSince1970))
                     """).run()
                 let result = try await body(sql)
                 try await sql.raw("""

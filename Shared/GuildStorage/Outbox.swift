@@ -40,7 +40,7 @@ public enum Outbox {
         let id = Identifier.make(at: now)
         try await sql.raw("""
             INSERT INTO outbox_events (id, topic, payload, occurred_at_ms)
-            VALUES (\(bind: id), \(bind: topic), \(bind: Data(payload)), \(bind: Int64((now.timeIntervalSince1970 * 1000).rounded())))
+            VALUES (\(bind: id), \(bind: topic), \(bind: Data(payload)), \(bind: now.millisecondsSince1970))
             """).run()
         return id
     }
@@ -56,7 +56,7 @@ public enum Outbox {
     /// Events not yet delivered to `subscriber` whose next attempt is due, in the order they
     /// were written.
     public static func due(_ database: Database, subscriber: String, topics: Set<String>?, now: Date, limit: Int) async throws -> [Event] {
-        let nowMs = Int64((now.timeIntervalSince1970 * 1000).rounded())
+        let nowMs = now.millisecondsSince1970
         return try await database.withConnection { sql in
             try await sql.raw("""
                 SELECT e.id AS id, e.topic AS topic, e.payload AS payload, e.occurred_at_ms AS occurred_at_ms
@@ -76,8 +76,8 @@ public enum Outbox {
 
     /// Records the outcome of one delivery attempt: delivered, or failed and due again at `retryAt`.
     public static func record(_ database: Database, event: String, subscriber: String, delivered: Bool, error: String, retryAt: Date, now: Date) async throws {
-        let nowMs = Int64((now.timeIntervalSince1970 * 1000).rounded())
-        let retryMs = Int64((retryAt.timeIntervalSince1970 * 1000).rounded())
+        let nowMs = now.millisecondsSince1970
+        let retryMs = retryAt.millisecondsSince1970
         try await database.transaction { sql in
             let attempts = try await sql.raw("""
                 SELECT attempts FROM outbox_deliveries WHERE event_id = \(bind: event) AND subscriber = \(bind: subscriber)
@@ -125,7 +125,7 @@ public enum Inbox {
     public static func claim(_ sql: any SQLDatabase, eventID: String, topic: String, now: Date) async throws -> Bool {
         if try await sql.raw("SELECT id FROM inbox_events WHERE id = \(bind: eventID)").first() != nil { return false }
         try await sql.raw("""
-            INSERT INTO inbox_events (id, topic, applied_at_ms) VALUES (\(bind: eventID), \(bind: topic), \(bind: Int64((now.timeIntervalSince1970 * 1000).rounded())))
+            INSERT INTO inbox_events (id, topic, applied_at_ms) VALUES (\(bind: eventID), \(bind: topic), \(bind: now.millisecondsSince1970))
             """).run()
         return true
     }

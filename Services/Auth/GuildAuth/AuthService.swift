@@ -389,7 +389,3 @@ public final class AuthService: Sendable {
         SHA256.hash(data: Array(token.utf8)).hexString
     }
 }
-
-extension Date {
-    var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-}

@@ -399,10 +399,10 @@ extension API {
 /// milliseconds since 1970.
 func milliseconds(rfc3339 text: String) -> Int64? {
     if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
-        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+        return date.millisecondsSince1970
     }
     if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) {
-        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+        return date.millisecondsSince1970
     }
     return nil
 }

@@ -65,7 +65,7 @@ public enum Ledger {
         let id = Identifier.make(at: now)
         try await sql.raw("""
             INSERT INTO ledger_transactions (id, kind, reference, community_id, created_at_ms)
-            VALUES (\(bind: id), \(bind: kind), \(bind: reference), \(bind: community.rawValue), \(bind: now.milliseconds))
+            VALUES (\(bind: id), \(bind: kind), \(bind: reference), \(bind: community.rawValue), \(bind: now.millisecondsSince1970))
             """).run()
         for entry in entries {
             try await sql.raw("""
@@ -198,11 +198,4 @@ public enum Ledger {
         }
         return (transactions, entries, violations)
     }
-}
-
-extension Date {
-    /// Milliseconds since 1970, rounded.
-    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-
-    init(milliseconds: Int64) { self.init(timeIntervalSince1970: TimeInterval(milliseconds) / 1000) }
 }

@@ -15,10 +15,3 @@ public struct MembershipConfiguration: Sendable {
 
     public init() {}
 }
-
-extension Duration {
-    var seconds: TimeInterval {
-        let (whole, fraction) = components
-        return TimeInterval(whole) + TimeInterval(fraction) / 1e18
-    }
-}

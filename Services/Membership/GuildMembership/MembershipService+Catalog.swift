@@ -31,7 +31,7 @@ extension MembershipService {
                 INSERT INTO plans (id, community_id, name, price_minor, currency, period, period_days, trial_days, seat_limit, visible, status, created_at_ms, renewal_discount_bp)
                 VALUES (\(bind: id.rawValue), \(bind: community.id.rawValue), \(bind: name), \(bind: request.priceMinorUnits), \(bind: community.currency.rawValue),
                         \(bind: period.name), \(bind: period.dayCount), \(bind: Int(request.trialDays)), \(bind: Int(request.seatLimit)),
-                        \(bind: !request.hidden), 'active', \(bind: now.milliseconds), \(bind: request.renewalDiscountBp))
+                        \(bind: !request.hidden), 'active', \(bind: now.millisecondsSince1970), \(bind: request.renewalDiscountBp))
                 """).run()
         }
         return try await plan(id)
@@ -129,7 +129,7 @@ extension MembershipService {
 
     /// The lowest offer in force for `plan` at `instant`.
     func currentOffer(_ sql: any SQLDatabase, plan: PlanRecord, at instant: Date) async throws -> OfferRecord? {
-        let ms = instant.milliseconds
+        let ms = instant.millisecondsSince1970
         guard let row = try await sql.raw("""
             SELECT * FROM offers WHERE plan_id = \(bind: plan.id.rawValue) AND starts_at_ms <= \(bind: ms) AND ends_at_ms > \(bind: ms)
             ORDER BY price_minor LIMIT 1
@@ -173,7 +173,7 @@ extension MembershipService {
                     VALUES (\(bind: id), \(bind: community.rawValue), \(bind: code), \(bind: request.kind),
                             \(bind: request.kind == "percent" ? request.percentOffBp : 0), \(bind: request.kind == "amount" ? request.amountOffMinorUnits : 0),
                             \(bind: request.startsAtMs), \(bind: request.endsAtMs), \(bind: Int(request.maxRedemptions)), \(bind: Int(request.maxPerUser)),
-                            \(bind: request.planIds.joined(separator: ",")), \(bind: request.firstPurchaseOnly), 0, \(bind: now.milliseconds))
+                            \(bind: request.planIds.joined(separator: ",")), \(bind: request.firstPurchaseOnly), 0, \(bind: now.millisecondsSince1970))
                     """).run()
             }
         } catch let error as GuildError where error.code == .alreadyExists {

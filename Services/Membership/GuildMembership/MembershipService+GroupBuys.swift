@@ -36,7 +36,7 @@ extension MembershipService {
             try await sql.raw("""
                 INSERT INTO group_buy_offers (id, community_id, plan_id, group_size, price_minor, currency, window_hours, starts_at_ms, ends_at_ms, created_at_ms)
                 VALUES (\(bind: id), \(bind: plan.community.rawValue), \(bind: plan.id.rawValue), \(bind: Int(request.groupSize)), \(bind: request.priceMinorUnits),
-                        \(bind: plan.price.currency.rawValue), \(bind: Int(request.windowHours)), \(bind: request.startsAtMs), \(bind: request.endsAtMs), \(bind: now.milliseconds))
+                        \(bind: plan.price.currency.rawValue), \(bind: Int(request.windowHours)), \(bind: request.startsAtMs), \(bind: request.endsAtMs), \(bind: now.millisecondsSince1970))
                 """).run()
             return try await self.groupBuyOffer(sql, id)
         }
@@ -85,7 +85,7 @@ extension MembershipService {
             encode: { Array($0.utf8) }, decode: { String(decoding: $0, as: UTF8.self) }
         ) { sql in
             let offer = try await self.groupBuyOffer(sql, request.offerID)
-            let nowMs = now.milliseconds
+            let nowMs = now.millisecondsSince1970
             guard nowMs >= offer.startsAtMs, offer.endsAtMs == 0 || nowMs < offer.endsAtMs else {
                 throw GuildError(.failedPrecondition, "This group-buy offer is not open now.", reason: "group_offer_closed")
             }
@@ -113,7 +113,7 @@ extension MembershipService {
         ) { sql in
             let group = try await self.groupRow(sql, request.groupBuyID)
             guard try group.decode(column: "status", as: String.self) == "open",
-                  try group.decode(column: "closes_at_ms", as: Int64.self) > now.milliseconds
+                  try group.decode(column: "closes_at_ms", as: Int64.self) > now.millisecondsSince1970
             else { throw GuildError(.failedPrecondition, "This group is no longer open.", reason: "group_closed") }
             let offer = try await self.groupBuyOffer(sql, try group.decode(column: "offer_id", as: String.self))
             let members = try await sql.raw("""
@@ -124,7 +124,7 @@ extension MembershipService {
             }
             // Paid seats and seats waiting (an hour at most) for their payment count.
             let taken = try members.filter {
-                try $0.decode(column: "status", as: String.self) == "held" || $0.decode(column: "created_at_ms", as: Int64.self) > now.milliseconds - Self.pendingSeatHoldMs
+                try $0.decode(column: "status", as: String.self) == "held" || $0.decode(column: "created_at_ms", as: Int64.self) > now.millisecondsSince1970 - Self.pendingSeatHoldMs
             }.count
             guard taken < offer.groupSize else { throw GuildError(.resourceExhausted, "This group is full.", reason: "group_full") }
             try await self.placeGroupOrder(sql, group: request.groupBuyID, offer: offer, user: user, provider: provider, now: now)
@@ -192,19 +192,19 @@ extension MembershipService {
         groupLine.amount = MembershipMoney(price - plan.price)
         quote.lines = [planLine, groupLine]
         quote.total = MembershipMoney(price)
-        quote.quotedAtMs = now.milliseconds
+        quote.quotedAtMs = now.millisecondsSince1970
         let orderID = OrderID.make(at: now)
         try await sql.raw("""
             INSERT INTO orders (id, community_id, plan_id, user_id, quote, total_minor, currency, status, group_buy_id, created_at_ms, updated_at_ms)
             VALUES (\(bind: orderID.rawValue), \(bind: community.rawValue), \(bind: plan.id.rawValue), \(bind: user.rawValue), \(bind: try quote.serializedData()),
-                    \(bind: price.minorUnits), \(bind: price.currency.rawValue), 'pending', \(bind: group), \(bind: now.milliseconds), \(bind: now.milliseconds))
+                    \(bind: price.minorUnits), \(bind: price.currency.rawValue), 'pending', \(bind: group), \(bind: now.millisecondsSince1970), \(bind: now.millisecondsSince1970))
             """).run()
         let paymentID = PaymentID.make(at: now)
         let started = try await provider.startPayment(id: paymentID, amount: price, description: "\(plan.name) (group)")
         try await sql.raw("""
             INSERT INTO payments (id, order_id, provider, provider_reference, status, amount_minor, currency, checkout_url, failure_reason, created_at_ms)
             VALUES (\(bind: paymentID.rawValue), \(bind: orderID.rawValue), \(bind: provider.name), \(bind: started.reference), 'pending',
-                    \(bind: price.minorUnits), \(bind: price.currency.rawValue), \(bind: started.checkoutURL), '', \(bind: now.milliseconds))
+                    \(bind: price.minorUnits), \(bind: price.currency.rawValue), \(bind: started.checkoutURL), '', \(bind: now.millisecondsSince1970))
             """).run()
     }
 
@@ -223,10 +223,10 @@ extension MembershipService {
             LedgerEntry(.payerClearing(provider: provider), amount),
             LedgerEntry(.groupBuyHolding(community), -amount),
         ], at: now)
-        try await sql.raw("UPDATE orders SET status = 'held', updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: orderID.rawValue)").run()
+        try await sql.raw("UPDATE orders SET status = 'held', updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: orderID.rawValue)").run()
         let group = try await groupRow(sql, groupID)
         let status = try group.decode(column: "status", as: String.self)
-        if status == "open", try group.decode(column: "closes_at_ms", as: Int64.self) <= now.milliseconds {
+        if status == "open", try group.decode(column: "closes_at_ms", as: Int64.self) <= now.millisecondsSince1970 {
             // Too late by the clock, though the scheduler has not run yet: close it now.
             try await closeGroup(sql, groupID, now: now)
             return
@@ -245,7 +245,7 @@ extension MembershipService {
     /// The group filled in time: every held payment settles and every member's subscription starts.
     private func completeGroup(_ sql: any SQLDatabase, _ groupID: String, now: Date) async throws {
         guard try await sql.raw("""
-            UPDATE group_buys SET status = 'completed', settled_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: groupID) AND status = 'open' RETURNING id
+            UPDATE group_buys SET status = 'completed', settled_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: groupID) AND status = 'open' RETURNING id
             """).first() != nil else { return }
         for row in try await sql.raw("""
             SELECT o.id AS order_id, o.community_id AS community_id, o.total_minor AS amount, o.currency AS currency, p.id AS payment_id
@@ -273,7 +273,7 @@ extension MembershipService {
     /// The window closed short: every held payment is refunded and every unpaid one voided.
     private func closeGroup(_ sql: any SQLDatabase, _ groupID: String, now: Date) async throws {
         guard try await sql.raw("""
-            UPDATE group_buys SET status = 'failed', settled_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: groupID) AND status = 'open' RETURNING id
+            UPDATE group_buys SET status = 'failed', settled_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: groupID) AND status = 'open' RETURNING id
             """).first() != nil else { return }
         for row in try await sql.raw("SELECT id, status FROM orders WHERE group_buy_id = \(bind: groupID) AND status IN ('held', 'pending')").all() {
             let order = OrderID(try row.decode(column: "id", as: String.self))
@@ -281,10 +281,10 @@ extension MembershipService {
                 try await refund(sql, order: order, amount: 0, reason: "group buy did not fill in time", by: Self.systemActor, overridingWindow: true, now: now)
             } else {
                 try await sql.raw("""
-                    UPDATE payments SET status = 'voided', failure_reason = 'group buy did not fill in time', completed_at_ms = \(bind: now.milliseconds)
+                    UPDATE payments SET status = 'voided', failure_reason = 'group buy did not fill in time', completed_at_ms = \(bind: now.millisecondsSince1970)
                     WHERE order_id = \(bind: order.rawValue) AND status = 'pending'
                     """).run()
-                try await sql.raw("UPDATE orders SET status = 'cancelled', updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: order.rawValue)").run()
+                try await sql.raw("UPDATE orders SET status = 'cancelled', updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: order.rawValue)").run()
             }
         }
         logger.info("group buy closed short; payments returned", metadata: ["group": "\(groupID)"])
@@ -297,7 +297,7 @@ extension MembershipService {
     public func closeExpiredGroupBuys() async throws -> Int {
         let now = clock.now()
         let due = try await database.withConnection { sql in
-            try await sql.raw("SELECT id FROM group_buys WHERE status = 'open' AND closes_at_ms <= \(bind: now.milliseconds)").all()
+            try await sql.raw("SELECT id FROM group_buys WHERE status = 'open' AND closes_at_ms <= \(bind: now.millisecondsSince1970)").all()
                 .map { try $0.decode(column: "id", as: String.self) }
         }
         for group in due {

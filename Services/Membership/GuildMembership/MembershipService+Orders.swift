@@ -80,7 +80,7 @@ extension MembershipService {
             let seats = try await sql.raw("""
                 SELECT (SELECT COUNT(*) FROM subscriptions WHERE plan_id = \(bind: plan.id.rawValue) AND status <> 'expired')
                      + (SELECT COUNT(*) FROM orders WHERE plan_id = \(bind: plan.id.rawValue) AND status = 'pending'
-                        AND created_at_ms > \(bind: now.milliseconds - Self.pendingSeatHoldMs)) AS n
+                        AND created_at_ms > \(bind: now.millisecondsSince1970 - Self.pendingSeatHoldMs)) AS n
                 """).first()?.decode(column: "n", as: Int.self) ?? 0
             if seats >= plan.seatLimit {
                 throw GuildError(.resourceExhausted, "This plan is full (\(plan.seatLimit) seats).", reason: "plan_full")
@@ -93,7 +93,7 @@ extension MembershipService {
             INSERT INTO orders (id, community_id, plan_id, user_id, quote, total_minor, currency, coupon_id, status, created_at_ms, updated_at_ms)
             VALUES (\(bind: orderID.rawValue), \(bind: communityID.rawValue), \(bind: plan.id.rawValue), \(bind: user.rawValue),
                     \(bind: try quote.serializedData()), \(bind: total.minorUnits), \(bind: total.currency.rawValue), \(bind: pricing.coupon?.id),
-                    'pending', \(bind: now.milliseconds), \(bind: now.milliseconds))
+                    'pending', \(bind: now.millisecondsSince1970), \(bind: now.millisecondsSince1970))
             """).run()
         if let coupon = pricing.coupon {
             // The limit holds under concurrency: the counter only moves while below it.
@@ -106,7 +106,7 @@ extension MembershipService {
             }
             try await sql.raw("""
                 INSERT INTO coupon_redemptions (coupon_id, order_id, user_id, created_at_ms)
-                VALUES (\(bind: coupon.id), \(bind: orderID.rawValue), \(bind: user.rawValue), \(bind: now.milliseconds))
+                VALUES (\(bind: coupon.id), \(bind: orderID.rawValue), \(bind: user.rawValue), \(bind: now.millisecondsSince1970))
                 """).run()
         }
         if total.isZero {
@@ -118,7 +118,7 @@ extension MembershipService {
         try await sql.raw("""
             INSERT INTO payments (id, order_id, provider, provider_reference, status, amount_minor, currency, checkout_url, failure_reason, created_at_ms)
             VALUES (\(bind: paymentID.rawValue), \(bind: orderID.rawValue), \(bind: provider.name), \(bind: started.reference), 'pending',
-                    \(bind: total.minorUnits), \(bind: total.currency.rawValue), \(bind: started.checkoutURL), '', \(bind: now.milliseconds))
+                    \(bind: total.minorUnits), \(bind: total.currency.rawValue), \(bind: started.checkoutURL), '', \(bind: now.millisecondsSince1970))
             """).run()
         logger.info("order placed", metadata: ["order": "\(orderID)", "payment": "\(paymentID)", "amount": "\(total)"])
         return orderID
@@ -166,7 +166,7 @@ extension MembershipService {
     /// payment intent, which refunds need).
     func paymentSucceeded(_ sql: any SQLDatabase, payment: PaymentID, order: OrderID, reference: String? = nil, now: Date) async throws {
         try await sql.raw("""
-            UPDATE payments SET status = 'succeeded', completed_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: payment.rawValue)
+            UPDATE payments SET status = 'succeeded', completed_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: payment.rawValue)
             """).run()
         if let reference {
             try await sql.raw("UPDATE payments SET provider_reference = \(bind: reference) WHERE id = \(bind: payment.rawValue)").run()
@@ -185,7 +185,7 @@ extension MembershipService {
     @discardableResult
     public func cancelAbandonedOrders() async throws -> Int {
         let now = clock.now()
-        let cutoff = now.milliseconds - Int64(configuration.abandonedOrderAge.seconds * 1000)
+        let cutoff = now.millisecondsSince1970 - Int64(configuration.abandonedOrderAge.timeInterval * 1000)
         return try await database.transaction { sql in
             let rows = try await sql.raw("""
                 SELECT id FROM orders WHERE status = 'pending' AND group_buy_id IS NULL AND created_at_ms < \(bind: cutoff)
@@ -193,10 +193,10 @@ extension MembershipService {
             for row in rows {
                 let order = OrderID(try row.decode(column: "id", as: String.self))
                 try await sql.raw("""
-                    UPDATE payments SET status = 'voided', failure_reason = 'abandoned', completed_at_ms = \(bind: now.milliseconds)
+                    UPDATE payments SET status = 'voided', failure_reason = 'abandoned', completed_at_ms = \(bind: now.millisecondsSince1970)
                     WHERE order_id = \(bind: order.rawValue) AND status = 'pending'
                     """).run()
-                try await sql.raw("UPDATE orders SET status = 'cancelled', updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: order.rawValue)").run()
+                try await sql.raw("UPDATE orders SET status = 'cancelled', updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: order.rawValue)").run()
                 try await self.releaseCoupons(sql, order: order)
             }
             return rows.count
@@ -215,9 +215,9 @@ extension MembershipService {
     /// A payment failed: the order fails and its coupon redemption is given back.
     func failPayment(_ sql: any SQLDatabase, payment: PaymentID, order: OrderID, reason: String, now: Date) async throws {
         try await sql.raw("""
-            UPDATE payments SET status = 'failed', failure_reason = \(bind: reason), completed_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: payment.rawValue)
+            UPDATE payments SET status = 'failed', failure_reason = \(bind: reason), completed_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: payment.rawValue)
             """).run()
-        try await sql.raw("UPDATE orders SET status = 'failed', updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: order.rawValue)").run()
+        try await sql.raw("UPDATE orders SET status = 'failed', updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: order.rawValue)").run()
         try await releaseCoupons(sql, order: order)
         logger.info("payment failed", metadata: ["payment": "\(payment)", "reason": "\(reason)"])
     }
@@ -251,17 +251,17 @@ extension MembershipService {
             try await save(sql, subscription: subscription, state: state, now: now)
         } else {
             subscription = SubscriptionID.make(at: now)
-            let state = SubscriptionState.start(at: now, period: plan.period, trialDays: Int(quote.trialDays), gracePeriod: configuration.gracePeriod.seconds)
+            let state = SubscriptionState.start(at: now, period: plan.period, trialDays: Int(quote.trialDays), gracePeriod: configuration.gracePeriod.timeInterval)
             try await sql.raw("""
                 INSERT INTO subscriptions (id, community_id, plan_id, user_id, status, was_trialing, started_at_ms, updated_at_ms)
                 VALUES (\(bind: subscription.rawValue), \(bind: community.rawValue), \(bind: planID.rawValue), \(bind: buyer.rawValue),
-                        \(bind: state.status.rawValue), \(bind: state.status == .trialing), \(bind: now.milliseconds), \(bind: now.milliseconds))
+                        \(bind: state.status.rawValue), \(bind: state.status == .trialing), \(bind: now.millisecondsSince1970), \(bind: now.millisecondsSince1970))
                 """).run()
             try await save(sql, subscription: subscription, state: state, now: now)
             try await emit(sql, Topic.subscriptionStarted, try await subscriptionEvent(sql, subscription), at: now)
         }
         try await sql.raw("""
-            UPDATE orders SET status = 'paid', subscription_id = \(bind: subscription.rawValue), updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: orderID.rawValue)
+            UPDATE orders SET status = 'paid', subscription_id = \(bind: subscription.rawValue), updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: orderID.rawValue)
             """).run()
         if payment != nil, !total.isZero {
             try await emit(sql, Topic.paymentSucceeded, try await paymentEvent(sql, order: orderID, amount: total), at: now)
@@ -334,6 +334,6 @@ extension MembershipService {
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
         let bytes: [UInt8] = try message.serializedBytes(options: options)
-        return SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: bytes).hexString
     }
 }

@@ -74,7 +74,7 @@ extension MembershipService {
             guard amount.minorUnits == remaining else {
                 throw GuildError(.permissionDenied, "Members refund whole orders; a partial refund is the owner's decision.", reason: "partial_refund_by_member")
             }
-            let paidAt = Date(milliseconds: try row.decode(column: "paid_at", as: Int64?.self) ?? 0)
+            let paidAt = Date(millisecondsSince1970: try row.decode(column: "paid_at", as: Int64?.self) ?? 0)
             let windowDays = try row.decode(column: "window_days", as: Int.self)
             guard now < paidAt.addingTimeInterval(TimeInterval(windowDays) * 86_400) else {
                 throw GuildError(.failedPrecondition, "The refund window of \(windowDays) days after payment has closed; ask the community's owner.", reason: "refund_window_closed")
@@ -95,7 +95,7 @@ extension MembershipService {
         try await sql.raw("""
             INSERT INTO refunds (id, order_id, payment_id, amount_minor, currency, reason, refunded_by, created_at_ms)
             VALUES (\(bind: refundID), \(bind: orderID.rawValue), \(bind: payment.rawValue), \(bind: amount.minorUnits), \(bind: currency.rawValue),
-                    \(bind: reason), \(bind: actor.rawValue), \(bind: now.milliseconds))
+                    \(bind: reason), \(bind: actor.rawValue), \(bind: now.millisecondsSince1970))
             """).run()
         // A held group-buy payment comes back out of the holding account; a settled one out of
         // the platform's fee and the owner's payable.
@@ -105,7 +105,7 @@ extension MembershipService {
         try await Ledger.post(sql, kind: Ledger.refundKind, reference: refundID, community: community, entries: entries.filter { !$0.amount.isZero }, at: now)
         let isFull = amount.minorUnits == remaining
         try await sql.raw("""
-            UPDATE orders SET status = \(bind: isFull ? "refunded" : "partially_refunded"), updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: orderID.rawValue)
+            UPDATE orders SET status = \(bind: isFull ? "refunded" : "partially_refunded"), updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: orderID.rawValue)
             """).run()
         try await emit(sql, Topic.paymentRefunded, try await paymentEvent(sql, order: orderID, amount: amount, full: isFull), at: now)
         if isFull, let subscription = try row.decode(column: "subscription_id", as: String?.self) {
@@ -146,7 +146,7 @@ extension MembershipService {
             guard community.status != .dissolved else {
                 throw GuildError(.failedPrecondition, "The community is already dissolved.", reason: "already_dissolved")
             }
-            try await sql.raw("UPDATE communities SET status = 'dissolved', updated_at_ms = \(bind: now.milliseconds) WHERE id = \(bind: id.rawValue)").run()
+            try await sql.raw("UPDATE communities SET status = 'dissolved', updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: id.rawValue)").run()
             var refunds: Int64 = 0
             var refunded: Int64 = 0
             for row in try await sql.raw("""
@@ -162,7 +162,7 @@ extension MembershipService {
                        ORDER BY p.completed_at_ms DESC LIMIT 1
                        """).first() {
                     let paidAt = try latest.decode(column: "paid_at", as: Int64.self)
-                    let unused = max(0, end - now.milliseconds)
+                    let unused = max(0, end - now.millisecondsSince1970)
                     let span = max(1, end - paidAt)
                     let left = try latest.decode(column: "amount", as: Int64.self) - (try latest.decode(column: "refunded", as: Int64.self))
                     let share = Money(minorUnits: left, currency: community.currency).scaled(min(unused, span), over: span)

@@ -12,19 +12,19 @@ extension MembershipService {
         SubscriptionState(
             status: SubscriptionState.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .expired,
             period: plan.period,
-            gracePeriod: configuration.gracePeriod.seconds,
-            startedAt: Date(milliseconds: try row.decode(column: "started_at_ms", as: Int64.self)),
-            periodEnd: try row.decode(column: "period_end_ms", as: Int64?.self).map(Date.init(milliseconds:)),
+            gracePeriod: configuration.gracePeriod.timeInterval,
+            startedAt: Date(millisecondsSince1970: try row.decode(column: "started_at_ms", as: Int64.self)),
+            periodEnd: try row.decode(column: "period_end_ms", as: Int64?.self).map(Date.init(millisecondsSince1970:)),
             wasTrialing: try row.decode(column: "was_trialing", as: Bool.self),
-            endedAt: try row.decode(column: "ended_at_ms", as: Int64?.self).map(Date.init(milliseconds:)))
+            endedAt: try row.decode(column: "ended_at_ms", as: Int64?.self).map(Date.init(millisecondsSince1970:)))
     }
 
     /// Writes a subscription's state and the access window the entitlement index reads.
     func save(_ sql: any SQLDatabase, subscription id: SubscriptionID, state: SubscriptionState, now: Date) async throws {
         try await sql.raw("""
             UPDATE subscriptions SET status = \(bind: state.status.rawValue), was_trialing = \(bind: state.wasTrialing),
-                period_end_ms = \(bind: state.periodEnd?.milliseconds), ended_at_ms = \(bind: state.endedAt?.milliseconds),
-                access_until_ms = \(bind: state.accessUntil?.milliseconds), updated_at_ms = \(bind: now.milliseconds)
+                period_end_ms = \(bind: state.periodEnd?.millisecondsSince1970), ended_at_ms = \(bind: state.endedAt?.millisecondsSince1970),
+                access_until_ms = \(bind: state.accessUntil?.millisecondsSince1970), updated_at_ms = \(bind: now.millisecondsSince1970)
             WHERE id = \(bind: id.rawValue)
             """).run()
     }
@@ -36,10 +36,10 @@ extension MembershipService {
         message.planID = try row.decode(column: "plan_id", as: String.self)
         message.userID = try row.decode(column: "user_id", as: String.self)
         message.state = state.status.rawValue
-        message.startedAtMs = state.startedAt.milliseconds
-        message.currentPeriodEndMs = state.periodEnd?.milliseconds ?? 0
+        message.startedAtMs = state.startedAt.millisecondsSince1970
+        message.currentPeriodEndMs = state.periodEnd?.millisecondsSince1970 ?? 0
         message.cancelAtPeriodEnd = state.cancelsAtPeriodEnd
-        message.endedAtMs = state.endedAt?.milliseconds ?? 0
+        message.endedAtMs = state.endedAt?.millisecondsSince1970 ?? 0
         return message
     }
 
@@ -122,7 +122,7 @@ extension MembershipService {
         return try await database.transaction { sql in
             var changed = 0
             for row in try await sql.raw("""
-                SELECT * FROM subscriptions WHERE status <> 'expired' AND period_end_ms IS NOT NULL AND period_end_ms <= \(bind: now.milliseconds)
+                SELECT * FROM subscriptions WHERE status <> 'expired' AND period_end_ms IS NOT NULL AND period_end_ms <= \(bind: now.millisecondsSince1970)
                 """).all() {
                 let plan = try await self.planRecord(sql, PlanID(try row.decode(column: "plan_id", as: String.self)))
                 var state = try self.subscriptionState(row, plan: plan)
@@ -146,8 +146,8 @@ extension MembershipService {
     public func entitlement(_ request: MembershipCheckEntitlementRequest) async throws -> MembershipEntitlement {
         let user = UserID(request.userID)
         let community = CommunityID(request.communityID)
-        let instant = request.atMs == 0 ? clock.now() : Date(milliseconds: request.atMs)
-        let ms = instant.milliseconds
+        let instant = request.atMs == 0 ? clock.now() : Date(millisecondsSince1970: request.atMs)
+        let ms = instant.millisecondsSince1970
         return try await database.withConnection { sql in
             var entitlement = MembershipEntitlement()
             let rows = try await sql.raw("""

@@ -127,7 +127,7 @@ public final class MembershipService: Sendable {
     }
 
     static func liveSubscriptionCount(_ sql: any SQLDatabase, user: UserID, community: CommunityID, at instant: Date) async throws -> Int {
-        let ms = instant.milliseconds
+        let ms = instant.millisecondsSince1970
         return try await sql.raw("""
             SELECT COUNT(*) AS n FROM subscriptions
             WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: community.rawValue)
@@ -172,11 +172,11 @@ public final class MembershipService: Sendable {
                 try await sql.raw("""
                     INSERT INTO communities (id, slug, name, description, currency, refund_window_days, dissolution_refund, status, owner_id, created_at_ms, updated_at_ms)
                     VALUES (\(bind: id.rawValue), \(bind: slug), \(bind: name), \(bind: request.description_p), \(bind: currency.rawValue),
-                            \(bind: Int(request.refundWindowDays)), \(bind: dissolution), 'draft', \(bind: user.rawValue), \(bind: now.milliseconds), \(bind: now.milliseconds))
+                            \(bind: Int(request.refundWindowDays)), \(bind: dissolution), 'draft', \(bind: user.rawValue), \(bind: now.millisecondsSince1970), \(bind: now.millisecondsSince1970))
                     """).run()
                 try await sql.raw("""
                     INSERT INTO community_roles (community_id, user_id, role, granted_at_ms)
-                    VALUES (\(bind: id.rawValue), \(bind: user.rawValue), 'owner', \(bind: now.milliseconds))
+                    VALUES (\(bind: id.rawValue), \(bind: user.rawValue), 'owner', \(bind: now.millisecondsSince1970))
                     """).run()
             }
         } catch let error as GuildError where error.code == .alreadyExists {
@@ -245,7 +245,7 @@ public final class MembershipService: Sendable {
                 try await sql.raw("""
                     UPDATE communities SET slug = \(bind: community.slug), name = \(bind: community.name), description = \(bind: community.description),
                         currency = \(bind: community.currency.rawValue),
-                        refund_window_days = \(bind: community.refundWindowDays), status = \(bind: community.status.rawValue), updated_at_ms = \(bind: now.milliseconds)
+                        refund_window_days = \(bind: community.refundWindowDays), status = \(bind: community.status.rawValue), updated_at_ms = \(bind: now.millisecondsSince1970)
                     WHERE id = \(bind: id.rawValue)
                     """).run()
             }
@@ -279,14 +279,14 @@ public final class MembershipService: Sendable {
             if let role {
                 try await sql.raw("""
                     INSERT INTO community_roles (community_id, user_id, role, granted_at_ms)
-                    VALUES (\(bind: id.rawValue), \(bind: target.rawValue), \(bind: role.rawValue), \(bind: now.milliseconds))
+                    VALUES (\(bind: id.rawValue), \(bind: target.rawValue), \(bind: role.rawValue), \(bind: now.millisecondsSince1970))
                     """).run()
             }
             var assignment = MembershipRoleAssignment()
             assignment.communityID = id.rawValue
             assignment.userID = target.rawValue
             assignment.role = try await Self.role(sql, user: target, community: id, now: now)?.rawValue ?? ""
-            assignment.grantedAtMs = now.milliseconds
+            assignment.grantedAtMs = now.millisecondsSince1970
             return assignment
         }
     }

@@ -64,13 +64,13 @@ struct Pricing: Sendable {
         quote.total = MembershipMoney(total)
         quote.couponCode = coupon?.code ?? ""
         quote.trialDays = Int32(trialDays)
-        quote.quotedAtMs = now.milliseconds
+        quote.quotedAtMs = now.millisecondsSince1970
         return quote
     }
 
     /// Why the coupon cannot be used for this purchase, if it cannot.
     private func check(_ coupon: CouponRecord) throws {
-        let nowMs = now.milliseconds
+        let nowMs = now.millisecondsSince1970
         func refuse(_ message: String, _ reason: String) -> GuildError {
             GuildError(.failedPrecondition, message, fieldViolations: [.init(field: "couponCode", description: message)], reason: reason)
         }

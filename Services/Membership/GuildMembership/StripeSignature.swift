@@ -44,7 +44,7 @@ public enum StripeSignature {
 
     /// A header as Stripe would send it (for tests and local tools).
     public static func header(payload: [UInt8], timestamp: Int64, secret: String) -> String {
-        "t=\(timestamp),v1=" + sign(payload: payload, timestamp: timestamp, secret: secret).map { String(format: "%02x", $0) }.joined()
+        "t=\(timestamp),v1=" + sign(payload: payload, timestamp: timestamp, secret: secret).hexString
     }
 
     private static func bytes(hex: String) -> [UInt8]? {
