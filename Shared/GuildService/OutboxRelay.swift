@@ -46,18 +46,7 @@ public struct OutboxRelay: Service {
     }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await deliverDue()
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.error("outbox relay failed", metadata: ["error": "\(error)"])
-                }
-                try await Task.sleep(for: interval)
-            }
-        }
+        try await PeriodicJob(name: "outbox-relay", every: interval, logger: logger) { try await deliverDue() }.run()
     }
 
     /// One pass: every due event to every subscriber. Returns how many deliveries succeeded.

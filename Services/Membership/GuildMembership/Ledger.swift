@@ -77,13 +77,15 @@ public enum Ledger {
         return id
     }
 
-    /// The entries of a successful payment of `amount`, of which `fee` goes to the platform.
-    public static func paymentEntries(amount: Money, fee: Money, provider: String, community: CommunityID) -> [LedgerEntry] {
+    /// The entries that settle `amount` taken from `source` (the payer's clearing account for a
+    /// payment, the group-buy holding for a group that filled): `fee` to the platform, the rest
+    /// owed to the community's owner.
+    public static func settlementEntries(amount: Money, fee: Money, from source: LedgerAccount, community: CommunityID) -> [LedgerEntry] {
         [
-            LedgerEntry(.payerClearing(provider: provider), amount),
+            LedgerEntry(source, amount),
             LedgerEntry(.platformFees, -fee),
             LedgerEntry(.ownerPayable(community), -(amount - fee)),
-        ]
+        ].filter { !$0.amount.isZero }
     }
 
     /// The balance of `account` in `currency`.

@@ -255,13 +255,10 @@ extension MembershipService {
             let community = CommunityID(try row.decode(column: "community_id", as: String.self))
             let amount = Money(minorUnits: try row.decode(column: "amount", as: Int64.self),
                                currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .cny)
-            let fee = amount.portion(basisPoints: configuration.platformFeeBasisPoints)
             let payment = PaymentID(try row.decode(column: "payment_id", as: String.self))
-            try await Ledger.post(sql, kind: Ledger.groupSettlementKind, reference: payment.rawValue, community: community, entries: [
-                LedgerEntry(.groupBuyHolding(community), amount),
-                LedgerEntry(.platformFees, -fee),
-                LedgerEntry(.ownerPayable(community), -(amount - fee)),
-            ].filter { !$0.amount.isZero }, at: now)
+            try await Ledger.post(sql, kind: Ledger.groupSettlementKind, reference: payment.rawValue, community: community,
+                                  entries: Ledger.settlementEntries(amount: amount, fee: platformFee(on: amount), from: .groupBuyHolding(community), community: community),
+                                  at: now)
             // The money is settled; start the membership as for any paid order (no second posting).
             let order = OrderID(try row.decode(column: "order_id", as: String.self))
             try await completeOrder(sql, order: order, payment: nil, now: now)
@@ -280,11 +277,7 @@ extension MembershipService {
             if try row.decode(column: "status", as: String.self) == "held" {
                 try await refund(sql, order: order, amount: 0, reason: "group buy did not fill in time", by: Self.systemActor, overridingWindow: true, now: now)
             } else {
-                try await sql.raw("""
-                    UPDATE payments SET status = 'voided', failure_reason = 'group buy did not fill in time', completed_at_ms = \(bind: now.millisecondsSince1970)
-                    WHERE order_id = \(bind: order.rawValue) AND status = 'pending'
-                    """).run()
-                try await sql.raw("UPDATE orders SET status = 'cancelled', updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: order.rawValue)").run()
+                try await cancelUnpaidOrder(sql, order, reason: "group buy did not fill in time", now: now)
             }
         }
         logger.info("group buy closed short; payments returned", metadata: ["group": "\(groupID)"])

@@ -191,16 +191,26 @@ extension MembershipService {
                 SELECT id FROM orders WHERE status = 'pending' AND group_buy_id IS NULL AND created_at_ms < \(bind: cutoff)
                 """).all()
             for row in rows {
-                let order = OrderID(try row.decode(column: "id", as: String.self))
-                try await sql.raw("""
-                    UPDATE payments SET status = 'voided', failure_reason = 'abandoned', completed_at_ms = \(bind: now.millisecondsSince1970)
-                    WHERE order_id = \(bind: order.rawValue) AND status = 'pending'
-                    """).run()
-                try await sql.raw("UPDATE orders SET status = 'cancelled', updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: order.rawValue)").run()
-                try await self.releaseCoupons(sql, order: order)
+                try await self.cancelUnpaidOrder(sql, OrderID(try row.decode(column: "id", as: String.self)), reason: "abandoned", now: now)
             }
             return rows.count
         }
+    }
+
+    /// Cancels an order nobody paid: its pending payment is voided and its coupon redemption
+    /// given back.
+    func cancelUnpaidOrder(_ sql: any SQLDatabase, _ order: OrderID, reason: String, now: Date) async throws {
+        try await sql.raw("""
+            UPDATE payments SET status = 'voided', failure_reason = \(bind: reason), completed_at_ms = \(bind: now.millisecondsSince1970)
+            WHERE order_id = \(bind: order.rawValue) AND status = 'pending'
+            """).run()
+        try await sql.raw("UPDATE orders SET status = 'cancelled', updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: order.rawValue)").run()
+        try await releaseCoupons(sql, order: order)
+    }
+
+    /// The platform's fee on `amount`.
+    func platformFee(on amount: Money) -> Money {
+        amount.portion(basisPoints: configuration.platformFeeBasisPoints)
     }
 
     /// Gives back the coupon redemptions an order held.
@@ -236,9 +246,8 @@ extension MembershipService {
                           currency: Currency(rawValue: try row.decode(column: "currency", as: String.self)) ?? .cny)
         if let payment, !total.isZero {
             let provider = try await sql.raw("SELECT provider FROM payments WHERE id = \(bind: payment.rawValue)").first()?.decode(column: "provider", as: String.self) ?? "sandbox"
-            let fee = total.portion(basisPoints: configuration.platformFeeBasisPoints)
             try await Ledger.post(sql, kind: Ledger.paymentKind, reference: payment.rawValue, community: community,
-                                  entries: Ledger.paymentEntries(amount: total, fee: fee, provider: provider, community: community), at: now)
+                                  entries: Ledger.settlementEntries(amount: total, fee: platformFee(on: total), from: .payerClearing(provider: provider), community: community), at: now)
         }
         let plan = try await planRecord(sql, planID)
         let subscription: SubscriptionID
