@@ -35,11 +35,9 @@ public final class FrameEncoder: ChannelOutboundHandler, RemovableChannelHandler
     /// Appends the wire form of `frame` to `out`.
     public static func encode(_ frame: Frame, into out: inout ByteBuffer) {
         out.reserveCapacity(minimumWritableBytes: prefixSize + frame.body.readableBytes)
-        out.writeInteger(UInt32(Frame.headerSize + frame.body.readableBytes))
-        out.writeInteger(frame.version)
-        out.writeInteger(frame.type.rawValue)
-        out.writeInteger(frame.flags.rawValue)
-        out.writeInteger(frame.streamID)
+        let start = out.writerIndex
+        out.moveWriterIndex(forwardBy: prefixSize)
+        writePrefix(frame.version, frame.type, frame.flags, frame.streamID, bodyLength: frame.body.readableBytes, into: &out, at: start)
         var body = frame.body
         out.writeBuffer(&body)
     }
