@@ -77,13 +77,8 @@ extension MembershipService {
     /// Opens a group on an offer, with the opener's order to pay.
     public func openGroupBuy(_ request: MembershipOpenGroupBuyRequest, user: UserID) async throws -> MembershipGroupBuy {
         let provider = try paymentProvider(named: request.provider)
-        var fingerprinted = request
-        fingerprinted.idempotencyKey = ""
         let now = clock.now()
-        let groupID = try await IdempotencyKeys.run(
-            database, scope: "open_group_buy:\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(fingerprinted), now: now,
-            encode: { Array($0.utf8) }, decode: { String(decoding: $0, as: UTF8.self) }
-        ) { sql in
+        let groupID = try await once(request, operation: "open_group_buy", user: user, now: now) { sql in
             let offer = try await self.groupBuyOffer(sql, request.offerID)
             let nowMs = now.millisecondsSince1970
             guard nowMs >= offer.startsAtMs, offer.endsAtMs == 0 || nowMs < offer.endsAtMs else {
@@ -104,13 +99,8 @@ extension MembershipService {
     /// Joins an open group through its link, with the joiner's order to pay.
     public func joinGroupBuy(_ request: MembershipJoinGroupBuyRequest, user: UserID) async throws -> MembershipGroupBuy {
         let provider = try paymentProvider(named: request.provider)
-        var fingerprinted = request
-        fingerprinted.idempotencyKey = ""
         let now = clock.now()
-        _ = try await IdempotencyKeys.run(
-            database, scope: "join_group_buy:\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(fingerprinted), now: now,
-            encode: { Array($0.utf8) }, decode: { String(decoding: $0, as: UTF8.self) }
-        ) { sql in
+        _ = try await once(request, operation: "join_group_buy", user: user, now: now) { sql in
             let group = try await self.groupRow(sql, request.groupBuyID)
             guard try group.decode(column: "status", as: String.self) == "open",
                   try group.decode(column: "closes_at_ms", as: Int64.self) > now.millisecondsSince1970

@@ -51,17 +51,13 @@ extension MembershipService {
     /// Repeating the request with the same idempotency key returns the same order.
     public func createOrder(_ request: MembershipCreateOrderRequest, user: UserID) async throws -> MembershipOrder {
         let provider = try paymentProvider(named: request.provider)
-        var fingerprinted = request
-        fingerprinted.idempotencyKey = ""
-        fingerprinted.provider = provider.name
+        var normalized = request
+        normalized.provider = provider.name  // "" and "sandbox" are the same request
         let now = clock.now()
-        let orderID = try await IdempotencyKeys.run(
-            database, scope: "create_order:\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(fingerprinted), now: now,
-            encode: { Array($0.rawValue.utf8) }, decode: { OrderID(String(decoding: $0, as: UTF8.self)) }
-        ) { sql in
-            try await self.placeOrder(sql, request: request, provider: provider, user: user, now: now)
+        let orderID = try await once(normalized, operation: "create_order", user: user, now: now) { sql in
+            try await self.placeOrder(sql, request: request, provider: provider, user: user, now: now).rawValue
         }
-        return try await order(orderID, user: user)
+        return try await order(OrderID(orderID), user: user)
     }
 
     private func placeOrder(_ sql: any SQLDatabase, request: MembershipCreateOrderRequest, provider: any PaymentProvider, user: UserID, now: Date) async throws -> OrderID {
@@ -128,14 +124,9 @@ extension MembershipService {
     /// buyer (or the community's owners) may confirm; a payment already settled answers with
     /// its order as it is.
     public func confirmSandboxPayment(_ request: MembershipConfirmSandboxPaymentRequest, user: UserID) async throws -> MembershipOrder {
-        var fingerprinted = request
-        fingerprinted.idempotencyKey = ""
         let now = clock.now()
         let paymentID = PaymentID(request.paymentID)
-        let orderID = try await IdempotencyKeys.run(
-            database, scope: "confirm_payment:\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(fingerprinted), now: now,
-            encode: { Array($0.rawValue.utf8) }, decode: { OrderID(String(decoding: $0, as: UTF8.self)) }
-        ) { sql in
+        let orderID = try await once(request, operation: "confirm_payment", user: user, now: now) { sql in
             guard let row = try await sql.raw("""
                 SELECT p.order_id AS order_id, p.provider AS provider, p.status AS status, o.user_id AS user_id, o.community_id AS community_id
                 FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.id = \(bind: paymentID.rawValue)
@@ -150,15 +141,15 @@ extension MembershipService {
             guard try row.decode(column: "provider", as: String.self) == "sandbox" else {
                 throw GuildError(.failedPrecondition, "Only sandbox payments are confirmed through the API.", reason: "not_sandbox")
             }
-            guard try row.decode(column: "status", as: String.self) == "pending" else { return orderID }
+            guard try row.decode(column: "status", as: String.self) == "pending" else { return orderID.rawValue }
             if request.fail {
                 try await self.failPayment(sql, payment: paymentID, order: orderID, reason: request.failureReason.isEmpty ? "declined" : String(request.failureReason.prefix(200)), now: now)
             } else {
                 try await self.paymentSucceeded(sql, payment: paymentID, order: orderID, now: now)
             }
-            return orderID
+            return orderID.rawValue
         }
-        return try await order(orderID, user: user)
+        return try await order(OrderID(orderID), user: user)
     }
 
     /// A provider says a pending payment succeeded: record it, then complete the order (or hold
@@ -338,11 +329,37 @@ extension MembershipService {
     /// How long an unpaid order holds a seat of a plan with a seat limit.
     static let pendingSeatHoldMs: Int64 = 3_600_000
 
-    /// A stable digest of a request's content, for idempotency keys.
-    static func fingerprint(_ message: some SwiftProtobuf.Message) throws -> String {
+    /// A stable digest of a request's content without its idempotency key, so that a repeat
+    /// with the same key and content matches.
+    static func fingerprint<Request: SwiftProtobuf.Message & IdempotentRequest>(_ request: Request) throws -> String {
+        var content = request
+        content.idempotencyKey = ""
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
-        let bytes: [UInt8] = try message.serializedBytes(options: options)
+        let bytes: [UInt8] = try content.serializedBytes(options: options)
         return SHA256.hash(data: bytes).hexString
     }
+
+    /// Runs a money-moving request once per idempotency key of `user` and `operation`: a repeat
+    /// with the same content returns the id the first run returned, without running `body`.
+    func once<Request: SwiftProtobuf.Message & IdempotentRequest>(
+        _ request: Request, operation: String, user: UserID, now: Date,
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> String
+    ) async throws -> String {
+        try await IdempotencyKeys.run(
+            database, scope: "\(operation):\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(request), now: now,
+            encode: { Array($0.utf8) }, decode: { String(decoding: $0, as: UTF8.self) }, body: body)
+    }
 }
+
+/// A request that moves money, carrying the client's idempotency key.
+protocol IdempotentRequest {
+    var idempotencyKey: String { get set }
+}
+
+extension MembershipCreateOrderRequest: IdempotentRequest {}
+extension MembershipConfirmSandboxPaymentRequest: IdempotentRequest {}
+extension MembershipRefundOrderRequest: IdempotentRequest {}
+extension MembershipDissolveCommunityRequest: IdempotentRequest {}
+extension MembershipOpenGroupBuyRequest: IdempotentRequest {}
+extension MembershipJoinGroupBuyRequest: IdempotentRequest {}

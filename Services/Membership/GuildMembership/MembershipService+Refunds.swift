@@ -11,18 +11,13 @@ extension MembershipService {
     /// community's refund window (counted from the payment); owners and co-owners may refund
     /// any part of any order at any time. A full refund ends the subscription at once.
     public func refundOrder(_ request: MembershipRefundOrderRequest, user: UserID) async throws -> MembershipOrder {
-        var fingerprinted = request
-        fingerprinted.idempotencyKey = ""
         let now = clock.now()
         let orderID = OrderID(request.orderID)
         guard request.amountMinorUnits >= 0 else {
             throw GuildError.invalid([.init(field: "amountMinorUnits", description: "0 (everything not yet refunded) or a positive amount.")])
         }
         guard request.reason.count <= 500 else { throw GuildError.invalid([.init(field: "reason", description: "At most 500 characters.")]) }
-        _ = try await IdempotencyKeys.run(
-            database, scope: "refund_order:\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(fingerprinted), now: now,
-            encode: { Array($0.utf8) }, decode: { String(decoding: $0, as: UTF8.self) }
-        ) { sql in
+        _ = try await once(request, operation: "refund_order", user: user, now: now) { sql in
             guard let row = try await sql.raw("SELECT user_id, community_id FROM orders WHERE id = \(bind: orderID.rawValue)").first() else {
                 throw GuildError(.notFound, "No such order.")
             }
@@ -130,12 +125,10 @@ extension MembershipService {
     /// ends now, and with the `pro_rata` rule each member gets back the unused share (by time) of
     /// their latest payment. Lifetime memberships and trials have no unused share to return.
     public func dissolveCommunity(_ request: MembershipDissolveCommunityRequest, user: UserID) async throws -> MembershipDissolveCommunityResponse {
-        var fingerprinted = request
-        fingerprinted.idempotencyKey = ""
         let now = clock.now()
         let id = CommunityID(request.communityID)
         let outcome: DissolveOutcome = try await IdempotencyKeys.run(
-            database, scope: "dissolve:\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(fingerprinted), now: now,
+            database, scope: "dissolve:\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(request), now: now,
             encode: { (outcome: DissolveOutcome) in Array("\(outcome.refunds),\(outcome.refunded)".utf8) },
             decode: { (bytes: [UInt8]) in
                 let parts = String(decoding: bytes, as: UTF8.self).split(separator: ",").compactMap { Int64($0) }
