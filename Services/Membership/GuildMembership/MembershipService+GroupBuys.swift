@@ -163,8 +163,7 @@ extension MembershipService {
         guard record.status == .active else {
             throw GuildError(.failedPrecondition, "This community is not open for new members.", reason: "community_not_active")
         }
-        let live = try await Self.liveSubscriptionCount(sql, user: user, community: community, at: now)
-        guard live == 0 else {
+        guard try await Self.accessGrants(sql, user: user, community: community, at: now).isEmpty else {
             throw GuildError(.failedPrecondition, "You are a member already; group buys are for joining.", reason: "already_member")
         }
         let plan = try await planRecord(sql, PlanID(offer.planID))

@@ -147,20 +147,11 @@ extension MembershipService {
         let user = UserID(request.userID)
         let community = CommunityID(request.communityID)
         let instant = request.atMs == 0 ? clock.now() : Date(millisecondsSince1970: request.atMs)
-        let ms = instant.millisecondsSince1970
         return try await database.withConnection { sql in
             var entitlement = MembershipEntitlement()
-            let rows = try await sql.raw("""
-                SELECT plan_id, access_until_ms FROM subscriptions
-                WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: community.rawValue)
-                  AND status <> 'expired' AND started_at_ms <= \(bind: ms) AND (access_until_ms IS NULL OR access_until_ms > \(bind: ms))
-                """).all()
-            var validUntil: Int64 = 0
-            for row in rows {
-                entitlement.planIds.append(try row.decode(column: "plan_id", as: String.self))
-                let until = try row.decode(column: "access_until_ms", as: Int64?.self) ?? Int64.max
-                validUntil = max(validUntil, until)
-            }
+            let rows = try await Self.accessGrants(sql, user: user, community: community, at: instant)
+            entitlement.planIds = rows.map(\.plan)
+            let validUntil = rows.map { $0.until ?? Int64.max }.max() ?? 0
             let staff = try await sql.raw("""
                 SELECT role FROM community_roles WHERE community_id = \(bind: community.rawValue) AND user_id = \(bind: user.rawValue)
                 """).first().map { CommunityRole(rawValue: try $0.decode(column: "role", as: String.self)) }

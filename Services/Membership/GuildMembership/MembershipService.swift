@@ -123,16 +123,18 @@ public final class MembershipService: Sendable {
             """).first() {
             return CommunityRole(rawValue: try row.decode(column: "role", as: String.self))
         }
-        return try await liveSubscriptionCount(sql, user: user, community: community, at: now) > 0 ? .member : nil
+        return try await accessGrants(sql, user: user, community: community, at: now).isEmpty ? nil : .member
     }
 
-    static func liveSubscriptionCount(_ sql: any SQLDatabase, user: UserID, community: CommunityID, at instant: Date) async throws -> Int {
+    /// The subscriptions that give `user` access to `community` at `instant`: each one's plan and
+    /// the end of its access (nil: for ever). Read from the entitlement index.
+    static func accessGrants(_ sql: any SQLDatabase, user: UserID, community: CommunityID, at instant: Date) async throws -> [(plan: String, until: Int64?)] {
         let ms = instant.millisecondsSince1970
         return try await sql.raw("""
-            SELECT COUNT(*) AS n FROM subscriptions
+            SELECT plan_id, access_until_ms FROM subscriptions
             WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: community.rawValue)
               AND status <> 'expired' AND started_at_ms <= \(bind: ms) AND (access_until_ms IS NULL OR access_until_ms > \(bind: ms))
-            """).first()?.decode(column: "n", as: Int.self) ?? 0
+            """).all().map { (try $0.decode(column: "plan_id", as: String.self), try $0.decode(column: "access_until_ms", as: Int64?.self)) }
     }
 
     /// Loads the community and the caller's role in it, and checks `operation` when given.
