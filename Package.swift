@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "guild-auth", targets: ["guild-auth"]),
         .executable(name: "guild-gateway", targets: ["guild-gateway"]),
         .executable(name: "guild-membership", targets: ["guild-membership"]),
+        .executable(name: "guild-content", targets: ["guild-content"]),
         .library(name: "GuildCore", targets: ["GuildCore"]),
         .library(name: "GuildWire", targets: ["GuildWire"]),
         .library(name: "GuildMessages", targets: ["GuildMessages"]),
@@ -128,7 +129,7 @@ let package = Package(
         .target(
             name: "GuildTesting",
             dependencies: [
-                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildAuth", "GuildGateway", "GuildMembership",
+                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildAuth", "GuildGateway", "GuildMembership", "GuildContent", "GuildService",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -197,12 +198,36 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .target(
+            name: "GuildContent",
+            dependencies: [
+                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/Content/GuildContent",
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "guild-content",
+            dependencies: [
+                "GuildContent", "GuildCore", "GuildService", "GuildWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Content/guild-content",
+            swiftSettings: upcoming
+        ),
+        .target(
             name: "GuildGateway",
             dependencies: [
                 "GuildCore", "GuildWire", "GuildMessages", "GuildSecurity",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -290,9 +315,20 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .testTarget(
+            name: "GuildContentTests",
+            dependencies: [
+                "GuildContent", "GuildMembership", "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildTesting", "GuildService",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
             name: "GuildGatewayTests",
             dependencies: [
-                "GuildGateway", "GuildAuth", "GuildMembership", "GuildCore", "GuildWire", "GuildTesting", "GuildMessages",
+                "GuildGateway", "GuildAuth", "GuildMembership", "GuildContent", "GuildCore", "GuildWire", "GuildTesting", "GuildMessages", "GuildService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -13,7 +13,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 PORT=${GUILD_TOUR_PORT:-$(free_port)}
 AUTH_PORT=${GUILD_TOUR_AUTH_PORT:-$(free_port)}
 MEMBERSHIP_PORT=${GUILD_TOUR_MEMBERSHIP_PORT:-$(free_port)}
-PORTS=(--http-port "$PORT" --auth-port "$AUTH_PORT" --membership-port "$MEMBERSHIP_PORT")
+CONTENT_PORT=${GUILD_TOUR_CONTENT_PORT:-$(free_port)}
+PORTS=(--http-port "$PORT" --auth-port "$AUTH_PORT" --membership-port "$MEMBERSHIP_PORT" --content-port "$CONTENT_PORT")
 "$BIN/guild" up --data-dir "$WORK/.guild" "${PORTS[@]}" >"$WORK/up.log" 2>&1 &
 UP_PID=$!
 stop() {
@@ -88,6 +89,7 @@ status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/re
   -H 'Content-Type: application/json' -d '{"email":"bob@example.com","password":"another good secret","displayName":"Bob"}')
 expect_status 201 "$status" "a member registers"
 MEMBER=$(json '["tokens"]["accessToken"]' <"$WORK/body")
+MEMBER_ID=$(json '["user"]["id"]' <"$WORK/body")
 status=$(post "/api/v1/communities/$COMMUNITY/quote" "$MEMBER" "{\"planId\":\"$PLAN\",\"couponCode\":\"launch\"}")
 expect_status 200 "$status" "quote"
 [[ $(json '["total"]["formatted"]' <"$WORK/body") == "319.20 CNY" ]] || { echo "FAIL: the quote's total is wrong" >&2; cat "$WORK/body" >&2; exit 1; }
@@ -106,6 +108,85 @@ expect_status 200 "$status" "the owner's earnings"
 "$BIN/guild" ledger-check --data-dir "$WORK/.guild" --membership "127.0.0.1:$MEMBERSHIP_PORT" >"$WORK/ledger.txt" \
   || { cat "$WORK/ledger.txt"; echo "FAIL: guild ledger-check" >&2; exit 1; }
 grep -q "every invariant holds" "$WORK/ledger.txt" && echo "ok: guild ledger-check -> $(head -1 "$WORK/ledger.txt")"
+
+# Content: a course with two free lessons and a post with a preview, behind the paywall.
+get() { # path, [token]
+  local auth=()
+  [[ $# -ge 2 ]] && auth=(-H "Authorization: Bearer $2")
+  curl -s -o "$WORK/body" -w '%{http_code}' "$BASE$1" "${auth[@]}"
+}
+expect_json() { # python expression on the body, expected value, what
+  local got
+  got=$(json "$1" <"$WORK/body")
+  [[ "$got" == "$2" ]] || { echo "FAIL: $3: expected $2, got $got" >&2; cat "$WORK/body" >&2; exit 1; }
+  echo "ok: $3"
+}
+status=$(post "/api/v1/communities/$COMMUNITY/items" "$ACCESS" \
+  '{"kind":"course","title":"Swift Concurrency","markdown":"From tasks to actors.","access":{"mode":"preview","freeLessons":2}}')
+expect_status 201 "$status" "create a course with two free lessons"
+COURSE=$(json '["id"]' <"$WORK/body")
+status=$(post "/api/v1/items/$COURSE/chapters" "$ACCESS" '{"title":"Basics"}')
+expect_status 201 "$status" "add a chapter"
+CHAPTER=$(json '["id"]' <"$WORK/body")
+LESSONS=()
+for lesson in '{"title":"Tasks","markdown":"Every task has a priority."}' \
+              '{"title":"Task groups","markdown":"A group waits for its children."}' \
+              '{"title":"Actors","markdown":"Actors are reentrant: state can change across an await."}'; do
+  status=$(post "/api/v1/chapters/$CHAPTER/lessons" "$ACCESS" "$lesson")
+  expect_status 201 "$status" "add a lesson"
+  LESSONS+=("$(json '["id"]' <"$WORK/body")")
+done
+status=$(post "/api/v1/items/$COURSE/publish" "$ACCESS" '{}')
+expect_status 200 "$status" "publish the course"
+status=$(post "/api/v1/communities/$COMMUNITY/items" "$ACCESS" \
+  '{"kind":"post","title":"Why actors","markdown":"The free part: why.\n\n<!-- more -->\n\nThe paid part: how.","access":{"mode":"preview"},"publish":true}')
+expect_status 201 "$status" "publish a post with a preview"
+POST=$(json '["id"]' <"$WORK/body")
+
+status=$(get "/api/v1/items/$POST")
+expect_status 200 "$status" "a visitor reads the post"
+expect_json '["locked"]' True "the post is locked for a visitor"
+expect_json '["html"].count("paid part")' 0 "no paid text for the visitor"
+expect_json '["paywall"]["plans"][0]["name"]' Yearly "the paywall names the plan that opens it"
+status=$(get "/api/v1/lessons/${LESSONS[1]}")
+expect_status 200 "$status" "a visitor reads the second free lesson"
+expect_json '["html"].count("group waits")' 1 "the free lesson's text"
+status=$(get "/api/v1/lessons/${LESSONS[2]}")
+expect_json '["locked"]' True "the third lesson is locked for a visitor"
+
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/register" \
+  -H 'Content-Type: application/json' -d '{"email":"cy@example.com","password":"a third good secret","displayName":"Cy"}')
+expect_status 201 "$status" "the visitor registers"
+VISITOR=$(json '["tokens"]["accessToken"]' <"$WORK/body")
+status=$(post /api/v1/orders "$VISITOR" "{\"communityId\":\"$COMMUNITY\",\"planId\":\"$PLAN\"}" order-cy)
+expect_status 201 "$status" "the visitor orders"
+PAYMENT=$(json '["payment"]["id"]' <"$WORK/body")
+status=$(post "/api/v1/payments/$PAYMENT/sandbox-confirm" "$VISITOR" '{"outcome":"succeeded"}' pay-cy)
+expect_status 200 "$status" "and pays with the sandbox"
+status=$(get "/api/v1/lessons/${LESSONS[2]}" "$VISITOR")
+expect_json '["html"].count("reentrant")' 1 "the new member reads the paid lesson"
+status=$(get "/api/v1/items/$POST" "$VISITOR")
+expect_json '["html"].count("paid part")' 1 "and the whole post"
+
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X PUT "$BASE/api/v1/communities/$COMMUNITY/roles/$MEMBER_ID" \
+  -H "Authorization: Bearer $ACCESS" -H 'Content-Type: application/json' -d '{"role":"moderator"}')
+expect_status 200 "$status" "Bob becomes a moderator"
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X PATCH "$BASE/api/v1/communities/$COMMUNITY/content-settings" \
+  -H "Authorization: Bearer $ACCESS" -H 'Content-Type: application/json' -d '{"keywords":["加微信"],"replaceKeywords":true}')
+expect_status 200 "$status" "the owner sets the keyword list"
+status=$(post "/api/v1/items/$POST/comments" "$VISITOR" '{"markdown":"想要资料请加 微 信"}')
+expect_status 201 "$status" "a comment that dodges the filter with spaces"
+expect_json '["status"]' held "the keyword filter holds it"
+status=$(get "/api/v1/communities/$COMMUNITY/moderation-queue" "$MEMBER")
+ENTRY=$(json '["entries"][0]["id"]' <"$WORK/body")
+status=$(post "/api/v1/moderation-queue/$ENTRY/decision" "$MEMBER" '{"decision":"approve"}')
+expect_status 200 "$status" "the moderator approves it"
+status=$(get "/api/v1/items/$POST/comments" "$VISITOR")
+expect_json '["comments"][0]["status"]' published "the comment is published"
+status=$(get "/api/v1/search?q=%E5%B9%B6%E5%8F%91" )
+expect_status 200 "$status" "search"
+status=$(get "/api/v1/search?q=reentrant" "$VISITOR")
+expect_json '["hits"][0]["item"]["title"]' "Swift Concurrency" "a member finds the paid lesson by search"
 
 # Stopping guild up must stop every child.
 CHILDREN=$(pgrep -P "$UP_PID" | tr '\n' ' ')

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import GuildCore
 import GuildMessages
@@ -77,6 +78,30 @@ public struct OutboxRelay: Service {
             }
         }
         return delivered
+    }
+
+    /// Parses the `--event-subscribers` option: `referral=127.0.0.1:7104;content=127.0.0.1:7103`
+    /// (each service with one or more endpoints separated by commas).
+    public static func parseSubscribers(_ text: String) throws -> [(ServiceName, [WireEndpoint])] {
+        try text.split(separator: ";").map { entry in
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let name = ServiceName(uri: "spiffe://guild/\(parts[0])"), let endpoints = WireEndpoint.list(parts[1]) else {
+                throw ValidationError("--event-subscribers: expected service=host:port[,host:port], got '\(entry)'")
+            }
+            return (name, endpoints)
+        }
+    }
+
+    /// The relay for `source`'s outbox to the subscribers named in `text` (nil when none),
+    /// calling them with `source`'s certificate from `certificates`.
+    public static func make(source: ServiceName, database: Database, subscribers text: String, certificates: String, logger: Logger) throws -> OutboxRelay? {
+        let subscribers = try parseSubscribers(text)
+        guard !subscribers.isEmpty else { return nil }
+        let tls = try WireTLS.load(directory: certificates, service: source)
+        let clients = try subscribers.map { name, endpoints in
+            Subscriber(name: name, client: try WireClient(service: name, endpoints: endpoints, tls: tls, logger: logger))
+        }
+        return OutboxRelay(source: source, database: database, subscribers: clients, logger: logger)
     }
 
     /// Seconds before the next attempt after `attempts` failures: 2^(attempts-1) seconds, at most

@@ -58,16 +58,23 @@ public enum Outbox {
     public static func due(_ database: Database, subscriber: String, topics: Set<String>?, now: Date, limit: Int) async throws -> [Event] {
         let nowMs = now.millisecondsSince1970
         return try await database.withConnection { sql in
-            try await sql.raw("""
+            // Topics are filtered in the query, so events a subscriber does not want never fill its batch.
+            var query: SQLQueryString = """
                 SELECT e.id AS id, e.topic AS topic, e.payload AS payload, e.occurred_at_ms AS occurred_at_ms
                 FROM outbox_events e LEFT JOIN outbox_deliveries d ON d.event_id = e.id AND d.subscriber = \(bind: subscriber)
                 WHERE d.delivered_at_ms IS NULL AND (d.next_attempt_at_ms IS NULL OR d.next_attempt_at_ms <= \(bind: nowMs))
-                ORDER BY e.seq LIMIT \(bind: limit)
-                """).all().compactMap { row in
-                let topic = try row.decode(column: "topic", as: String.self)
-                if let topics, !topics.contains(topic) { return nil }
-                return Event(
-                    id: try row.decode(column: "id", as: String.self), topic: topic,
+                """
+            if let topics {
+                guard !topics.isEmpty else { return [] }
+                query.appendLiteral(" AND e.topic IN (")
+                query.appendInterpolation(binds: topics.sorted())
+                query.appendLiteral(")")
+            }
+            query.appendLiteral(" ORDER BY e.seq LIMIT ")
+            query.appendInterpolation(bind: limit)
+            return try await sql.raw(query).all().map { row in
+                Event(
+                    id: try row.decode(column: "id", as: String.self), topic: try row.decode(column: "topic", as: String.self),
                     payload: Array(try row.decode(column: "payload", as: Data.self)),
                     occurredAtMs: try row.decode(column: "occurred_at_ms", as: Int64.self))
             }

@@ -1,13 +1,15 @@
 import Foundation
 import GuildAuth
+import GuildContent
 import GuildCore
 import GuildGateway
 import GuildMembership
+import GuildService
 import GuildStorage
 import GuildWire
 import Logging
 
-/// An in-process Guild: the auth and membership services, each behind a real wire server (mutual
+/// An in-process Guild: the auth, membership and content services, each behind a real wire server (mutual
 /// TLS on a loopback port the kernel picks) over a throwaway database of its own, and a gateway
 /// configured to reach them. Service tests and users' own tests start one with
 /// ``withCluster(database:authConfiguration:clock:gatewayConfiguration:_:)``.
@@ -20,6 +22,12 @@ public final class TestCluster: Sendable {
     public let membershipDatabase: TestDatabase
     public let membership: MembershipService
     public let membershipServer: WireServer
+    public let contentDatabase: TestDatabase
+    public let content: ContentService
+    public let contentServer: WireServer
+    /// Membership's outbox relay to content. It does not run by itself: a test calls
+    /// `deliverDue()` when it wants membership's news to reach content.
+    public let membershipEvents: OutboxRelay
     public let gateway: Gateway
     public let clock: any WallClock
 
@@ -32,7 +40,8 @@ public final class TestCluster: Sendable {
 
     private init(
         directory: TemporaryDirectory, certificates: TestCertificates, database: TestDatabase, auth: AuthService, authServer: WireServer,
-        membershipDatabase: TestDatabase, membership: MembershipService, membershipServer: WireServer, gateway: Gateway, clock: any WallClock
+        membershipDatabase: TestDatabase, membership: MembershipService, membershipServer: WireServer,
+        contentDatabase: TestDatabase, content: ContentService, contentServer: WireServer, membershipEvents: OutboxRelay, gateway: Gateway, clock: any WallClock
     ) {
         self.directory = directory
         self.certificates = certificates
@@ -42,6 +51,10 @@ public final class TestCluster: Sendable {
         self.membershipDatabase = membershipDatabase
         self.membership = membership
         self.membershipServer = membershipServer
+        self.contentDatabase = contentDatabase
+        self.content = content
+        self.contentServer = contentServer
+        self.membershipEvents = membershipEvents
         self.gateway = gateway
         self.clock = clock
     }
@@ -69,24 +82,43 @@ public final class TestCluster: Sendable {
         let membershipServer = try await WireServer.bind(
             host: "127.0.0.1", port: 0, serviceName: .membership, router: membership.wireRouter,
             tls: try certificates.tls(for: .membership), logger: logger)
+        let contentDatabase = try await TestDatabase.create(kind, directory: directory.url, logger: logger)
+        let contentTLS = try certificates.tls(for: .content)
+        let membershipClient = try WireClient(
+            service: .membership, endpoints: [WireEndpoint(host: "127.0.0.1", port: membershipServer.port)], tls: contentTLS, logger: logger)
+        let content = ContentService(
+            database: contentDatabase.database, access: MembershipAccess(client: membershipClient),
+            configuration: ContentConfiguration(attachmentDirectory: directory.url.appendingPathComponent("attachments")), clock: clock, logger: logger)
+        try await content.prepare()
+        let contentServer = try await WireServer.bind(
+            host: "127.0.0.1", port: 0, serviceName: .content, router: content.wireRouter, tls: contentTLS, logger: logger)
+        let membershipEvents = OutboxRelay(source: .membership, database: membershipDatabase.database, subscribers: [
+            OutboxRelay.Subscriber(name: .content, client: try WireClient(
+                service: .content, endpoints: [WireEndpoint(host: "127.0.0.1", port: contentServer.port)],
+                tls: try certificates.tls(for: .membership), logger: logger)),
+        ], clock: clock, logger: logger)
         var configuration = gatewayConfiguration
         configuration.host = "127.0.0.1"
         configuration.port = 0
         configuration.services[.auth] = [WireEndpoint(host: "127.0.0.1", port: authServer.port)]
         configuration.services[.membership] = [WireEndpoint(host: "127.0.0.1", port: membershipServer.port)]
+        configuration.services[.content] = [WireEndpoint(host: "127.0.0.1", port: contentServer.port)]
         let gateway = try Gateway(configuration: configuration, tls: try certificates.tls(for: .gateway), logger: logger)
         return TestCluster(
             directory: directory, certificates: certificates, database: database, auth: auth, authServer: authServer,
-            membershipDatabase: membershipDatabase, membership: membership, membershipServer: membershipServer, gateway: gateway, clock: clock)
+            membershipDatabase: membershipDatabase, membership: membership, membershipServer: membershipServer,
+            contentDatabase: contentDatabase, content: content, contentServer: contentServer, membershipEvents: membershipEvents, gateway: gateway, clock: clock)
     }
 
     /// Stops everything and deletes the cluster's files and database.
     public func shutdown() async {
         await authServer.close()
         await membershipServer.close()
+        await contentServer.close()
         await auth.shutdown()
         await database.drop()
         await membershipDatabase.drop()
+        await contentDatabase.drop()
         directory.remove()
     }
 

@@ -29,6 +29,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("membership-port"), help: "Membership service wire port.")
     var membershipPort = 7102
 
+    @Option(name: .customLong("content-port"), help: "Content service wire port.")
+    var contentPort = 7103
+
     @Option(name: .customLong("bin-dir"), help: "Where the guild-* executables are (default: next to this one).")
     var binDirectory: String?
 
@@ -48,11 +51,15 @@ struct UpCommand: AsyncParsableCommand {
 
         let authListen = "\(host):\(authPort)"
         let membershipListen = "\(host):\(membershipPort)"
+        let contentListen = "\(host):\(contentPort)"
         let gatewayListen = "\(host):\(httpPort)"
         let children = [
             ChildSpec(name: "guild-auth", arguments: ["--listen", authListen], readyPort: authPort),
-            ChildSpec(name: "guild-membership", arguments: ["--listen", membershipListen], readyPort: membershipPort),
-            ChildSpec(name: "guild-gateway", arguments: ["--listen", gatewayListen, "--auth", authListen, "--membership", membershipListen], readyPort: httpPort),
+            ChildSpec(name: "guild-membership", arguments: ["--listen", membershipListen, "--event-subscribers", "content=\(contentListen)"], readyPort: membershipPort),
+            ChildSpec(name: "guild-content", arguments: ["--listen", contentListen, "--membership", membershipListen], readyPort: contentPort),
+            ChildSpec(name: "guild-gateway", arguments: [
+                "--listen", gatewayListen, "--auth", authListen, "--membership", membershipListen, "--content", contentListen,
+            ], readyPort: httpPort),
         ]
         let supervisor = Supervisor(host: host)
         supervisor.installSignalHandlers()

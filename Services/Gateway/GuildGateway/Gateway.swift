@@ -127,19 +127,23 @@ public final class Gateway: Sendable {
 
     /// Decodes a JSON body (at most the context's upload limit).
     func decode<Body: Decodable>(_ type: Body.Type, from request: Request, context: GatewayRequestContext) async throws -> Body {
-        if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
-            throw Problem(status: .unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported media type", detail: "Send the body as application/json.")
-        }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        } catch {
-            throw Problem(status: .contentTooLarge, code: "content_too_large", title: "Content too large", detail: "The request body is larger than \(context.maxUploadSize) bytes.")
-        }
+        let buffer = try await jsonBody(request, context: context)
         do {
             return try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
         } catch {
             throw Problem(status: .badRequest, code: "invalid_argument", title: "Invalid request", detail: "The body is not the JSON object this operation expects.", reason: "malformed_json")
+        }
+    }
+
+    /// The bytes of a JSON body: refused unless it is JSON and at most the context's upload limit.
+    func jsonBody(_ request: Request, context: GatewayRequestContext) async throws -> ByteBuffer {
+        if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
+            throw Problem(status: .unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported media type", detail: "Send the body as application/json.")
+        }
+        do {
+            return try await request.body.collect(upTo: context.maxUploadSize)
+        } catch {
+            throw Problem(status: .contentTooLarge, code: "content_too_large", title: "Content too large", detail: "The request body is larger than \(context.maxUploadSize) bytes.")
         }
     }
 

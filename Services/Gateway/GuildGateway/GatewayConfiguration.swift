@@ -10,6 +10,7 @@ public struct GatewayConfiguration: Sendable {
     public var services: [ServiceName: [WireEndpoint]] = [
         .auth: [WireEndpoint(host: "127.0.0.1", port: 7101)],
         .membership: [WireEndpoint(host: "127.0.0.1", port: 7102)],
+        .content: [WireEndpoint(host: "127.0.0.1", port: 7103)],
     ]
     /// The longest the gateway waits for services on behalf of one request.
     public var requestTimeout: Duration = .seconds(5)

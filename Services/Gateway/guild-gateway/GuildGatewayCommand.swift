@@ -26,6 +26,9 @@ struct GuildGatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("membership"), help: "Membership service endpoints, comma-separated host:port (env GUILD_MEMBERSHIP_ENDPOINTS).")
     var membershipEndpoints: String = ConfigEnvironment().string("GUILD_MEMBERSHIP_ENDPOINTS", default: "127.0.0.1:7102")
 
+    @Option(name: .customLong("content"), help: "Content service endpoints, comma-separated host:port (env GUILD_CONTENT_ENDPOINTS).")
+    var contentEndpoints: String = ConfigEnvironment().string("GUILD_CONTENT_ENDPOINTS", default: "127.0.0.1:7103")
+
     @Option(name: .customLong("request-timeout-ms"), help: "How long one HTTP request may wait for services (env GUILD_GATEWAY_REQUEST_TIMEOUT_MS).")
     var requestTimeoutMs: Int = ConfigEnvironment().int("GUILD_GATEWAY_REQUEST_TIMEOUT_MS", default: 5000)
 
@@ -41,7 +44,8 @@ struct GuildGatewayCommand: AsyncParsableCommand {
         var configuration = GatewayConfiguration()
         configuration.host = address.host
         configuration.port = address.port
-        configuration.services = [.auth: auth, .membership: membership]
+        guard let content = WireEndpoint.list(contentEndpoints) else { throw ValidationError("--content must be host:port[,host:port...]") }
+        configuration.services = [.auth: auth, .membership: membership, .content: content]
         configuration.requestTimeout = .milliseconds(requestTimeoutMs)
         configuration.trustForwardedFor = trustForwardedFor
         let tls = try WireTLS.load(directory: common.resolvedCertificatesDirectory, service: .gateway)

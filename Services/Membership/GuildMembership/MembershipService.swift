@@ -44,6 +44,8 @@ public final class MembershipService: Sendable {
         public static let paymentRefunded = "membership.payment.refunded"
         public static let subscriptionStarted = "membership.subscription.started"
         public static let subscriptionEnded = "membership.subscription.ended"
+        /// A staff role was granted or taken back (payload: RoleAssignment, role "" when taken).
+        public static let roleChanged = "membership.role.changed"
     }
 
     /// Writes an event in the caller's transaction.
@@ -180,6 +182,12 @@ public final class MembershipService: Sendable {
                     INSERT INTO community_roles (community_id, user_id, role, granted_at_ms)
                     VALUES (\(bind: id.rawValue), \(bind: user.rawValue), 'owner', \(bind: now.millisecondsSince1970))
                     """).run()
+                var assignment = MembershipRoleAssignment()
+                assignment.communityID = id.rawValue
+                assignment.userID = user.rawValue
+                assignment.role = CommunityRole.owner.rawValue
+                assignment.grantedAtMs = now.millisecondsSince1970
+                try await self.emit(sql, Topic.roleChanged, assignment, at: now)
             }
         } catch let error as GuildError where error.code == .alreadyExists {
             throw Self.slugTaken
@@ -289,6 +297,7 @@ public final class MembershipService: Sendable {
             assignment.userID = target.rawValue
             assignment.role = try await Self.role(sql, user: target, community: id, now: now)?.rawValue ?? ""
             assignment.grantedAtMs = now.millisecondsSince1970
+            try await self.emit(sql, Topic.roleChanged, assignment, at: now)
             return assignment
         }
     }

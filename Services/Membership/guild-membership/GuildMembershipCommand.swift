@@ -42,19 +42,8 @@ struct GuildMembershipCommand: AsyncParsableCommand {
     @Option(name: .customLong("public-url"), help: "The gateway's public address, for Stripe's return pages (env GUILD_PUBLIC_URL).")
     var publicURL: String = ConfigEnvironment().string("GUILD_PUBLIC_URL", default: "http://127.0.0.1:8080")
 
-    /// Parses `referral=127.0.0.1:7104;content=127.0.0.1:7103`.
-    static func subscribers(_ text: String) throws -> [(ServiceName, [WireEndpoint])] {
-        try text.split(separator: ";").map { entry in
-            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2, let name = ServiceName(uri: "spiffe://guild/\(parts[0])"), let endpoints = WireEndpoint.list(parts[1]) else {
-                throw ValidationError("--event-subscribers: expected service=host:port[,host:port], got '\(entry)'")
-            }
-            return (name, endpoints)
-        }
-    }
-
     func validate() throws {
-        _ = try Self.subscribers(eventSubscribers)
+        _ = try OutboxRelay.parseSubscribers(eventSubscribers)
         if stripeAPIKey != nil, stripeWebhookSecret == nil {
             throw ValidationError("--stripe-api-key needs --stripe-webhook-secret: without it no payment could ever be confirmed")
         }
@@ -68,7 +57,7 @@ struct GuildMembershipCommand: AsyncParsableCommand {
         configuration.gracePeriod = .seconds(graceDays * 86_400)
         let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .membership, options: common)
         let settings = configuration
-        let subscribers = try Self.subscribers(eventSubscribers)
+        let subscribers = eventSubscribers
         let certificates = common.resolvedCertificatesDirectory
         var providers: [any PaymentProvider] = [SandboxPaymentProvider()]
         if let stripeAPIKey, let stripeWebhookSecret {
@@ -89,12 +78,8 @@ struct GuildMembershipCommand: AsyncParsableCommand {
                 if abandoned > 0 { logger.info("abandoned orders cancelled", metadata: ["count": "\(abandoned)"]) }
             }
             var services: [any Service] = [scheduler]
-            if !subscribers.isEmpty {
-                let tls = try WireTLS.load(directory: certificates, service: .membership)
-                let clients = try subscribers.map { name, endpoints in
-                    OutboxRelay.Subscriber(name: name, client: try WireClient(service: name, endpoints: endpoints, tls: tls, logger: logger))
-                }
-                services.append(OutboxRelay(source: .membership, database: database, subscribers: clients, logger: logger))
+            if let relay = try OutboxRelay.make(source: .membership, database: database, subscribers: subscribers, certificates: certificates, logger: logger) {
+                services.append(relay)
             }
             return ServiceRunner.Parts(router: service.wireRouter, services: services)
         }

@@ -1,0 +1,131 @@
+import Foundation
+import GuildCore
+import GuildMessages
+import SQLKit
+
+/// Who may read an item's body beyond its free part.
+enum AccessMode: String, Sendable {
+    /// Everyone reads everything.
+    case `public`
+    /// Everyone reads the free part (above the preview marker, the first lessons); members the rest.
+    case preview
+    /// Members read it; others the free part, if any.
+    case members
+    /// Holders of the named plans read it; others the free part, if any.
+    case plans
+}
+
+/// The stages of an item.
+enum ItemStatus: String, Sendable {
+    case draft, scheduled, pendingReview = "pending_review", published, rejected, removed
+}
+
+/// One row of `items`.
+struct ItemRecord: Sendable {
+    var id: String
+    var communityID: CommunityID
+    var kind: String
+    var authorID: UserID
+    var title: String
+    var tags: [String]
+    var markdown: String
+    var accessMode: AccessMode
+    var accessPlans: [String]
+    var freeLessons: Int
+    var status: ItemStatus
+    var rejectionReason: String
+    var publishAtMs: Int64?
+    var publishedAtMs: Int64?
+    var createdAtMs: Int64
+    var updatedAtMs: Int64
+    var deletedAtMs: Int64?
+    var version: Int
+    var pinned: Bool
+    var essence: Bool
+
+    init(row: any SQLRow) throws {
+        id = try row.decode(column: "id", as: String.self)
+        communityID = CommunityID(try row.decode(column: "community_id", as: String.self))
+        kind = try row.decode(column: "kind", as: String.self)
+        authorID = UserID(try row.decode(column: "author_id", as: String.self))
+        title = try row.decode(column: "title", as: String.self)
+        tags = ItemRecord.list(try row.decode(column: "tags", as: String.self))
+        markdown = try row.decode(column: "markdown", as: String.self)
+        accessMode = AccessMode(rawValue: try row.decode(column: "access_mode", as: String.self)) ?? .members
+        accessPlans = ItemRecord.list(try row.decode(column: "access_plans", as: String.self))
+        freeLessons = try row.decode(column: "free_lessons", as: Int.self)
+        status = ItemStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .draft
+        rejectionReason = try row.decode(column: "rejection_reason", as: String.self)
+        publishAtMs = try row.decode(column: "publish_at_ms", as: Int64?.self)
+        publishedAtMs = try row.decode(column: "published_at_ms", as: Int64?.self)
+        createdAtMs = try row.decode(column: "created_at_ms", as: Int64.self)
+        updatedAtMs = try row.decode(column: "updated_at_ms", as: Int64.self)
+        deletedAtMs = try row.decode(column: "deleted_at_ms", as: Int64?.self)
+        version = try row.decode(column: "version", as: Int.self)
+        pinned = try row.decode(column: "pinned", as: Bool.self)
+        essence = try row.decode(column: "essence", as: Bool.self)
+    }
+
+    /// Lists are stored as text, one entry per line (tags and plan ids hold no newlines).
+    static func list(_ text: String) -> [String] { text.split(separator: "\n").map(String.init) }
+    static func text(_ list: [String]) -> String { list.joined(separator: "\n") }
+
+    var isCourse: Bool { kind == "course" }
+    var isLive: Bool { status == .published && deletedAtMs == nil }
+
+    /// Whether the caller may know the item exists: published and not deleted, or their own,
+    /// or they are staff who see unpublished work.
+    func isVisible(to user: UserID?, standing: MembershipAccess.Standing) -> Bool {
+        if isLive { return true }
+        if let user, user == authorID { return true }
+        return ContentService.policy.allows(ContentService.Operation.readUnpublished, role: standing.role)
+    }
+
+    /// Whether the caller may read all of it.
+    func readable(by user: UserID?, standing: MembershipAccess.Standing) -> Bool {
+        if accessMode == .public || standing.isStaff { return true }
+        if let user, user == authorID { return true }
+        switch accessMode {
+        case .public: return true
+        case .preview, .members: return standing.role == .member
+        case .plans: return !standing.plans.isDisjoint(with: accessPlans)
+        }
+    }
+
+    /// The post's free part (above the preview marker; nothing without one).
+    var freeMarkdown: String {
+        let split = Markdown.splitPreview(markdown)
+        return split.rest == nil ? "" : split.preview
+    }
+
+    /// The message, with the body the caller may read. Lists pass `withBody: false`.
+    func message(readable: Bool, canEdit: Bool, withBody: Bool) -> ContentItem {
+        var item = ContentItem()
+        item.id = id
+        item.communityID = communityID.rawValue
+        item.kind = kind
+        item.authorID = authorID.rawValue
+        item.title = title
+        item.tags = tags
+        item.access.mode = accessMode.rawValue
+        item.access.planIds = accessPlans
+        item.access.freeLessons = Int32(freeLessons)
+        item.status = status.rawValue
+        if canEdit { item.rejectionReason = rejectionReason }
+        if let t = timestamp(publishAtMs) { item.publishAt = t }
+        if let t = timestamp(publishedAtMs) { item.publishedAt = t }
+        item.createdAt = Date(millisecondsSince1970: createdAtMs).timestamp
+        item.updatedAt = Date(millisecondsSince1970: updatedAtMs).timestamp
+        if let t = timestamp(deletedAtMs) { item.deletedAt = t }
+        item.version = Int32(version)
+        item.pinned = pinned
+        item.essence = essence
+        item.locked = !readable
+        let split = Markdown.splitPreview(markdown)
+        let visible = readable ? [split.preview, split.rest ?? ""].joined(separator: "\n\n") : (split.rest == nil ? "" : split.preview)
+        if withBody, !isCourse { item.html = Markdown.html(visible) }
+        item.excerpt = Markdown.excerpt(visible, limit: 200)
+        if canEdit, withBody { item.markdown = markdown }
+        return item
+    }
+}

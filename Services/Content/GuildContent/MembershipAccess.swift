@@ -1,0 +1,88 @@
+import Foundation
+import GuildCore
+import GuildMessages
+import GuildWire
+import Synchronization
+
+/// What content knows of a caller in one community: their role and the plans they hold,
+/// asked of `guild-membership` over the wire and kept briefly. Membership's events about a user
+/// and community (a subscription started or ended, a payment refunded) drop that entry at once,
+/// so a member who just paid reads the course on their next request.
+public final class MembershipAccess: Sendable {
+    /// A caller's standing in a community.
+    public struct Standing: Sendable, Equatable {
+        public var role: CommunityRole?
+        public var plans: Set<String>
+
+        /// Staff read everything; members what their plans open.
+        public var isStaff: Bool { role != nil && role != .member }
+        public static let none = Standing(role: nil, plans: [])
+    }
+
+    private struct Entry {
+        let standing: Standing
+        let expires: ContinuousClock.Instant
+    }
+
+    private let client: WireClient
+    private let ttl: Duration
+    private let capacity: Int
+    private let entries = Mutex<[String: Entry]>([:])
+    private let planEntries = Mutex<[String: (plans: [MembershipPlan], expires: ContinuousClock.Instant)]>([:])
+
+    /// - Parameters:
+    ///   - ttl: how long an answer is reused without news from membership.
+    ///   - capacity: entries kept at most (the cache is emptied when full).
+    public init(client: WireClient, ttl: Duration = .seconds(30), capacity: Int = 50_000) {
+        self.client = client
+        self.ttl = ttl
+        self.capacity = capacity
+    }
+
+    private static func key(_ user: UserID, _ community: CommunityID) -> String { user.rawValue + "|" + community.rawValue }
+
+    /// The standing of `user` (nil: a visitor) in `community`.
+    public func standing(of user: UserID?, in community: CommunityID) async throws -> Standing {
+        guard let user else { return .none }
+        let key = Self.key(user, community)
+        let now = ContinuousClock.now
+        if let entry = entries.withLock({ $0[key] }), entry.expires > now { return entry.standing }
+        var request = MembershipCheckEntitlementRequest()
+        request.userID = user.rawValue
+        request.communityID = community.rawValue
+        let answer = try await client.call(MembershipAPI.checkEntitlement, request)
+        let standing = Standing(role: answer.role.isEmpty ? nil : CommunityRole(rawValue: answer.role), plans: Set(answer.planIds))
+        // Never keep an answer past the moment membership said it stops holding.
+        var expires = now + ttl
+        if answer.validUntilMs > 0, answer.validUntilMs < Int64.max {
+            let left = Double(answer.validUntilMs - Date().millisecondsSince1970) / 1000
+            expires = min(expires, now + .milliseconds(Int64(max(0, left) * 1000)))
+        }
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = Entry(standing: standing, expires: expires)
+        }
+        return standing
+    }
+
+    /// Forgets what is known of `user` in `community` (a membership event arrived).
+    public func invalidate(user: UserID, community: CommunityID) {
+        _ = entries.withLock { $0.removeValue(forKey: Self.key(user, community)) }
+    }
+
+    /// The community's plans on sale, for the paywall. A cached list that lacks one of
+    /// `needing` (a plan made since) is asked again.
+    public func plans(of community: CommunityID, needing: [String] = []) async throws -> [MembershipPlan] {
+        let now = ContinuousClock.now
+        if let entry = planEntries.withLock({ $0[community.rawValue] }), entry.expires > now,
+           needing.allSatisfy({ id in entry.plans.contains { $0.id == id } }) { return entry.plans }
+        var request = MembershipListPlansRequest()
+        request.communityID = community.rawValue
+        let plans = try await client.call(MembershipAPI.listPlans, request).plans.filter { $0.status == "active" && $0.visible }
+        planEntries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[community.rawValue] = (plans, now + ttl)
+        }
+        return plans
+    }
+}
