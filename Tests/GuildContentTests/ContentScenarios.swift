@@ -638,6 +638,14 @@ enum ContentScenarios {
         await server.close()
         await consumerDatabase.drop()
         directory.remove()
+
+        // A membership event content cannot read is acknowledged (sending it again would not
+        // mend it) rather than refused for ever.
+        var malformed = EventsDeliverRequest()
+        malformed.event.id = "malformed-1"
+        malformed.event.topic = "membership.subscription.started"
+        malformed.event.payload = Data([0xFF, 0xFF, 0xFF])
+        _ = try await f.content.deliver(malformed)
     }
 }
 

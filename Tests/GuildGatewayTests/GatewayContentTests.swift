@@ -144,6 +144,21 @@ struct GatewayContentTests {
                 #expect((problem["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } == ["title", "access.mode"])
                 _ = try E2E.expectProblem(try await M.call(client, .post, "/api/v1/communities/\(communityID)/items", token: nil, body: ["title": "x"]),
                                           status: .unauthorized, code: "unauthenticated")
+
+                // Size limits: a long post is fine, a post over content's limit is named, a body
+                // over the gateway's limit is refused before anything reads it.
+                let long = String(repeating: "并发编程 concurrency. ", count: 5_000)  // ~110 KB
+                #expect(try await M.call(client, .post, "/api/v1/communities/\(communityID)/items", token: owner.token,
+                                         body: ["title": "Long", "markdown": long]).status == .created)
+                let tooLong = try await M.call(client, .post, "/api/v1/communities/\(communityID)/items", token: owner.token,
+                                               body: ["title": "Too long", "markdown": String(repeating: "x", count: 250_000)])
+                #expect((try E2E.expectProblem(tooLong, status: .badRequest, code: "invalid_argument")["errors"] as? [[String: Any]])?.first?["field"] as? String == "markdown")
+                _ = try E2E.expectProblem(try await M.call(client, .post, "/api/v1/communities/\(communityID)/items", token: owner.token,
+                                                           body: ["title": "Huge", "markdown": String(repeating: "x", count: 600_000)]),
+                                          status: .contentTooLarge, code: "content_too_large")
+                _ = try E2E.expectProblem(try await M.call(client, .post, "/api/v1/items/\(postID)/comments", token: owner.token,
+                                                           body: ["markdown": String(repeating: "x", count: 70_000)]),
+                                          status: .contentTooLarge, code: "content_too_large")
             }
         }
     }

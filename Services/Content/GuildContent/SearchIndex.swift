@@ -2,6 +2,7 @@ import Foundation
 import GuildCore
 import GuildMessages
 import GuildStorage
+import Logging
 import SQLKit
 import SwiftProtobuf
 
@@ -197,18 +198,23 @@ extension ContentService {
     public func deliver(_ request: EventsDeliverRequest) async throws -> EventsDeliverResponse {
         let event = request.event
         var affected: (UserID, CommunityID)?
-        switch event.topic {
-        case "membership.subscription.started", "membership.subscription.ended":
-            let message = try MembershipSubscriptionEvent(serializedBytes: event.payload)
-            affected = (UserID(message.userID), CommunityID(message.communityID))
-        case "membership.payment.succeeded", "membership.payment.refunded":
-            let message = try MembershipPaymentEvent(serializedBytes: event.payload)
-            affected = (UserID(message.userID), CommunityID(message.communityID))
-        case "membership.role.changed":
-            let message = try MembershipRoleAssignment(serializedBytes: event.payload)
-            affected = (UserID(message.userID), CommunityID(message.communityID))
-        default:
-            break
+        do {
+            switch event.topic {
+            case "membership.subscription.started", "membership.subscription.ended":
+                let message = try MembershipSubscriptionEvent(serializedBytes: event.payload)
+                affected = (UserID(message.userID), CommunityID(message.communityID))
+            case "membership.payment.succeeded", "membership.payment.refunded":
+                let message = try MembershipPaymentEvent(serializedBytes: event.payload)
+                affected = (UserID(message.userID), CommunityID(message.communityID))
+            case "membership.role.changed":
+                let message = try MembershipRoleAssignment(serializedBytes: event.payload)
+                affected = (UserID(message.userID), CommunityID(message.communityID))
+            default:
+                break
+            }
+        } catch {
+            // Sending it again would not mend it: record it as seen and say so.
+            logger.error("membership event with a malformed payload ignored", metadata: ["event": "\(event.id)", "topic": "\(event.topic)"])
         }
         if let (user, community) = affected { access.invalidate(user: user, community: community) }
         let learnt = affected

@@ -14,7 +14,7 @@ extension GatewayRoutes {
 
     static let items: [GatewayRoute] = [
         GatewayRoute(method: .post, path: "/api/v1/communities/{communityId}/items") { gateway, request, context in
-            try await gateway.forward(.content, ContentAPI.createItem, request, context, body: true, status: .created) { message, _, context in
+            try await gateway.forward(.content, ContentAPI.createItem, request, context, body: true, bodyLimit: ContentConfigurationLimits.maxTextBodyBytes, status: .created) { message, _, context in
                 message.communityID = try context.parameters.path("communityId")
             }
         },
@@ -34,7 +34,7 @@ extension GatewayRoutes {
             }
         },
         GatewayRoute(method: .patch, path: "/api/v1/items/{itemId}") { gateway, request, context in
-            try await gateway.forward(.content, ContentAPI.updateItem, request, context, body: true) { message, _, context in
+            try await gateway.forward(.content, ContentAPI.updateItem, request, context, body: true, bodyLimit: ContentConfigurationLimits.maxTextBodyBytes) { message, _, context in
                 message.itemID = try context.parameters.path("itemId")
             }
         },
@@ -72,7 +72,7 @@ extension GatewayRoutes {
             }
         },
         GatewayRoute(method: .post, path: "/api/v1/chapters/{chapterId}/lessons") { gateway, request, context in
-            try await gateway.forward(.content, ContentAPI.addLesson, request, context, body: true, status: .created) { message, _, context in
+            try await gateway.forward(.content, ContentAPI.addLesson, request, context, body: true, bodyLimit: ContentConfigurationLimits.maxTextBodyBytes, status: .created) { message, _, context in
                 message.chapterID = try context.parameters.path("chapterId")
             }
         },
@@ -82,7 +82,7 @@ extension GatewayRoutes {
             }
         },
         GatewayRoute(method: .patch, path: "/api/v1/lessons/{lessonId}") { gateway, request, context in
-            try await gateway.forward(.content, ContentAPI.updateLesson, request, context, body: true) { message, _, context in
+            try await gateway.forward(.content, ContentAPI.updateLesson, request, context, body: true, bodyLimit: ContentConfigurationLimits.maxTextBodyBytes) { message, _, context in
                 message.lessonID = try context.parameters.path("lessonId")
             }
         },
@@ -265,6 +265,9 @@ extension GatewayRoutes {
 
 /// Limits the gateway applies before content sees a request.
 enum ContentConfigurationLimits {
+    /// Bodies that carry a post or a lesson: room for content's 200,000-byte Markdown limit
+    /// written as JSON (escapes make it longer); content checks the Markdown itself.
+    static let maxTextBodyBytes = 512 * 1024
     /// An attachment travels to content in one wire frame (1 MiB): the gateway refuses larger
     /// bodies itself. Content may be configured lower.
     static let maxAttachmentBytes = 960 * 1024

@@ -28,23 +28,24 @@ extension Gateway {
     /// Calls `method` of `service` with the message built from the request.
     /// - Parameters:
     ///   - body: the request has a JSON body to decode into the message first.
+    ///   - bodyLimit: its largest size (default: the context's upload limit, 64 KiB).
     ///   - fill: sets the fields that come from the path and the query (after the body, so the
     ///     path wins over anything the body says).
     func forward<Message, Answer>(
         _ service: ServiceName, _ method: MethodDescriptor<Message, Answer>, _ request: Request, _ context: GatewayRequestContext,
-        caller: Caller = .user, body: Bool = false, status: HTTPResponse.Status = .ok,
+        caller: Caller = .user, body: Bool = false, bodyLimit: Int? = nil, status: HTTPResponse.Status = .ok,
         fill: (inout Message, Request, GatewayRequestContext) throws -> Void = { _, _, _ in }
     ) async throws -> Response {
         let context = caller == .user ? try await authenticate(request, context: context) : try await authenticateIfPresent(request, context: context)
-        var message = body ? try await decodeMessage(Message.self, from: request, context: context) : Message()
+        var message = body ? try await decodeMessage(Message.self, from: request, context: context, limit: bodyLimit) : Message()
         try fill(&message, request, context)
         let answer = try await client(service).call(method, message, metadata: metadata(context, request: request))
         return try protoJSON(answer, status: status)
     }
 
     /// A JSON body in the proto3 JSON mapping; unknown fields are refused.
-    func decodeMessage<Message: SwiftProtobuf.Message>(_ type: Message.Type, from request: Request, context: GatewayRequestContext) async throws -> Message {
-        let buffer = try await jsonBody(request, context: context)
+    func decodeMessage<Message: SwiftProtobuf.Message>(_ type: Message.Type, from request: Request, context: GatewayRequestContext, limit: Int? = nil) async throws -> Message {
+        let buffer = try await jsonBody(request, context: context, limit: limit)
         if buffer.readableBytes == 0 { return Message() }
         do {
             return try Message(jsonUTF8Bytes: Array(buffer.readableBytesView))

@@ -135,15 +135,17 @@ public final class Gateway: Sendable {
         }
     }
 
-    /// The bytes of a JSON body: refused unless it is JSON and at most the context's upload limit.
-    func jsonBody(_ request: Request, context: GatewayRequestContext) async throws -> ByteBuffer {
+    /// The bytes of a JSON body: refused unless it is JSON and at most `limit` bytes (default:
+    /// the context's upload limit).
+    func jsonBody(_ request: Request, context: GatewayRequestContext, limit: Int? = nil) async throws -> ByteBuffer {
         if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
             throw Problem(status: .unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported media type", detail: "Send the body as application/json.")
         }
+        let limit = limit ?? context.maxUploadSize
         do {
-            return try await request.body.collect(upTo: context.maxUploadSize)
+            return try await request.body.collect(upTo: limit)
         } catch {
-            throw Problem(status: .contentTooLarge, code: "content_too_large", title: "Content too large", detail: "The request body is larger than \(context.maxUploadSize) bytes.")
+            throw Problem(status: .contentTooLarge, code: "content_too_large", title: "Content too large", detail: "The request body is larger than \(limit) bytes.")
         }
     }
 
