@@ -73,8 +73,12 @@ enum ContentScenarios {
         #expect(monthlyView.paywall.plans.map(\.id) == [yearlyPlan.id])
         try await f.join(member, plan: yearlyPlan)
         #expect(try await f.content.item(vip.id, user: member).html.contains("secret roadmap"))
-        // A preview post needs its marker.
+        // A preview post needs its marker, also when its text is edited.
         #expect(await thrownError { _ = try await f.post("No marker", "All of it.", mode: "preview") }?.code == .invalidArgument)
+        var edit = ContentUpdateItemRequest()
+        edit.itemID = post.id
+        edit.markdown = "The marker is gone."
+        #expect(await thrownError { _ = try await f.content.updateItem(edit, user: f.owner) }?.fieldViolations.first?.field == "markdown")
     }
 
     /// The paid text of a post, a course, its lessons, comments and an attachment is looked for

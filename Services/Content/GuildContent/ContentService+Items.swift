@@ -98,10 +98,16 @@ extension ContentService {
                 throw GuildError(.permissionDenied, "Only its author or the community's owners may edit this item.", reason: "not_author")
             }
             guard item.deletedAtMs == nil else { throw GuildError(.failedPrecondition, "Restore the item before editing it.", reason: "deleted") }
+            var current = ContentAccess()
+            current.mode = item.accessMode.rawValue
+            current.planIds = item.accessPlans
+            current.freeLessons = Int32(item.freeLessons)
             let access = request.hasAccess ? request.access : nil
+            // New text is checked against the access it will have (a preview post keeps its marker).
+            let checkedAccess = access ?? (request.hasMarkdown ? current : nil)
             let violations = try self.validate(
                 title: request.hasTitle ? request.title : nil, markdown: request.hasMarkdown ? request.markdown : (access != nil ? item.markdown : nil),
-                tags: request.replaceTags ? request.tags : nil, access: access, kind: item.kind)
+                tags: request.replaceTags ? request.tags : nil, access: checkedAccess, kind: item.kind)
             guard violations.isEmpty else { throw GuildError.invalid(violations) }
             let now = self.clock.now()
             let textChanged = (request.hasTitle && request.title != item.title) || (request.hasMarkdown && request.markdown != item.markdown)
