@@ -40,6 +40,7 @@ extension ContentService {
     }
 
     public func addChapter(_ request: ContentAddChapterRequest, user: UserID) async throws -> ContentChapter {
+        try await prefetchStanding(.item(request.courseID), user: user)
         try Self.requireTitle(request.title, limit: configuration.maxTitleLength)
         return try await database.transaction { sql in
             let course = try await self.editableCourse(sql, id: request.courseID, user: user)
@@ -59,7 +60,8 @@ extension ContentService {
     }
 
     public func moveChapter(_ request: ContentMoveChapterRequest, user: UserID) async throws -> ContentChapter {
-        try await database.transaction { sql in
+        try await prefetchStanding(.chapter(request.chapterID), user: user)
+        return try await database.transaction { sql in
             guard let row = try await sql.raw("SELECT course_id, title FROM chapters WHERE id = \(bind: request.chapterID)").first() else {
                 throw GuildError(.notFound, "No such chapter.")
             }
@@ -77,6 +79,7 @@ extension ContentService {
     }
 
     public func addLesson(_ request: ContentAddLessonRequest, user: UserID) async throws -> ContentLesson {
+        try await prefetchStanding(.chapter(request.chapterID), user: user)
         try Self.requireTitle(request.title, limit: configuration.maxTitleLength)
         guard request.markdown.utf8.count <= configuration.maxMarkdownBytes else {
             throw GuildError.invalid([.init(field: "markdown", description: "At most \(configuration.maxMarkdownBytes) bytes.")])
@@ -101,6 +104,7 @@ extension ContentService {
     }
 
     public func updateLesson(_ request: ContentUpdateLessonRequest, user: UserID) async throws -> ContentLesson {
+        try await prefetchStanding(.lesson(request.lessonID), user: user)
         if request.hasTitle { try Self.requireTitle(request.title, limit: configuration.maxTitleLength) }
         if request.hasMarkdown, request.markdown.utf8.count > configuration.maxMarkdownBytes {
             throw GuildError.invalid([.init(field: "markdown", description: "At most \(configuration.maxMarkdownBytes) bytes.")])
@@ -120,6 +124,7 @@ extension ContentService {
 
     /// Moves a lesson (within its chapter or to another of the course): one row changes.
     public func moveLesson(_ request: ContentMoveLessonRequest, user: UserID) async throws -> ContentLesson {
+        try await prefetchStanding(.lesson(request.lessonID), user: user)
         try await database.transaction { sql in
             guard let row = try await sql.raw("SELECT course_id, chapter_id FROM lessons WHERE id = \(bind: request.lessonID)").first() else {
                 throw GuildError(.notFound, "No such lesson.")
@@ -194,6 +199,7 @@ extension ContentService {
 
     /// One lesson: its body when the caller may read it, else the paywall.
     public func lesson(_ id: String, user: UserID?) async throws -> ContentLesson {
+        try await prefetchStanding(.lesson(id), user: user)
         let (course, standing, message) = try await database.withConnection { sql in
             guard let row = try await sql.raw("SELECT course_id FROM lessons WHERE id = \(bind: id)").first() else { throw GuildError(.notFound, "No such lesson.") }
             let (course, standing) = try await self.load(sql, item: try row.decode(column: "course_id", as: String.self), user: user)
@@ -245,7 +251,8 @@ extension ContentService {
     }
 
     public func progress(_ request: ContentGetProgressRequest, user: UserID) async throws -> ContentProgress {
-        try await database.withConnection { sql in
+        try await prefetchStanding(.item(request.courseID), user: user)
+        return try await database.withConnection { sql in
             let (course, _) = try await self.load(sql, item: request.courseID, user: user)
             guard course.isCourse else { throw GuildError(.failedPrecondition, "Progress is kept for courses.", reason: "not_a_course") }
             return try await self.progress(sql, course: course.id, user: user)
@@ -254,6 +261,7 @@ extension ContentService {
 
     /// Records the member's position in a lesson and, when asked, marks it done (once).
     public func completeLesson(_ request: ContentCompleteLessonRequest, user: UserID) async throws -> ContentProgress {
+        try await prefetchStanding(.lesson(request.lessonID), user: user)
         guard request.position >= 0 else { throw GuildError.invalid([.init(field: "position", description: "Zero or more.")]) }
         return try await database.transaction { sql in
             guard let row = try await sql.raw("SELECT course_id FROM lessons WHERE id = \(bind: request.lessonID)").first() else {
@@ -324,6 +332,7 @@ extension ContentService {
 
     /// A member who may read the course rates it (again to edit).
     public func rateCourse(_ request: ContentRateCourseRequest, user: UserID) async throws -> ContentRating {
+        try await prefetchStanding(.item(request.courseID), user: user)
         guard (1...5).contains(request.stars) else { throw GuildError.invalid([.init(field: "stars", description: "1 to 5.")]) }
         guard request.review.count <= 5000 else { throw GuildError.invalid([.init(field: "review", description: "At most 5,000 characters.")]) }
         return try await database.transaction { sql in
@@ -355,7 +364,8 @@ extension ContentService {
     }
 
     public func ratings(_ request: ContentListRatingsRequest, user: UserID?) async throws -> ContentRatingList {
-        try await database.withConnection { sql in
+        try await prefetchStanding(.item(request.courseID), user: user)
+        return try await database.withConnection { sql in
             let (course, _) = try await self.load(sql, item: request.courseID, user: user)
             guard course.isCourse else { throw GuildError(.failedPrecondition, "Only courses are rated.", reason: "not_a_course") }
             var list = ContentRatingList()
@@ -366,6 +376,7 @@ extension ContentService {
     }
 
     public func replyToRating(_ request: ContentReplyToRatingRequest, user: UserID) async throws -> ContentRating {
+        try await prefetchStanding(.item(request.courseID), user: user)
         guard (1...5000).contains(request.reply.count) else { throw GuildError.invalid([.init(field: "reply", description: "1 to 5,000 characters.")]) }
         return try await database.transaction { sql in
             let (course, standing) = try await self.load(sql, item: request.courseID, user: user)
@@ -386,6 +397,7 @@ extension ContentService {
     /// Stores a file for an item (its author or owners): type and size are checked, the bytes
     /// go to the data directory under a name of the service's choosing.
     public func addAttachment(_ request: ContentAddAttachmentRequest, user: UserID) async throws -> ContentAttachment {
+        try await prefetchStanding(.item(request.itemID), user: user)
         let type = request.contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         guard configuration.allowedAttachmentTypes.contains(type) else {
             throw GuildError(.invalidArgument, "Files of type '\(type)' are not accepted.",
@@ -419,6 +431,7 @@ extension ContentService {
 
     /// An attachment's bytes, for callers who may read the whole item.
     public func attachmentData(_ request: ContentAttachmentRequest, user: UserID?) async throws -> ContentAttachmentData {
+        try await prefetchStanding(.attachment(request.attachmentID), user: user)
         let attachment = try await database.withConnection { sql in
             guard let row = try await sql.raw("SELECT * FROM attachments WHERE id = \(bind: request.attachmentID)").first() else {
                 throw GuildError(.notFound, "No such attachment.")

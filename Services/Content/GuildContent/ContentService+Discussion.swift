@@ -91,6 +91,7 @@ extension ContentService {
     }
 
     public func addComment(_ request: ContentAddCommentRequest, user: UserID) async throws -> ContentComment {
+        try await prefetchStanding(.item(request.itemID), user: user)
         let text = request.markdown.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty, text.utf8.count <= configuration.maxCommentBytes else {
             throw GuildError.invalid([.init(field: "markdown", description: "A comment of 1 to \(configuration.maxCommentBytes) bytes.")])
@@ -156,7 +157,8 @@ extension ContentService {
     /// The threads of an item or lesson: published comments (and the caller's own held ones),
     /// pinned first, then oldest first, answers nested under their parent.
     public func comments(_ request: ContentListCommentsRequest, user: UserID?) async throws -> ContentCommentList {
-        try await database.withConnection { sql in
+        try await prefetchStanding(.item(request.itemID), user: user)
+        return try await database.withConnection { sql in
             let (item, standing) = try await self.load(sql, item: request.itemID, user: user)
             try await self.requireDiscussionAccess(sql, item: item, lesson: request.lessonID, standing: standing, user: user)
             let staff = Self.policy.allows(Operation.moderate, role: standing.role)
@@ -209,6 +211,7 @@ extension ContentService {
 
     /// Adds or takes back the caller's reaction on an item or a comment.
     public func react(_ request: ContentReactRequest, user: UserID) async throws -> ContentReactionList {
+        try await prefetchStanding(.target(kind: request.targetKind, id: request.targetID), user: user)
         guard Self.allowedReactions.contains(request.emoji) else {
             throw GuildError.invalid([.init(field: "emoji", description: "One of " + Self.allowedReactions.sorted().joined(separator: " ") + ".")])
         }
@@ -265,7 +268,8 @@ extension ContentService {
 
     /// Pins or marks as essence (精华) an item or a comment (owner and moderators).
     public func mark(_ request: ContentMarkRequest, user: UserID) async throws -> ContentMarkResult {
-        try await database.transaction { sql in
+        try await prefetchStanding(.target(kind: request.targetKind, id: request.targetID), user: user)
+        return try await database.transaction { sql in
             let (_, standing, _) = try await self.reactionTarget(sql, kind: request.targetKind, id: request.targetID, user: user)
             try Self.policy.authorize(Operation.mark, role: standing.role)
             let table = request.targetKind == "item" ? "items" : "comments"

@@ -92,6 +92,7 @@ extension ContentService {
     }
 
     public func updateItem(_ request: ContentUpdateItemRequest, user: UserID) async throws -> ContentItem {
+        try await prefetchStanding(.item(request.itemID), user: user)
         try await database.transaction { sql in
             var (item, standing) = try await self.load(sql, item: request.itemID, user: user)
             guard Self.canEdit(item, user: user, standing: standing) else {
@@ -147,6 +148,7 @@ extension ContentService {
     /// keyword filter matches or the community wants members' posts approved. An item assigned
     /// to an expert waits for their approval.
     public func publishItem(_ request: ContentPublishItemRequest, user: UserID) async throws -> ContentItem {
+        try await prefetchStanding(.item(request.itemID), user: user)
         try await database.transaction { sql in
             let (item, standing) = try await self.load(sql, item: request.itemID, user: user)
             guard Self.canEdit(item, user: user, standing: standing) else {
@@ -235,6 +237,7 @@ extension ContentService {
 
     /// One item as the caller may see it.
     public func item(_ id: String, user: UserID?) async throws -> ContentItem {
+        try await prefetchStanding(.item(id), user: user)
         let (record, standing, counts) = try await database.withConnection { sql in
             let (record, standing) = try await self.load(sql, item: id, user: user)
             let comments = try await sql.raw("""
@@ -273,7 +276,8 @@ extension ContentService {
     }
 
     public func revisions(_ id: String, user: UserID) async throws -> ContentRevisionList {
-        try await database.withConnection { sql in
+        try await prefetchStanding(.item(id), user: user)
+        return try await database.withConnection { sql in
             let (item, standing) = try await self.load(sql, item: id, user: user)
             guard Self.canEdit(item, user: user, standing: standing) || Self.policy.allows(Operation.moderate, role: standing.role) else {
                 throw GuildError(.permissionDenied, "Only its author and the community's staff see an item's history.", reason: "not_author")
@@ -294,6 +298,7 @@ extension ContentService {
 
     /// Soft delete: hidden from everyone but its author and staff, restorable for 30 days.
     public func deleteItem(_ id: String, user: UserID) async throws -> ContentItem {
+        try await prefetchStanding(.item(id), user: user)
         try await database.transaction { sql in
             let (item, standing) = try await self.load(sql, item: id, user: user)
             let own = item.authorID == user
@@ -313,6 +318,7 @@ extension ContentService {
 
     /// Undoes a delete within the restore window (its author or a moderator).
     public func restoreItem(_ id: String, user: UserID) async throws -> ContentItem {
+        try await prefetchStanding(.item(id), user: user)
         try await database.transaction { sql in
             let (item, standing) = try await self.load(sql, item: id, user: user)
             guard item.authorID == user || Self.policy.allows(Operation.deleteOthersItems, role: standing.role) else {

@@ -83,6 +83,7 @@ extension ContentService {
 
     /// The "report" button: anyone who can see the item or comment puts it in the queue.
     public func report(_ request: ContentReportRequest, user: UserID) async throws -> ContentQueueEntry {
+        try await prefetchStanding(.target(kind: request.targetKind, id: request.targetID), user: user)
         guard (1...500).contains(request.reason.count) else {
             throw GuildError.invalid([.init(field: "reason", description: "Say what is wrong, in 1 to 500 characters.")])
         }
@@ -156,6 +157,7 @@ extension ContentService {
     /// A moderator's decision on a queue entry: approve (publish what was held, or dismiss a
     /// report), reject (back to its author with the reason), or remove (taken down).
     public func decide(_ request: ContentDecideRequest, user: UserID) async throws -> ContentQueueEntry {
+        try await prefetchStanding(.queueEntry(request.entryID), user: user)
         guard ["approve", "reject", "remove"].contains(request.decision) else {
             throw GuildError.invalid([.init(field: "decision", description: "approve, reject or remove.")])
         }
@@ -242,7 +244,10 @@ extension ContentService {
 
     /// The owner asks a guest expert to review a draft; it cannot be published until they approve.
     public func assignExpert(_ request: ContentAssignExpertRequest, user: UserID) async throws -> ContentExpertReview {
-        try await database.transaction { sql in
+        if let community = try await prefetchStanding(.item(request.itemID), user: user) {
+            _ = try await access.standing(of: UserID(request.expertID), in: community)
+        }
+        return try await database.transaction { sql in
             let (item, standing) = try await self.load(sql, item: request.itemID, user: user)
             try Self.policy.authorize(Operation.assignExpert, role: standing.role)
             guard [.draft, .rejected].contains(item.status), item.deletedAtMs == nil else {
@@ -266,6 +271,7 @@ extension ContentService {
 
     /// The assigned expert's verdict and comments.
     public func submitExpertReview(_ request: ContentSubmitExpertReviewRequest, user: UserID) async throws -> ContentExpertReview {
+        try await prefetchStanding(.item(request.itemID), user: user)
         guard ["approved", "changes_requested"].contains(request.verdict) else {
             throw GuildError.invalid([.init(field: "verdict", description: "approved or changes_requested.")])
         }

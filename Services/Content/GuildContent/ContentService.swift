@@ -93,6 +93,35 @@ public final class ContentService: Sendable {
         Operation.readAudit: moderators,
     ])
 
+    /// What a request is about, for ``prefetchStanding(_:user:)``.
+    enum Subject {
+        case item(String), lesson(String), chapter(String), comment(String), attachment(String), queueEntry(String)
+
+        /// An item or a comment, as reactions, marks and reports name them.
+        static func target(kind: String, id: String) -> Subject { kind == "comment" ? .comment(id) : .item(id) }
+    }
+
+    /// Asks membership for the caller's standing in the community `subject` belongs to before
+    /// any database work starts, so that the checks made inside a transaction find it in the
+    /// cache instead of holding a connection during a call over the wire. Returns the community
+    /// (nil when the subject does not exist: the operation itself then says so).
+    @discardableResult
+    func prefetchStanding(_ subject: Subject, user: UserID?) async throws -> CommunityID? {
+        let community = try await database.withConnection { sql -> String? in
+            let query: SQLQueryString = switch subject {
+            case .item(let id): "SELECT community_id FROM items WHERE id = \(bind: id)"
+            case .lesson(let id): "SELECT i.community_id AS community_id FROM lessons l JOIN items i ON i.id = l.course_id WHERE l.id = \(bind: id)"
+            case .chapter(let id): "SELECT i.community_id AS community_id FROM chapters c JOIN items i ON i.id = c.course_id WHERE c.id = \(bind: id)"
+            case .comment(let id): "SELECT community_id FROM comments WHERE id = \(bind: id)"
+            case .attachment(let id): "SELECT i.community_id AS community_id FROM attachments a JOIN items i ON i.id = a.item_id WHERE a.id = \(bind: id)"
+            case .queueEntry(let id): "SELECT community_id FROM moderation_queue WHERE id = \(bind: id)"
+            }
+            return try await sql.raw(query).first()?.decode(column: "community_id", as: String.self)
+        }.map(CommunityID.init(rawValue:))
+        if let community, user != nil { _ = try await access.standing(of: user, in: community) }
+        return community
+    }
+
     /// Loads an item with the caller's standing in its community.
     func load(_ sql: any SQLDatabase, item id: String, user: UserID?) async throws -> (ItemRecord, MembershipAccess.Standing) {
         guard let row = try await sql.raw("SELECT * FROM items WHERE id = \(bind: id)").first() else { throw Self.noSuchItem }
