@@ -177,6 +177,8 @@ enum ContentScenarios {
         edit.title = "Draft, edited"
         let edited = try await f.content.updateItem(edit, user: f.owner)
         #expect(edited.version == 2)
+        #expect(edited.html.contains("Second words.") && !edited.html.contains("First"))  // the stored rendering follows the text
+        #expect(edited.excerpt == "Second words.")
         let history = try await f.content.revisions(draft.id, user: f.owner)
         #expect(history.revisions.map(\.version) == [2, 1])
         #expect(history.revisions.last?.markdown == "First words.")

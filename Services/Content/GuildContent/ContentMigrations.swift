@@ -246,5 +246,13 @@ enum ContentMigrations {
             }
             return statements
         },
+        Migration(version: 4, name: "stored renderings of items, lessons and comments", statements: [
+            "ALTER TABLE items ADD COLUMN free_html TEXT",
+            "ALTER TABLE items ADD COLUMN free_excerpt TEXT",
+            "ALTER TABLE items ADD COLUMN full_html TEXT",
+            "ALTER TABLE items ADD COLUMN full_excerpt TEXT",
+            "ALTER TABLE lessons ADD COLUMN html TEXT",
+            "ALTER TABLE comments ADD COLUMN html TEXT",
+        ]),
     ]
 }

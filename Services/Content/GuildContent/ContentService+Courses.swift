@@ -94,8 +94,9 @@ extension ContentService {
             let now = self.clock.now()
             let id = Identifier.make(at: now)
             try await sql.raw("""
-                INSERT INTO lessons (id, course_id, chapter_id, title, markdown, rank, updated_at_ms)
-                VALUES (\(bind: id), \(bind: course.id), \(bind: request.chapterID), \(bind: request.title), \(bind: request.markdown), \(bind: rank), \(bind: now.millisecondsSince1970))
+                INSERT INTO lessons (id, course_id, chapter_id, title, markdown, html, rank, updated_at_ms)
+                VALUES (\(bind: id), \(bind: course.id), \(bind: request.chapterID), \(bind: request.title), \(bind: request.markdown),
+                        \(bind: Markdown.html(request.markdown)), \(bind: rank), \(bind: now.millisecondsSince1970))
                 """).run()
             try await self.touch(sql, course: course.id)
             return id
@@ -116,7 +117,12 @@ extension ContentService {
             let course = try await self.editableCourse(sql, id: try row.decode(column: "course_id", as: String.self), user: user)
             let now = self.clock.now().millisecondsSince1970
             if request.hasTitle { try await sql.raw("UPDATE lessons SET title = \(bind: request.title), updated_at_ms = \(bind: now) WHERE id = \(bind: request.lessonID)").run() }
-            if request.hasMarkdown { try await sql.raw("UPDATE lessons SET markdown = \(bind: request.markdown), updated_at_ms = \(bind: now) WHERE id = \(bind: request.lessonID)").run() }
+            if request.hasMarkdown {
+                try await sql.raw("""
+                    UPDATE lessons SET markdown = \(bind: request.markdown), html = \(bind: Markdown.html(request.markdown)), updated_at_ms = \(bind: now)
+                    WHERE id = \(bind: request.lessonID)
+                    """).run()
+            }
             try await self.touch(sql, course: course.id)
         }
         return try await lesson(request.lessonID, user: user)
@@ -214,7 +220,10 @@ extension ContentService {
             message.free = index < course.freeLessons
             message.locked = !(message.free || course.readable(by: user, standing: standing))
             message.updatedAt = Date(millisecondsSince1970: lesson.updatedAtMs).timestamp
-            if !message.locked { message.html = Markdown.html(lesson.markdown) }
+            if !message.locked {
+                let stored = try await sql.raw("SELECT html FROM lessons WHERE id = \(bind: id)").first()?.decode(column: "html", as: String?.self)
+                message.html = stored ?? Markdown.html(lesson.markdown)
+            }
             if Self.canEdit(course, user: user, standing: standing) { message.markdown = lesson.markdown }
             message.completed = try await self.completedLessons(sql, course: course.id, user: user).contains(id)
             return (course, standing, message)

@@ -11,6 +11,8 @@ struct CommentRecord: Sendable {
     var pinned, essence: Bool
     var mentions: [String]
     var createdAtMs: Int64
+    /// The rendered comment (stored when written).
+    var html: String
 
     init(row: any SQLRow) throws {
         id = try row.decode(column: "id", as: String.self)
@@ -26,6 +28,7 @@ struct CommentRecord: Sendable {
         essence = try row.decode(column: "essence", as: Bool.self)
         mentions = ItemRecord.list(try row.decode(column: "mentions", as: String.self))
         createdAtMs = try row.decode(column: "created_at_ms", as: Int64.self)
+        html = try row.decode(column: "html", as: String?.self) ?? Markdown.html(markdown)
     }
 
     func message(showModeration: Bool) -> ContentComment {
@@ -36,7 +39,7 @@ struct CommentRecord: Sendable {
         comment.parentID = parentID
         comment.authorID = authorID.rawValue
         comment.status = status
-        comment.html = status == "published" || showModeration ? Markdown.html(markdown) : ""
+        comment.html = status == "published" || showModeration ? html : ""
         if showModeration { comment.moderationReason = moderationReason }
         comment.pinned = pinned
         comment.essence = essence
@@ -122,9 +125,9 @@ extension ContentService {
                 ? [] : try await self.settings(sql, community: item.communityID).filter.matches(text)
             let status = hits.isEmpty ? "published" : "held"
             try await sql.raw("""
-                INSERT INTO comments (id, community_id, item_id, lesson_id, parent_id, author_id, markdown, status, moderation_reason, pinned, essence, mentions, created_at_ms)
+                INSERT INTO comments (id, community_id, item_id, lesson_id, parent_id, author_id, markdown, html, status, moderation_reason, pinned, essence, mentions, created_at_ms)
                 VALUES (\(bind: id), \(bind: item.communityID.rawValue), \(bind: item.id), \(bind: request.lessonID), \(bind: request.parentID),
-                        \(bind: user.rawValue), \(bind: text), \(bind: status), \(bind: hits.isEmpty ? "" : "The keyword filter holds it for a moderator."),
+                        \(bind: user.rawValue), \(bind: text), \(bind: Markdown.html(text)), \(bind: status), \(bind: hits.isEmpty ? "" : "The keyword filter holds it for a moderator."),
                         false, false, \(bind: ItemRecord.text(mentioned)), \(bind: now.millisecondsSince1970))
                 """).run()
             if hits.isEmpty {

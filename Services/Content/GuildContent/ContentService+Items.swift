@@ -49,13 +49,15 @@ extension ContentService {
         let now = clock.now()
         let id = Identifier.make(at: now)
         let tags = Self.normalizedTags(request.tags)
+        let rendering = Rendering(markdown: request.markdown)
         try await database.transaction { sql in
             try await sql.raw("""
                 INSERT INTO items (id, community_id, kind, author_id, title, tags, markdown, access_mode, access_plans, free_lessons, status,
-                                   rejection_reason, created_at_ms, updated_at_ms, version, pinned, essence)
+                                   rejection_reason, created_at_ms, updated_at_ms, version, pinned, essence, free_html, free_excerpt, full_html, full_excerpt)
                 VALUES (\(bind: id), \(bind: community.rawValue), \(bind: kind), \(bind: user.rawValue), \(bind: request.title.trimmingCharacters(in: .whitespacesAndNewlines)),
                         \(bind: ItemRecord.text(tags)), \(bind: request.markdown), \(bind: access.mode), \(bind: ItemRecord.text(access.planIds)),
-                        \(bind: Int(access.freeLessons)), 'draft', '', \(bind: now.millisecondsSince1970), \(bind: now.millisecondsSince1970), 1, false, false)
+                        \(bind: Int(access.freeLessons)), 'draft', '', \(bind: now.millisecondsSince1970), \(bind: now.millisecondsSince1970), 1, false, false,
+                        \(bind: rendering.freeHTML), \(bind: rendering.freeExcerpt), \(bind: rendering.fullHTML), \(bind: rendering.fullExcerpt))
                 """).run()
             try await Self.writeTags(sql, item: id, tags: tags)
             try await Self.recordRevision(sql, item: id, version: 1, title: request.title, markdown: request.markdown, by: user, now: now)
@@ -113,7 +115,10 @@ extension ContentService {
             let now = self.clock.now()
             let textChanged = (request.hasTitle && request.title != item.title) || (request.hasMarkdown && request.markdown != item.markdown)
             if request.hasTitle { item.title = request.title.trimmingCharacters(in: .whitespacesAndNewlines) }
-            if request.hasMarkdown { item.markdown = request.markdown }
+            if request.hasMarkdown {
+                item.markdown = request.markdown
+                item.rendering = Rendering(markdown: request.markdown)
+            }
             if request.replaceTags { item.tags = Self.normalizedTags(request.tags) }
             if let access {
                 item.accessMode = AccessMode(rawValue: access.mode) ?? item.accessMode
@@ -127,7 +132,9 @@ extension ContentService {
             try await sql.raw("""
                 UPDATE items SET title = \(bind: item.title), markdown = \(bind: item.markdown), tags = \(bind: ItemRecord.text(item.tags)),
                     access_mode = \(bind: item.accessMode.rawValue), access_plans = \(bind: ItemRecord.text(item.accessPlans)),
-                    free_lessons = \(bind: item.freeLessons), version = \(bind: item.version), updated_at_ms = \(bind: now.millisecondsSince1970)
+                    free_lessons = \(bind: item.freeLessons), version = \(bind: item.version), updated_at_ms = \(bind: now.millisecondsSince1970),
+                    free_html = \(bind: item.rendering.freeHTML), free_excerpt = \(bind: item.rendering.freeExcerpt),
+                    full_html = \(bind: item.rendering.fullHTML), full_excerpt = \(bind: item.rendering.fullExcerpt)
                 WHERE id = \(bind: item.id)
                 """).run()
             if request.replaceTags { try await Self.writeTags(sql, item: item.id, tags: item.tags) }

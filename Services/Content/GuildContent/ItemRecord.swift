@@ -20,6 +20,45 @@ enum ItemStatus: String, Sendable {
     case draft, scheduled, pendingReview = "pending_review", published, rejected, removed
 }
 
+/// What an item's Markdown renders to, made once when the text is written (rendering a long
+/// post on every read, and parsing it again for each excerpt of a list, costs milliseconds).
+struct Rendering: Sendable, Equatable {
+    /// HTML and excerpt of the free part (above the preview marker; empty without one).
+    var freeHTML, freeExcerpt: String
+    /// HTML and excerpt of the whole text.
+    var fullHTML, fullExcerpt: String
+
+    private init(freeHTML: String, freeExcerpt: String, fullHTML: String, fullExcerpt: String) {
+        self.freeHTML = freeHTML
+        self.freeExcerpt = freeExcerpt
+        self.fullHTML = fullHTML
+        self.fullExcerpt = fullExcerpt
+    }
+
+    init(markdown: String) {
+        let split = Markdown.splitPreview(markdown)
+        let free = split.rest == nil ? "" : split.preview
+        let full = [split.preview, split.rest ?? ""].joined(separator: "\n\n")
+        freeHTML = Markdown.html(free)
+        freeExcerpt = Markdown.excerpt(free, limit: 200)
+        fullHTML = Markdown.html(full)
+        fullExcerpt = Markdown.excerpt(full, limit: 200)
+    }
+
+    /// The stored rendering of a row, or a fresh one for a row written before renderings were
+    /// stored.
+    init(row: any SQLRow, markdown: String) throws {
+        if let fullHTML = try row.decode(column: "full_html", as: String?.self),
+           let fullExcerpt = try row.decode(column: "full_excerpt", as: String?.self),
+           let freeHTML = try row.decode(column: "free_html", as: String?.self),
+           let freeExcerpt = try row.decode(column: "free_excerpt", as: String?.self) {
+            self.init(freeHTML: freeHTML, freeExcerpt: freeExcerpt, fullHTML: fullHTML, fullExcerpt: fullExcerpt)
+        } else {
+            self.init(markdown: markdown)
+        }
+    }
+}
+
 /// One row of `items`.
 struct ItemRecord: Sendable {
     var id: String
@@ -42,6 +81,7 @@ struct ItemRecord: Sendable {
     var version: Int
     var pinned: Bool
     var essence: Bool
+    var rendering: Rendering
 
     init(row: any SQLRow) throws {
         id = try row.decode(column: "id", as: String.self)
@@ -64,6 +104,7 @@ struct ItemRecord: Sendable {
         version = try row.decode(column: "version", as: Int.self)
         pinned = try row.decode(column: "pinned", as: Bool.self)
         essence = try row.decode(column: "essence", as: Bool.self)
+        rendering = try Rendering(row: row, markdown: markdown)
     }
 
     /// Lists are stored as text, one entry per line (tags and plan ids hold no newlines).
@@ -121,10 +162,8 @@ struct ItemRecord: Sendable {
         item.pinned = pinned
         item.essence = essence
         item.locked = !readable
-        let split = Markdown.splitPreview(markdown)
-        let visible = readable ? [split.preview, split.rest ?? ""].joined(separator: "\n\n") : (split.rest == nil ? "" : split.preview)
-        if withBody, !isCourse { item.html = Markdown.html(visible) }
-        item.excerpt = Markdown.excerpt(visible, limit: 200)
+        if withBody, !isCourse { item.html = readable ? rendering.fullHTML : rendering.freeHTML }
+        item.excerpt = readable ? rendering.fullExcerpt : rendering.freeExcerpt
         if canEdit, withBody { item.markdown = markdown }
         return item
     }
