@@ -178,9 +178,9 @@ public final class ContentService: Sendable {
 public struct ContentConfiguration: Sendable {
     /// Where attachment files live (under the data directory).
     public var attachmentDirectory: URL
+    /// The most an attachment may be configured to hold (``ContentAPI/maxAttachmentBytes``).
+    public static let attachmentCeiling = ContentAPI.maxAttachmentBytes
     /// The largest attachment accepted.
-    /// The largest attachment accepted: an attachment travels in one wire frame (at most 1 MiB).
-    public static let attachmentCeiling = 960 * 1024
     public var maxAttachmentBytes = attachmentCeiling
     /// Attachment types accepted; anything else is refused.
     public var allowedAttachmentTypes: Set<String> = [

@@ -35,10 +35,15 @@ struct Rendering: Sendable, Equatable {
         self.fullExcerpt = fullExcerpt
     }
 
-    init(markdown: String) {
+    /// A post's free part (above the preview marker; nothing without one) and its whole text
+    /// without the marker.
+    static func parts(of markdown: String) -> (free: String, full: String) {
         let split = Markdown.splitPreview(markdown)
-        let free = split.rest == nil ? "" : split.preview
-        let full = [split.preview, split.rest ?? ""].joined(separator: "\n\n")
+        return (split.rest == nil ? "" : split.preview, [split.preview, split.rest ?? ""].joined(separator: "\n\n"))
+    }
+
+    init(markdown: String) {
+        let (free, full) = Self.parts(of: markdown)
         freeHTML = Markdown.html(free)
         freeExcerpt = Markdown.excerpt(free, limit: 200)
         fullHTML = Markdown.html(full)
@@ -134,10 +139,7 @@ struct ItemRecord: Sendable {
     }
 
     /// The post's free part (above the preview marker; nothing without one).
-    var freeMarkdown: String {
-        let split = Markdown.splitPreview(markdown)
-        return split.rest == nil ? "" : split.preview
-    }
+    var freeMarkdown: String { Rendering.parts(of: markdown).free }
 
     /// The message, with the body the caller may read. Lists pass `withBody: false`.
     func message(readable: Bool, canEdit: Bool, withBody: Bool) -> ContentItem {

@@ -148,11 +148,13 @@ extension ContentService {
                     """).all().map { try $0.decode(column: "community_id", as: String.self) })
             }
         }
-        var confirmed: [String] = []  // those where membership confirms a role now
-        for community in candidates.sorted().prefix(200) where try await access.standing(of: user, in: CommunityID(community)).role != nil {
-            confirmed.append(community)
+        // Those where membership confirms a role now, with the caller's standing in each.
+        var standings: [String: MembershipAccess.Standing] = [:]
+        for community in candidates.sorted().prefix(200) {
+            let standing = try await access.standing(of: user, in: CommunityID(community))
+            if standing.role != nil { standings[community] = standing }
         }
-        let communities = confirmed
+        let communities = standings.keys.sorted()
         let limit = Int(request.limit == 0 ? 20 : min(max(request.limit, 1), 100))
         let cursor = try PageCursor(request.cursor)
         var feed = ContentFeed()
@@ -180,12 +182,9 @@ extension ContentService {
             }
             return (rows, lastVisit, newCount)
         }
-        var standings: [String: MembershipAccess.Standing] = [:]
         for record in rows.prefix(limit) {
-            if standings[record.communityID.rawValue] == nil {
-                standings[record.communityID.rawValue] = try await access.standing(of: user, in: record.communityID)
-            }
-            feed.items.append(record.message(readable: record.readable(by: user, standing: standings[record.communityID.rawValue]!), canEdit: false, withBody: false))
+            let standing = standings[record.communityID.rawValue] ?? .none
+            feed.items.append(record.message(readable: record.readable(by: user, standing: standing), canEdit: false, withBody: false))
         }
         if rows.count > limit, let last = rows.prefix(limit).last, let ms = last.publishedAtMs { feed.nextCursor = PageCursor(ms: ms, id: last.id).text }
         feed.newSinceLastVisit = Int32(newCount)

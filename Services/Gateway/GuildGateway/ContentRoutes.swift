@@ -107,7 +107,7 @@ extension GatewayRoutes {
         // The body is the file itself; its type is the Content-Type header, its name ?filename=.
         GatewayRoute(method: .post, path: "/api/v1/items/{itemId}/attachments") { gateway, request, context in
             let context = try await gateway.authenticate(request, context: context)
-            let limit = ContentConfigurationLimits.maxAttachmentBytes
+            let limit = ContentAPI.maxAttachmentBytes
             let buffer: ByteBuffer
             do {
                 buffer = try await request.body.collect(upTo: limit)
@@ -268,9 +268,6 @@ enum ContentConfigurationLimits {
     /// Bodies that carry a post or a lesson: room for content's 200,000-byte Markdown limit
     /// written as JSON (escapes make it longer); content checks the Markdown itself.
     static let maxTextBodyBytes = 512 * 1024
-    /// An attachment travels to content in one wire frame (1 MiB): the gateway refuses larger
-    /// bodies itself. Content may be configured lower.
-    static let maxAttachmentBytes = 960 * 1024
 }
 
 extension HTTPField.Name {

@@ -12,7 +12,7 @@
 /// previews, discussion, review and moderation, ratings, search and the feed.
 /// The calling user travels in the request metadata ("guild-user-id"), never in these messages.
 /// The gateway serves these messages as JSON with the proto3 JSON mapping (lowerCamelCase names,
-/// timestamps as RFC 3339 strings, fields at their default value omitted), see docs/content-api.md.
+/// timestamps as RFC 3339 strings, fields at their default value omitted): docs/decisions.md, 14.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

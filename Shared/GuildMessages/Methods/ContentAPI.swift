@@ -5,6 +5,10 @@ import GuildCore
 public enum ContentAPI {
     static let frontDoor: Set<ServiceName> = [.gateway]
 
+    /// The largest attachment: `content.AddAttachment` carries the file in one wire frame
+    /// (1 MiB), with room for the rest of the message. The gateway refuses larger uploads itself.
+    public static let maxAttachmentBytes = 960 * 1024
+
     // Items
     public static let createItem = MethodDescriptor<ContentCreateItemRequest, ContentItem>("content.CreateItem", idempotent: false, allowedCallers: frontDoor)
     public static let updateItem = MethodDescriptor<ContentUpdateItemRequest, ContentItem>("content.UpdateItem", idempotent: false, allowedCallers: frontDoor)
