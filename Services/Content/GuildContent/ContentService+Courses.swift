@@ -161,10 +161,12 @@ extension ContentService {
         try await SearchIndex.update(sql, dialect: database.dialect, item: course)
     }
 
-    /// Every lesson of a course in course order (chapter rank, then lesson rank).
-    static func orderedLessons(_ sql: any SQLDatabase, course: String) async throws -> [(id: String, chapter: String, title: String, markdown: String, updatedAtMs: Int64)] {
+    /// Every lesson of a course in course order (chapter rank, then lesson rank). Their text
+    /// (`markdown`) is read only `withText`; otherwise it is empty.
+    static func orderedLessons(_ sql: any SQLDatabase, course: String, withText: Bool = false) async throws -> [(id: String, chapter: String, title: String, markdown: String, updatedAtMs: Int64)] {
         try await sql.raw("""
-            SELECT l.id AS id, l.chapter_id AS chapter_id, l.title AS title, l.markdown AS markdown, l.updated_at_ms AS updated_at_ms
+            SELECT l.id AS id, l.chapter_id AS chapter_id, l.title AS title, \(unsafeRaw: withText ? "l.markdown" : "''") AS markdown,
+                   l.updated_at_ms AS updated_at_ms
             FROM lessons l JOIN chapters c ON c.id = l.chapter_id WHERE l.course_id = \(bind: course) ORDER BY c.rank, l.rank
             """).all().map {
             (try $0.decode(column: "id", as: String.self), try $0.decode(column: "chapter_id", as: String.self),
@@ -178,10 +180,9 @@ extension ContentService {
         return try await Self.orderedLessons(sql, course: course.id).prefix(course.freeLessons).contains { $0.id == lesson }
     }
 
-    /// The course outline: chapters with their lessons' titles, free and locked flags.
-    func outline(_ sql: any SQLDatabase, course: ItemRecord, readable: Bool, user: UserID?) async throws -> [ContentChapter] {
-        let lessons = try await Self.orderedLessons(sql, course: course.id)
-        let done = try await completedLessons(sql, course: course.id, user: user)
+    /// The course outline: chapters with their lessons' titles, free, locked and done flags
+    /// (`lessons` in course order, `done` the caller's completed ones).
+    func outline(_ sql: any SQLDatabase, course: ItemRecord, readable: Bool, lessons: [(id: String, chapter: String, title: String, markdown: String, updatedAtMs: Int64)], done: Set<String>) async throws -> [ContentChapter] {
         var chapters: [ContentChapter] = try await sql.raw("SELECT id, title FROM chapters WHERE course_id = \(bind: course.id) ORDER BY rank").all().map { row in
             var chapter = ContentChapter()
             chapter.id = try row.decode(column: "id", as: String.self)
@@ -206,7 +207,7 @@ extension ContentService {
     /// One lesson: its body when the caller may read it, else the paywall.
     public func lesson(_ id: String, user: UserID?) async throws -> ContentLesson {
         try await prefetchStanding(.lesson(id), user: user)
-        let (course, standing, message) = try await database.withConnection { sql in
+        let (course, message) = try await database.withConnection { sql in
             guard let row = try await sql.raw("SELECT course_id FROM lessons WHERE id = \(bind: id)").first() else { throw GuildError(.notFound, "No such lesson.") }
             let (course, standing) = try await self.load(sql, item: try row.decode(column: "course_id", as: String.self), user: user)
             let lessons = try await Self.orderedLessons(sql, course: course.id)
@@ -220,15 +221,15 @@ extension ContentService {
             message.free = index < course.freeLessons
             message.locked = !(message.free || course.readable(by: user, standing: standing))
             message.updatedAt = Date(millisecondsSince1970: lesson.updatedAtMs).timestamp
-            if !message.locked {
-                let stored = try await sql.raw("SELECT html FROM lessons WHERE id = \(bind: id)").first()?.decode(column: "html", as: String?.self)
-                message.html = stored ?? Markdown.html(lesson.markdown)
+            let canEdit = Self.canEdit(course, user: user, standing: standing)
+            if !message.locked || canEdit, let text = try await sql.raw("SELECT markdown, html FROM lessons WHERE id = \(bind: id)").first() {
+                let markdown = try text.decode(column: "markdown", as: String.self)
+                if !message.locked { message.html = try text.decode(column: "html", as: String?.self) ?? Markdown.html(markdown) }
+                if canEdit { message.markdown = markdown }
             }
-            if Self.canEdit(course, user: user, standing: standing) { message.markdown = lesson.markdown }
             message.completed = try await self.completedLessons(sql, course: course.id, user: user).contains(id)
-            return (course, standing, message)
+            return (course, message)
         }
-        _ = standing
         var answer = message
         if message.locked { answer.paywall = try await paywall(for: course, user: user) }
         return answer
@@ -241,9 +242,13 @@ extension ContentService {
             """).all().map { try $0.decode(column: "lesson_id", as: String.self) })
     }
 
-    func progress(_ sql: any SQLDatabase, course: String, user: UserID) async throws -> ContentProgress {
-        let lessons = try await Self.orderedLessons(sql, course: course).map(\.id)
-        let done = try await completedLessons(sql, course: course, user: user).intersection(lessons)
+    /// The caller's progress; `lessons` (ids in course order) and `done` are read when not given.
+    func progress(_ sql: any SQLDatabase, course: String, user: UserID, lessons known: [String]? = nil, done completed: Set<String>? = nil) async throws -> ContentProgress {
+        var lessons = known ?? []
+        if known == nil { lessons = try await Self.orderedLessons(sql, course: course).map(\.id) }
+        var done = completed ?? []
+        if completed == nil { done = try await completedLessons(sql, course: course, user: user) }
+        done.formIntersection(lessons)
         var progress = ContentProgress()
         progress.courseID = course
         progress.userID = user.rawValue

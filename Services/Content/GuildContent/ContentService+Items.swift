@@ -264,9 +264,11 @@ extension ContentService {
                     .all().map(Self.attachment)
             }
             if record.isCourse {
-                extras.chapters = try await self.outline(sql, course: record, readable: readable, user: user)
+                let lessons = try await Self.orderedLessons(sql, course: id)
+                let done = try await self.completedLessons(sql, course: id, user: user)
+                extras.chapters = try await self.outline(sql, course: record, readable: readable, lessons: lessons, done: done)
                 extras.rating = try await self.ratingSummary(sql, course: id)
-                if let user { extras.progress = try await self.progress(sql, course: id, user: user) }
+                if let user { extras.progress = try await self.progress(sql, course: id, user: user, lessons: lessons.map(\.id), done: done) }
             }
             if let row = try await sql.raw("SELECT * FROM expert_reviews WHERE item_id = \(bind: id)").first() {
                 let review = try Self.expertReview(row)

@@ -22,7 +22,7 @@ enum SearchIndex {
         if item.isCourse {
             full.append(Markdown.plainText(item.markdown))
             free.append(Markdown.plainText(item.markdown))
-            for (index, lesson) in try await ContentService.orderedLessons(sql, course: id).enumerated() {
+            for (index, lesson) in try await ContentService.orderedLessons(sql, course: id, withText: true).enumerated() {
                 let text = Markdown.plainText(lesson.markdown)
                 free.append(lesson.title)
                 full.append(lesson.title)
@@ -126,7 +126,7 @@ extension ContentService {
         var parts = [record.title]
         if record.isCourse {
             parts.append(Markdown.plainText(record.markdown))
-            for (index, lesson) in try await Self.orderedLessons(sql, course: record.id).enumerated() {
+            for (index, lesson) in try await Self.orderedLessons(sql, course: record.id, withText: true).enumerated() {
                 parts.append(lesson.title)
                 if readable || index < record.freeLessons { parts.append(Markdown.plainText(lesson.markdown)) }
             }
