@@ -100,7 +100,7 @@ struct ClientPoolTests {
         var endpoints: [WireEndpoint] { servers.map { WireEndpoint(host: "127.0.0.1", port: $0.port) } }
 
         func client(_ configure: (inout WireClient.Configuration) -> Void = { _ in }) throws -> WireClient {
-            var configuration = WireClient.Configuration()
+            var configuration = MutualTLSTests.Fixture.patientClient
             configure(&configuration)
             return try WireClient(service: .auth, endpoints: endpoints, tls: try certificates.tls(for: .gateway), configuration: configuration, logger: ClientPoolTests.quiet)
         }

@@ -85,7 +85,8 @@ struct HostileInputTests {
             router: WireRouter([WireMethod(echo) { request, _ in request }]),
             tls: try certificates.tls(for: .auth), logger: quiet)
         let tls = try certificates.tls(for: .gateway).makeClientContext()
-        let good = try WireClient(service: .auth, endpoints: [WireEndpoint(host: "127.0.0.1", port: server.port)], tls: try certificates.tls(for: .gateway), logger: quiet)
+        let good = try WireClient(service: .auth, endpoints: [WireEndpoint(host: "127.0.0.1", port: server.port)], tls: try certificates.tls(for: .gateway),
+                                configuration: MutualTLSTests.Fixture.patientClient, logger: quiet)
 
         var mutator = FrameMutator(seed: Self.seed ^ 0xFFFF)
         let seeds = try Self.seedFrames()
@@ -125,7 +126,8 @@ struct HostileInputTests {
 
         var message = WireHealthResponse()
         message.service = "after the attack"
-        let fresh = try WireClient(service: .auth, endpoints: [WireEndpoint(host: "127.0.0.1", port: server.port)], tls: try certificates.tls(for: .gateway), logger: quiet)
+        let fresh = try WireClient(service: .auth, endpoints: [WireEndpoint(host: "127.0.0.1", port: server.port)], tls: try certificates.tls(for: .gateway),
+                                configuration: MutualTLSTests.Fixture.patientClient, logger: quiet)
         #expect(try await fresh.call(echo, message).service == "after the attack")
         await fresh.close()
         await good.close()
