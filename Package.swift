@@ -48,6 +48,7 @@ let package = Package(
         .target(
             name: "GuildCore",
             dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Shared/GuildCore",
@@ -57,6 +58,7 @@ let package = Package(
             name: "GuildMessages",
             dependencies: [
                 "GuildCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Shared/GuildMessages",

@@ -1,24 +1,34 @@
 #!/usr/bin/env python3
 """Writes the content part of docs/openapi.json from
-Shared/GuildMessages/Protos/guild/content/v1/content.proto and the route table below.
+Shared/GuildMessages/Protos/guild/content/v1/content.proto and interaction.proto (and, for the
+charges that pay for questions and bookings, membership.proto) and the route table below.
 
 The content API's JSON is the proto3 JSON mapping of guild.content.v1 (lowerCamelCase names,
 timestamps as RFC 3339 strings, int64 as numbers, fields at their default value omitted), so
-its schemas are derived from the .proto file rather than written by hand. Run it after changing
-the proto or ContentRoutes.swift; the gateway's tests check that the document and the served
-routes agree.
+its schemas are derived from the .proto files rather than written by hand. The charge routes
+speak the same mapping of guild.membership.v1; their messages are named "membership.<Message>"
+in the table and their schemas "Membership<Message>". Run it after changing a proto,
+ContentRoutes.swift or InteractionRoutes.swift; the gateway's tests check that the document and
+the served routes agree.
 """
 import json
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTO = ROOT / "Shared/GuildMessages/Protos/guild/content/v1/content.proto"
+PROTOS = ROOT / "Shared/GuildMessages/Protos/guild"
+# schema name prefix -> (proto package, its .proto files)
+PACKAGES = {
+    "Content": ("guild.content.v1", [PROTOS / "content/v1/content.proto", PROTOS / "content/v1/interaction.proto"]),
+    "Membership": ("guild.membership.v1", [PROTOS / "membership/v1/membership.proto"]),
+}
 # docs/openapi.json is a link to the gateway's bundled copy.
 DOCS = [ROOT / "Services/Gateway/GuildGateway/Resources/openapi.json"]
 
-# method, path, operationId, summary, request message (None: no body), response message, success
-# status, caller ("user" or "anyone"), query parameters [(name, type, description)], tag
+# method, path, operationId, summary, request message (None: no body; RAW: the body is a file),
+# response message (FILE: a file; ICS: an iCalendar document), success status, caller ("user" or
+# "anyone"), query parameters [(name, type, description)], tag. A message of guild.membership.v1
+# is written "membership.<Message>".
 ROUTES = [
     ("post", "/api/v1/communities/{communityId}/items", "createItem", "Write a post or a course (a draft, or published with publish: true).", "CreateItemRequest", "Item", 201, "user", [], "content"),
     ("get", "/api/v1/communities/{communityId}/items", "listItems", "A community's items, newest first, without bodies (each with the excerpt the caller may read).", None, "ItemList", 200, "anyone",
@@ -63,6 +73,87 @@ ROUTES = [
      [("q", "string", "1 to 200 characters"), ("communityId", "string", "only this community"), ("limit", "integer", "1 to 50, default 20")], "discovery"),
     ("get", "/api/v1/feed", "feed", "The caller's home feed across their communities, newest first, with what is new since the last visit.", None, "Feed", 200, "user",
      [("cursor", "string", "nextCursor of the previous page"), ("limit", "integer", "1 to 100, default 20"), ("communityId", "string", "only this community")], "discovery"),
+    # Paid questions (付费提问)
+    ("put", "/api/v1/communities/{communityId}/answerer", "setAnswerer", "Say whether the caller takes questions, at what price (0: free) and with what introduction (owners, co-owners, guest experts).", "SetAnswererRequest", "Answerer", 200, "user", [], "questions"),
+    ("get", "/api/v1/communities/{communityId}/answerers", "listAnswerers", "Who takes questions in the community now, with their price.", None, "AnswererList", 200, "anyone", [], "questions"),
+    ("post", "/api/v1/communities/{communityId}/questions", "askQuestion", "Ask someone who takes questions. A paid question waits for its payment (payment.checkoutUrl); a free one is open at once.", "AskQuestionRequest", "Question", 201, "user", [], "questions"),
+    ("get", "/api/v1/communities/{communityId}/questions", "listQuestions", "A community's questions, newest first.", None, "QuestionList", 200, "user",
+     [("scope", "string", "mine (default: asked by the caller), inbox (addressed to the caller), public (answered public questions, members) or all (staff)"),
+      ("status", "string", "awaiting_payment, open, answered, declined, expired or cancelled"), ("limit", "integer", "1 to 100, default 20"),
+      ("cursor", "string", "nextCursor of the previous page")], "questions"),
+    ("get", "/api/v1/questions/{questionId}", "getQuestion", "A question: to its asker, its answerer and staff; to other members once it is answered and public.", None, "Question", 200, "anyone", [], "questions"),
+    ("post", "/api/v1/questions/{questionId}/answer", "answerQuestion", "The answerer answers an open question; the held payment is paid out to them, minus the platform fee.", "AnswerQuestionRequest", "Question", 200, "user", [], "questions"),
+    ("post", "/api/v1/questions/{questionId}/decline", "declineQuestion", "The answerer declines an open question with a reason; the asker is refunded at once.", "DeclineQuestionRequest", "Question", 200, "user", [], "questions"),
+    # Charges (guild-membership): how questions and bookings are paid
+    ("post", "/api/v1/charges/{chargeId}/sandbox-confirm", "confirmSandboxCharge", "The sandbox provider: the payer paid the charge (or, with fail: true, the payment failed). A sandbox charge's checkoutUrl is this route.", "membership.ConfirmSandboxChargeRequest", "membership.Charge", 200, "user", [], "charges"),
+    ("get", "/api/v1/charges/{chargeId}", "getCharge", "A charge: to its payer, its payee and the community's owners.", None, "membership.Charge", 200, "user", [], "charges"),
+    # Consulting bookings (技术咨询)
+    ("post", "/api/v1/communities/{communityId}/offerings", "createOffering", "Offer consulting sessions: title, scope, duration, price and cancellation cut-off (owners, co-owners, guest experts).", "CreateOfferingRequest", "Offering", 201, "user", [], "bookings"),
+    ("get", "/api/v1/communities/{communityId}/offerings", "listOfferings", "A community's active offerings (the expert and staff also see retired ones).", None, "OfferingList", 200, "anyone",
+     [("expertId", "string", "only this expert's offerings")], "bookings"),
+    ("post", "/api/v1/offerings/{offeringId}/retire", "retireOffering", "Retire an offering: no new bookings; booked sessions stay.", None, "Offering", 200, "user", [], "bookings"),
+    ("put", "/api/v1/communities/{communityId}/availability", "setAvailability", "The caller's weekly hours in their time zone (replaces the previous ones).", "SetAvailabilityRequest", "Availability", 200, "user", [], "bookings"),
+    ("get", "/api/v1/offerings/{offeringId}/slots", "listSlots", "An offering's free slots, with their start in the expert's time zone.", None, "SlotList", 200, "anyone",
+     [("from", "date-time", "RFC 3339, default now"), ("days", "integer", "1 to 60, default 14")], "bookings"),
+    ("post", "/api/v1/offerings/{offeringId}/bookings", "book", "Book a slot ({\"start\": RFC 3339}). A paid booking waits for its payment (payment.checkoutUrl); of two members booking one slot at once, the second gets 409 slot_taken.", "BookRequest", "Booking", 201, "user", [], "bookings"),
+    ("get", "/api/v1/bookings/{bookingId}", "getBooking", "A booking: to its member, its expert and staff.", None, "Booking", 200, "user", [], "bookings"),
+    ("get", "/api/v1/communities/{communityId}/bookings", "listBookings", "The caller's bookings in a community.", None, "BookingList", 200, "user",
+     [("scope", "string", "mine (default: as the member) or expert (as the expert)")], "bookings"),
+    ("post", "/api/v1/bookings/{bookingId}/cancel", "cancelBooking", "Cancel a booking: the expert always refunds in full; the member is refunded in full before the offering's cut-off, not after.", "CancelBookingRequest", "Booking", 200, "user", [], "bookings"),
+    ("put", "/api/v1/bookings/{bookingId}/notes", "writeSessionNotes", "The expert's follow-up notes in Markdown, once the session has started.", "WriteSessionNotesRequest", "Booking", 200, "user", [], "bookings"),
+    ("post", "/api/v1/bookings/{bookingId}/rating", "rateSession", "The member rates a session 1–5 with a review once it has ended (again to edit).", "RateSessionRequest", "Booking", 200, "user", [], "bookings"),
+    # Check-in challenges (打卡)
+    ("post", "/api/v1/communities/{communityId}/challenges", "createChallenge", "Start a check-in challenge: a daily task for a number of days from a local start date (owners, co-owners).", "CreateChallengeRequest", "Challenge", 201, "user", [], "challenges"),
+    ("get", "/api/v1/communities/{communityId}/challenges", "listChallenges", "A community's challenges.", None, "ChallengeList", 200, "anyone", [], "challenges"),
+    ("get", "/api/v1/challenges/{challengeId}", "getChallenge", "A challenge, with the caller's standing once they joined.", None, "Challenge", 200, "anyone", [], "challenges"),
+    ("post", "/api/v1/challenges/{challengeId}/join", "joinChallenge", "Join a challenge (members).", None, "Challenge", 200, "user", [], "challenges"),
+    ("post", "/api/v1/challenges/{challengeId}/checkins", "checkIn", "Check in for the challenge's current local day, at most once a day (409 already_checked_in).", "CheckInRequest", "CheckIn", 201, "user", [], "challenges"),
+    ("get", "/api/v1/challenges/{challengeId}/board", "challengeBoard", "The leaderboard (most check-ins, then the longer current streak, then the earlier check-in on the latest day) and who is behind.", None, "ChallengeBoardResponse", 200, "anyone",
+     [("limit", "integer", "how many leaders")], "challenges"),
+    # Lotteries (抽奖)
+    ("post", "/api/v1/communities/{communityId}/lotteries", "createLottery", "Create a lottery: prizes, who may enter and when it is drawn; its commitment (SHA-256 of the seed) is published at once (owners, co-owners).", "CreateLotteryRequest", "Lottery", 201, "user", [], "lotteries"),
+    ("get", "/api/v1/communities/{communityId}/lotteries", "listLotteries", "A community's lotteries.", None, "LotteryList", 200, "anyone", [], "lotteries"),
+    ("get", "/api/v1/lotteries/{lotteryId}", "getLottery", "A lottery; once drawn, with its seed, sorted entrants and winners, so that anyone can re-run the draw.", None, "Lottery", 200, "anyone", [], "lotteries"),
+    ("post", "/api/v1/lotteries/{lotteryId}/entries", "enterLottery", "Enter a lottery: once per eligible member, before the draw time.", None, "Lottery", 200, "user", [], "lotteries"),
+    ("post", "/api/v1/lotteries/{lotteryId}/draw", "drawLottery", "Draw a lottery once its draw time has come (owners); a second draw is refused (409 already_drawn).", None, "Lottery", 200, "user", [], "lotteries"),
+    # Live sessions and events (直播 / 活动)
+    ("post", "/api/v1/communities/{communityId}/events", "createEvent", "Schedule a live session or an online or offline event (owners, co-owners, guest experts).", "CreateEventRequest", "Event", 201, "user", [], "events"),
+    ("get", "/api/v1/communities/{communityId}/events", "listEvents", "A community's events, upcoming first (or past ones).", None, "EventList", 200, "anyone",
+     [("past", "boolean", "true: past events instead of upcoming ones")], "events"),
+    ("get", "/api/v1/events/{eventId}", "getEvent", "An event; its join URL only to those who may attend (for a live session from 15 minutes before the start).", None, "Event", 200, "anyone", [], "events"),
+    ("post", "/api/v1/events/{eventId}/rsvp", "rsvp", "RSVP: going, or on the waiting list when the event is full.", None, "Event", 200, "user", [], "events"),
+    ("delete", "/api/v1/events/{eventId}/rsvp", "cancelRsvp", "Take an RSVP back; the first on the waiting list takes the place.", None, "Event", 200, "user", [], "events"),
+    ("post", "/api/v1/events/{eventId}/cancel", "cancelEvent", "Cancel an event (its creator, owners).", "CancelEventRequest", "Event", 200, "user", [], "events"),
+    ("post", "/api/v1/events/{eventId}/replay", "attachReplay", "Attach the replay after the start: a post or an attachment of the community.", "AttachReplayRequest", "Event", 200, "user", [], "events"),
+    ("post", "/api/v1/events/{eventId}/join", "joinEvent", "Attend: the event with its join URL; the attendance is recorded once.", None, "Event", 200, "user", [], "events"),
+    ("get", "/api/v1/events/{eventId}/calendar.ics", "eventCalendar", "One event as iCalendar, to import into a calendar application.", None, "ICS", 200, "anyone", [], "events"),
+    ("get", "/api/v1/me/calendar.ics", "myCalendar", "The events the caller is going to, in every community, as iCalendar.", None, "ICS", 200, "user", [], "events"),
+    # Product-review tasks (产品评测)
+    ("post", "/api/v1/communities/{communityId}/review-tasks", "createReviewTask", "Open a product-review task: the product, a brief in Markdown, places, a deadline and reward points (owners, co-owners).", "CreateReviewTaskRequest", "ReviewTask", 201, "user", [], "review tasks"),
+    ("get", "/api/v1/communities/{communityId}/review-tasks", "listReviewTasks", "A community's review tasks.", None, "ReviewTaskList", 200, "user", [], "review tasks"),
+    ("get", "/api/v1/review-tasks/{taskId}", "getReviewTask", "A review task, with the caller's application if any.", None, "ReviewTask", 200, "user", [], "review tasks"),
+    ("post", "/api/v1/review-tasks/{taskId}/applications", "applyForReview", "Apply to review the product (members, once, before the deadline).", "ApplyForReviewRequest", "ReviewApplication", 201, "user", [], "review tasks"),
+    ("get", "/api/v1/review-tasks/{taskId}/applications", "listApplications", "The applications to a task (staff).", None, "ApplicationList", 200, "user", [], "review tasks"),
+    ("post", "/api/v1/review-tasks/{taskId}/selections", "selectReviewers", "Select applicants as reviewers, up to the task's places.", "SelectReviewersRequest", "ApplicationList", 200, "user", [], "review tasks"),
+    ("post", "/api/v1/review-tasks/{taskId}/report", "submitReport", "A selected reviewer names their post (the report) and gives a structured verdict; again after changes were asked for.", "SubmitReportRequest", "ReviewApplication", 200, "user", [], "review tasks"),
+    ("post", "/api/v1/review-tasks/{taskId}/applications/{userId}/judgement", "judgeReport", "Accept a report (the reward is earned) or ask for changes, with feedback.", "JudgeReportRequest", "ReviewApplication", 200, "user", [], "review tasks"),
+    ("get", "/api/v1/review-tasks/{taskId}/summary", "reviewSummary", "Every accepted verdict of a task: average score, distribution, recommendations, the pros and cons named most often.", None, "ReviewSummaryResponse", 200, "user", [], "review tasks"),
+]
+
+# Operations that move money: they take an Idempotency-Key header.
+IDEMPOTENT = {"askQuestion", "book", "confirmSandboxCharge"}
+
+TAGS = [
+    ("content", "Posts and courses behind the paywall (guild-content)."), ("courses", "Chapters, lessons and progress."),
+    ("discussion", "Comments, reactions, pins and essence."), ("moderation", "Rules, keyword filter, moderation queue, audit log, expert review."),
+    ("ratings", "Course ratings and reviews."), ("discovery", "Search and the home feed."),
+    ("questions", "Paid questions (付费提问): the answerer is paid when they answer; unanswered or declined questions are refunded."),
+    ("charges", "What a question or a booking costs, paid to the platform and held until it is settled or refunded (guild-membership)."),
+    ("bookings", "Consulting sessions (技术咨询): offerings, weekly availability, slots, bookings, notes and ratings."),
+    ("challenges", "Check-in challenges (打卡): daily check-ins, streaks and the leaderboard."),
+    ("lotteries", "Lotteries (抽奖) with a published commitment and a draw anyone can verify."),
+    ("events", "Live sessions and online or offline events: RSVPs, waiting list, replays, iCalendar."),
+    ("review tasks", "Product-review tasks (产品评测): applications, selection, reports and their summary."),
 ]
 
 SCALARS = {
@@ -105,11 +196,18 @@ def parse(text):
     return messages
 
 
-def schema(messages, name):
+def qualified(name):
+    """A route's message name -> (schema prefix, message): "Item" is content's Item,
+    "membership.Charge" membership's Charge."""
+    package, _, message = name.rpartition(".")
+    return (package.capitalize() or "Content"), message
+
+
+def schema(messages, prefix, name):
     description, fields = messages[name]
     properties = {}
     for json_name, kind, repeated, doc in fields:
-        item = dict(SCALARS[kind]) if kind in SCALARS else {"$ref": f"#/components/schemas/Content{kind}"}
+        item = dict(SCALARS[kind]) if kind in SCALARS else {"$ref": f"#/components/schemas/{prefix}{kind}"}
         prop = {"type": "array", "items": item} if repeated else item
         if doc:
             prop = {**prop, "description": doc} if "$ref" not in prop else {"allOf": [prop], "description": doc}
@@ -135,29 +233,33 @@ def render(value, indent=0):
 
 
 def main():
-    messages = parse(PROTO.read_text())
+    # prefix -> message name -> (description, fields); a package's files share one namespace
+    packages = {prefix: {name: message for path in paths for name, message in parse(path.read_text()).items()}
+                for prefix, (_, paths) in PACKAGES.items()}
     used = set()
 
-    def collect(name):
-        if name in used or name not in messages:
+    def collect(prefix, name):
+        messages = packages[prefix]
+        if (prefix, name) in used or name not in messages:
             return
-        used.add(name)
+        used.add((prefix, name))
         for _, kind, _, _ in messages[name][1]:
             if kind not in SCALARS:
-                collect(kind)
+                collect(prefix, kind)
 
     for route in ROUTES:
         for name in (route[4], route[5]):
-            if name not in (None, "RAW", "FILE"):
-                collect(name)
+            if name not in (None, "RAW", "FILE", "ICS"):
+                collect(*qualified(name))
     document = json.loads(DOCS[0].read_text())
     schemas = document["components"]["schemas"]
-    for key in [k for k in schemas if k.startswith("Content")]:
+    # Content's schemas are all generated; membership's hand-written ones (Money, Payment, ...) stay.
+    generated = {prefix + name for prefix, messages in packages.items() for name in messages}
+    for key in [k for k in schemas if k.startswith("Content") or k in generated]:
         del schemas[key]
-    for name in sorted(used):
-        schemas[f"Content{name}"] = schema(messages, name)
+    for prefix, name in sorted(used):
+        schemas[f"{prefix}{name}"] = schema(packages[prefix], prefix, name)
     paths = document["paths"]
-    content_paths = {route[1] for route in ROUTES}
     for path in list(paths):
         for method in list(paths[path]):
             if any(route[0] == method and route[1] == path for route in ROUTES):
@@ -165,18 +267,22 @@ def main():
         if not paths[path]:
             del paths[path]
     tags = {tag["name"] for tag in document.get("tags", [])}
-    for tag, text in [("content", "Posts and courses behind the paywall (guild-content)."), ("courses", "Chapters, lessons and progress."),
-                      ("discussion", "Comments, reactions, pins and essence."), ("moderation", "Rules, keyword filter, moderation queue, audit log, expert review."),
-                      ("ratings", "Course ratings and reviews."), ("discovery", "Search and the home feed.")]:
+    for tag, text in TAGS:
         if tag not in tags:
             document.setdefault("tags", []).append({"name": tag, "description": text})
     for method, path, operation_id, summary, request, response, status, caller, query, tag in ROUTES:
         parameters = [{"name": name[1:-1], "in": "path", "required": True, "schema": {"type": "string"}} for name in re.findall(r"\{\w+\}", path)]
         for name, kind, text in query:
-            parameters.append({"name": name, "in": "query", "required": name == "q", "schema": {"type": kind}, "description": text})
+            kind_schema = {"type": "string", "format": "date-time"} if kind == "date-time" else {"type": kind}
+            parameters.append({"name": name, "in": "query", "required": name == "q", "schema": kind_schema, "description": text})
+        if operation_id in IDEMPOTENT:
+            parameters.append({"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                               "description": "New for each new request; the same key with the same body returns the first result, with another body is refused (409, reason idempotency_key_reused)."})
+        package = PACKAGES[qualified(response)[0]][0]
+        description = "iCalendar (RFC 5545), not JSON." if response == "ICS" else f"JSON in the proto3 JSON mapping of {package}."
         operation = {
             "tags": [tag], "operationId": operation_id, "summary": summary,
-            "description": "JSON in the proto3 JSON mapping of guild.content.v1." + (" A visitor may call it without a token; with one, the answer is for that user." if caller == "anyone" else ""),
+            "description": description + (" A visitor may call it without a token; with one, the answer is for that user." if caller == "anyone" else ""),
         }
         if parameters:
             operation["parameters"] = parameters
@@ -187,16 +293,23 @@ def main():
         if request == "RAW":
             operation["requestBody"] = {"required": True, "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
         elif request:
-            operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/Content{request}"}}}}
+            prefix, name = qualified(request)
+            operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{prefix}{name}"}}}}
         if response == "FILE":
             ok = {"description": "The file, with its Content-Type, X-Content-Type-Options: nosniff and a sandboxing Content-Security-Policy.",
                   "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
+        elif response == "ICS":
+            ok = {"description": "The calendar (text/calendar; charset=utf-8)" + (", as an attachment named <eventId>.ics." if "{eventId}" in path else "."),
+                  "content": {"text/calendar": {"schema": {"type": "string"}}}}
         else:
-            ok = {"description": messages[response][0] or response, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/Content{response}"}}}}
+            prefix, name = qualified(response)
+            ok = {"description": packages[prefix][name][0] or name, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{prefix}{name}"}}}}
         responses = {str(status): ok, "400": {"$ref": "#/components/responses/BadRequest"}}
         responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
         responses["403"] = {"$ref": "#/components/responses/Forbidden"}
         responses["404"] = {"$ref": "#/components/responses/NotFound"}
+        if method != "get":
+            responses["409"] = {"$ref": "#/components/responses/Conflict"}
         if request:
             responses["413"] = {"$ref": "#/components/responses/ContentTooLarge"}
         responses["503"] = {"$ref": "#/components/responses/Unavailable"}

@@ -51,6 +51,7 @@ REFRESH=$(json '["tokens"]["refreshToken"]' <"$WORK/body")
 status=$(curl -s -o "$WORK/body" -w '%{http_code}' "$BASE/api/v1/me" -H "Authorization: Bearer $ACCESS")
 expect_status 200 "$status" "me"
 [[ $(json '["email"]' <"$WORK/body") == "ada@example.com" ]] || { echo "FAIL: me returned the wrong user" >&2; exit 1; }
+OWNER_ID=$(json '["id"]' <"$WORK/body")
 
 status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/refresh" \
   -H 'Content-Type: application/json' -d "{\"refreshToken\":\"$REFRESH\"}")
@@ -187,6 +188,119 @@ status=$(get "/api/v1/search?q=%E5%B9%B6%E5%8F%91" )
 expect_status 200 "$status" "search"
 status=$(get "/api/v1/search?q=reentrant" "$VISITOR")
 expect_json '["hits"][0]["item"]["title"]' "Swift Concurrency" "a member finds the paid lesson by search"
+
+# Interaction: paid questions (one answered, one refunded when its time runs out), a check-in,
+# a lottery drawn and verified with `guild lottery verify`, and a paid booking.
+put() { # path, token, body
+  curl -s -o "$WORK/body" -w '%{http_code}' -X PUT "$BASE$1" -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d "$3"
+}
+wait_for() { # path, token, python expression, expected, what
+  for _ in $(seq 1 150); do
+    get "$1" "$2" >/dev/null
+    [[ $(json "$3" <"$WORK/body" 2>/dev/null) == "$4" ]] && { echo "ok: $5"; return 0; }
+    sleep 1
+  done
+  echo "FAIL: $5: $3 never became $4" >&2; cat "$WORK/body" >&2; exit 1
+}
+status=$(put "/api/v1/communities/$COMMUNITY/answerer" "$ACCESS" '{"accepting":true,"priceMinorUnits":990,"intro":"Ask me about Swift concurrency."}')
+expect_status 200 "$status" "the owner takes questions at 9.90"
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X PATCH "$BASE/api/v1/communities/$COMMUNITY/content-settings" \
+  -H "Authorization: Bearer $ACCESS" -H 'Content-Type: application/json' -d '{"questionLimitMinutes":1}')
+expect_status 200 "$status" "for the demo, questions must be answered within a minute"
+status=$(post "/api/v1/communities/$COMMUNITY/questions" "$VISITOR" \
+  "{\"answererId\":\"$OWNER_ID\",\"title\":\"Nobody will answer this\",\"markdown\":\"Left alone on purpose.\"}" ask-cy-late)
+expect_status 201 "$status" "Cy asks a question nobody will answer"
+LATE=$(json '["id"]' <"$WORK/body")
+status=$(post "$(json '["payment"]["checkoutUrl"]' <"$WORK/body")" "$VISITOR" '{}' pay-cy-late)
+expect_status 200 "$status" "and pays for it"
+LATE_CHARGE=$(json '["id"]' <"$WORK/body")
+wait_for "/api/v1/questions/$LATE" "$VISITOR" '["status"]' open "the paid question is open"
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X PATCH "$BASE/api/v1/communities/$COMMUNITY/content-settings" \
+  -H "Authorization: Bearer $ACCESS" -H 'Content-Type: application/json' -d '{"questionLimitMinutes":2880}')
+expect_status 200 "$status" "back to 48 hours for the next question"
+
+status=$(post "/api/v1/communities/$COMMUNITY/questions" "$VISITOR" \
+  "{\"answererId\":\"$OWNER_ID\",\"title\":\"When do I use an actor?\",\"markdown\":\"And when a mutex?\",\"public\":true}" ask-cy)
+expect_status 201 "$status" "Cy asks a paid question"
+QUESTION=$(json '["id"]' <"$WORK/body")
+expect_json '["status"]' awaiting_payment "it waits for the payment"
+status=$(post "/api/v1/communities/$COMMUNITY/questions" "$VISITOR" \
+  "{\"answererId\":\"$OWNER_ID\",\"title\":\"When do I use an actor?\",\"markdown\":\"And when a mutex?\",\"public\":true}" ask-cy)
+expect_json '["id"]' "$QUESTION" "asking again with the same Idempotency-Key is the same question"
+status=$(post "$(json '["payment"]["checkoutUrl"]' <"$WORK/body")" "$VISITOR" '{}' pay-cy-q)
+expect_status 200 "$status" "Cy pays; the platform holds the money"
+expect_json '["status"]' held "the charge is held"
+CHARGE=$(json '["id"]' <"$WORK/body")
+wait_for "/api/v1/questions/$QUESTION" "$ACCESS" '["status"]' open "the owner sees the paid question"
+status=$(post "/api/v1/questions/$QUESTION/answer" "$ACCESS" '{"markdown":"An actor when state outlives a call; a mutex for a few lines."}')
+expect_status 200 "$status" "the owner answers"
+expect_json '["status"]' answered "the question is answered"
+expect_json '["answererCredit"]["minorUnits"] > 0' True "the answerer is credited, less the platform fee"
+status=$(get "/api/v1/charges/$CHARGE" "$VISITOR")
+expect_json '["status"]' settled "the charge is paid out"
+
+TODAY=$(date -u +%F)
+status=$(post "/api/v1/communities/$COMMUNITY/challenges" "$ACCESS" \
+  "{\"title\":\"7 days of Swift\",\"task\":\"Write one test a day.\",\"startDate\":\"$TODAY\",\"days\":7,\"timeZone\":\"UTC\"}")
+expect_status 201 "$status" "the owner starts a 7-day check-in challenge"
+CHALLENGE=$(json '["id"]' <"$WORK/body")
+status=$(post "/api/v1/challenges/$CHALLENGE/join" "$VISITOR" '{}')
+expect_status 200 "$status" "Cy joins"
+status=$(post "/api/v1/challenges/$CHALLENGE/checkins" "$VISITOR" '{"note":"Tested the actor."}')
+expect_status 201 "$status" "Cy checks in"
+expect_json '.get("day", 0)' 0 "on the challenge's first day (proto3 JSON leaves zeros out)"
+status=$(post "/api/v1/challenges/$CHALLENGE/checkins" "$VISITOR" '{"note":"Again?"}')
+expect_status 409 "$status" "a second check-in the same day is refused"
+status=$(get "/api/v1/challenges/$CHALLENGE/board" "$VISITOR")
+expect_json '["leaders"][0]["currentStreak"]' 1 "the leaderboard shows Cy's streak"
+
+DRAW_AT=$(date -u -d '+4 seconds' +%FT%TZ)
+status=$(post "/api/v1/communities/$COMMUNITY/lotteries" "$ACCESS" \
+  "{\"title\":\"A book\",\"prizes\":[{\"name\":\"Book\",\"count\":1}],\"eligibility\":\"members\",\"drawAt\":\"$DRAW_AT\"}")
+expect_status 201 "$status" "the owner announces a lottery; its commitment is published"
+LOTTERY=$(json '["id"]' <"$WORK/body")
+COMMITMENT=$(json '["commitment"]' <"$WORK/body")
+for who in "$VISITOR" "$MEMBER"; do
+  status=$(post "/api/v1/lotteries/$LOTTERY/entries" "$who" '{}')
+  expect_status 200 "$status" "a member enters"
+done
+sleep 5
+status=$(post "/api/v1/lotteries/$LOTTERY/draw" "$ACCESS" '{}')
+[[ "$status" == 200 || "$status" == 409 ]] || { echo "FAIL: draw: HTTP $status" >&2; cat "$WORK/body" >&2; exit 1; }
+status=$(post "/api/v1/lotteries/$LOTTERY/draw" "$ACCESS" '{}')
+expect_status 409 "$status" "a lottery is drawn once"
+status=$(get "/api/v1/lotteries/$LOTTERY")
+expect_json '["commitment"]' "$COMMITMENT" "the commitment did not change"
+cp "$WORK/body" "$WORK/lottery.json"
+"$BIN/guild" lottery verify "$WORK/lottery.json" >"$WORK/verify.txt" \
+  || { cat "$WORK/verify.txt"; echo "FAIL: guild lottery verify" >&2; exit 1; }
+grep -q "verified" "$WORK/verify.txt" && echo "ok: guild lottery verify -> $(tail -1 "$WORK/verify.txt")"
+
+status=$(put "/api/v1/communities/$COMMUNITY/availability" "$ACCESS" \
+  '{"timeZone":"Asia/Shanghai","windows":[{"weekday":1,"startMinute":0,"endMinute":1440},{"weekday":2,"startMinute":0,"endMinute":1440},{"weekday":3,"startMinute":0,"endMinute":1440},{"weekday":4,"startMinute":0,"endMinute":1440},{"weekday":5,"startMinute":0,"endMinute":1440},{"weekday":6,"startMinute":0,"endMinute":1440},{"weekday":7,"startMinute":0,"endMinute":1440}]}')
+expect_status 200 "$status" "the owner opens weekly hours for consulting"
+status=$(post "/api/v1/communities/$COMMUNITY/offerings" "$ACCESS" \
+  '{"title":"Code review","scope":"One pull request","durationMinutes":60,"priceMinorUnits":19900,"cancelCutoffHours":24}')
+expect_status 201 "$status" "and offers an hour of code review"
+OFFERING=$(json '["id"]' <"$WORK/body")
+status=$(get "/api/v1/offerings/$OFFERING/slots?days=2")
+expect_status 200 "$status" "anyone lists the free slots"
+SLOT=$(json '["slots"][1]["start"]' <"$WORK/body")
+status=$(post "/api/v1/offerings/$OFFERING/bookings" "$VISITOR" "{\"start\":\"$SLOT\"}" book-cy)
+expect_status 201 "$status" "Cy books a slot"
+BOOKING=$(json '["id"]' <"$WORK/body")
+status=$(post "$(json '["payment"]["checkoutUrl"]' <"$WORK/body")" "$VISITOR" '{}' pay-cy-book)
+expect_status 200 "$status" "and pays for it"
+wait_for "/api/v1/bookings/$BOOKING" "$VISITOR" '["status"]' confirmed "the booking is confirmed"
+status=$(post "/api/v1/offerings/$OFFERING/bookings" "$MEMBER" "{\"start\":\"$SLOT\"}" book-bob)
+expect_status 409 "$status" "the same slot cannot be booked twice"
+
+wait_for "/api/v1/questions/$LATE" "$VISITOR" '["status"]' expired "the unanswered question expired"
+status=$(get "/api/v1/charges/$LATE_CHARGE" "$VISITOR")
+expect_json '["status"]' refunded "and Cy got the money back"
+"$BIN/guild" ledger-check --data-dir "$WORK/.guild" --membership "127.0.0.1:$MEMBERSHIP_PORT" >"$WORK/ledger.txt" 2>&1 \
+  || { cat "$WORK/ledger.txt"; echo "FAIL: guild ledger-check after interaction" >&2; exit 1; }
+echo "ok: the ledger still balances -> $(head -1 "$WORK/ledger.txt")"
 
 # Stopping guild up must stop every child.
 CHILDREN=$(pgrep -P "$UP_PID" | tr '\n' ' ')

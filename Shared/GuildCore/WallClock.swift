@@ -28,4 +28,9 @@ public final class ManualWallClock: WallClock {
     public func advance(by seconds: TimeInterval) {
         current.withLock { $0 = $0.addingTimeInterval(seconds) }
     }
+
+    /// Moves the clock to `date` (forward or back).
+    public func set(_ date: Date) {
+        current.withLock { $0 = date }
+    }
 }

@@ -131,21 +131,30 @@ public final class Database: Service, Sendable {
         }
     }
 
+    /// Whether `error` is a unique or primary-key violation, straight from either driver (inside
+    /// a transaction's body) or already translated: lets a writer turn "exists already" into
+    /// its own answer ("that slot is taken").
+    public static func isUniqueViolation(_ error: any Error) -> Bool {
+        if let sqlite = error as? SQLiteError {
+            return sqlite.reason == .constraintUniqueFailed || sqlite.reason == .constraintPrimaryKeyFailed
+        }
+        if let psql = error as? PSQLError { return psql.serverInfo?[.sqlState] == "23505" }
+        if let guild = error as? GuildError { return guild.code == .alreadyExists && guild.reason == "unique_violation" }
+        return false
+    }
+
     /// Maps driver errors to Guild errors: unique violations become `alreadyExists`; the rest
     /// `unavailable` (connection problems) or `internal`.
     static func translate(_ error: any Error, logger: Logger) -> any Error {
+        if !(error is GuildError), isUniqueViolation(error) {
+            return GuildError(.alreadyExists, "The record exists already.", reason: "unique_violation")
+        }
         if let sqlite = error as? SQLiteError {
-            if sqlite.reason == .constraintUniqueFailed || sqlite.reason == .constraintPrimaryKeyFailed {
-                return GuildError(.alreadyExists, "The record exists already.", reason: "unique_violation")
-            }
             if sqlite.reason == .busy || sqlite.reason == .locked {
                 return GuildError(.unavailable, "The database is busy; try again.", retryAfterSeconds: 1)
             }
         }
         if let psql = error as? PSQLError {
-            if psql.serverInfo?[.sqlState] == "23505" {
-                return GuildError(.alreadyExists, "The record exists already.", reason: "unique_violation")
-            }
             if psql.code == .connectionError || psql.code == .clientClosedConnection || psql.code == .serverClosedConnection {
                 return GuildError(.unavailable, "The database is unreachable.", retryAfterSeconds: 1)
             }

@@ -5,6 +5,7 @@ import GuildMessages
 import GuildService
 import GuildStorage
 import GuildTesting
+import GuildWire
 import Logging
 import SQLKit
 import SwiftProtobuf
@@ -179,4 +180,34 @@ struct ContentFixture: Sendable {
 extension SwiftProtobuf.Message {
     /// Everything a caller would receive, as text, for leak checks.
     var everything: String { (try? jsonString()) ?? "" }
+}
+
+extension ContentFixture {
+    /// Runs `body` with a relay of content's outbox to an event consumer served over the wire
+    /// on mutual TLS (as the referral service will be), failing its first `failures` deliveries.
+    func withWireSubscriber(failures: Int = 0, _ body: (OutboxRelay, TestEventConsumer) async throws -> Void) async throws {
+        let directory = try TemporaryDirectory()
+        let logger = Logger(label: "content-events")
+        let consumerDatabase = try await TestDatabase.create(.sqlite, directory: directory.url, logger: logger)
+        let consumer = try await TestEventConsumer(database: consumerDatabase, failures: failures)
+        let server = try await WireServer.bind(host: "127.0.0.1", port: 0, serviceName: .referral, router: consumer.router,
+                                               tls: try cluster.certificates.tls(for: .referral), logger: logger)
+        let client = try WireClient(service: .referral, endpoints: [WireEndpoint(host: "127.0.0.1", port: server.port)],
+                                    tls: try cluster.certificates.tls(for: .content), logger: logger)
+        let relay = OutboxRelay(source: .content, database: cluster.contentDatabase.database,
+                                subscribers: [.init(name: .referral, client: client)], clock: clock, logger: logger)
+        do {
+            try await body(relay, consumer)
+        } catch {
+            await client.close()
+            await server.close()
+            await consumerDatabase.drop()
+            directory.remove()
+            throw error
+        }
+        await client.close()
+        await server.close()
+        await consumerDatabase.drop()
+        directory.remove()
+    }
 }

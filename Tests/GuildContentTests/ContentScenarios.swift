@@ -623,27 +623,15 @@ enum ContentScenarios {
         #expect(rated.stars == 5 && rated.userID == member.rawValue)
 
         // Delivered over the wire to a consumer (as referral will be), at least once, applied once.
-        let directory = try TemporaryDirectory()
-        let logger = Logger(label: "content-events")
-        let consumerDatabase = try await TestDatabase.create(.sqlite, directory: directory.url, logger: logger)
-        let consumer = try await TestEventConsumer(database: consumerDatabase, failures: 1)
-        let server = try await WireServer.bind(host: "127.0.0.1", port: 0, serviceName: .referral, router: consumer.router,
-                                               tls: try f.cluster.certificates.tls(for: .referral), logger: logger)
-        let client = try WireClient(service: .referral, endpoints: [WireEndpoint(host: "127.0.0.1", port: server.port)],
-                                    tls: try f.cluster.certificates.tls(for: .content), logger: logger)
-        let relay = OutboxRelay(source: .content, database: f.cluster.contentDatabase.database,
-                                subscribers: [.init(name: .referral, client: client)], clock: f.clock, logger: logger)
-        #expect(try await relay.deliverDue() == 0)  // the consumer is down at first
-        f.clock.advance(by: 2)
-        #expect(try await relay.deliverDue() == 6)
-        #expect(try await consumer.applied().map(\.topic) == events.map(\.0))
-        try await f.cluster.contentDatabase.database.withConnection { sql in try await sql.raw("DELETE FROM outbox_deliveries").run() }
-        #expect(try await relay.deliverDue() == 6)  // sent again, applied once
-        #expect(try await consumer.applied().count == 6)
-        await client.close()
-        await server.close()
-        await consumerDatabase.drop()
-        directory.remove()
+        try await f.withWireSubscriber(failures: 1) { relay, consumer in
+            #expect(try await relay.deliverDue() == 0)  // the consumer is down at first
+            f.clock.advance(by: 2)
+            #expect(try await relay.deliverDue() == 6)
+            #expect(try await consumer.applied().map(\.topic) == events.map(\.0))
+            try await f.cluster.contentDatabase.database.withConnection { sql in try await sql.raw("DELETE FROM outbox_deliveries").run() }
+            #expect(try await relay.deliverDue() == 6)  // sent again, applied once
+            #expect(try await consumer.applied().count == 6)
+        }
 
         // A membership event content cannot read is acknowledged (sending it again would not
         // mend it) rather than refused for ever.

@@ -6,6 +6,6 @@ struct GuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guild",
         abstract: "Run and manage a Guild deployment.",
-        subcommands: [UpCommand.self, CertsCommand.self, LedgerCheckCommand.self]
+        subcommands: [UpCommand.self, CertsCommand.self, LedgerCheckCommand.self, LotteryCommand.self]
     )
 }

@@ -254,5 +254,269 @@ enum ContentMigrations {
             "ALTER TABLE lessons ADD COLUMN html TEXT",
             "ALTER TABLE comments ADD COLUMN html TEXT",
         ]),
+        Migration(version: 5, name: "interaction: questions, bookings, challenges, lotteries, events, review tasks") { dialect in [
+            IdempotencyKeys.createTable(dialect),
+            "ALTER TABLE community_settings ADD COLUMN question_limit_minutes INTEGER NOT NULL DEFAULT 2880",
+            "ALTER TABLE community_settings ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC'",
+            // Paid Q&A: who answers at what price, and the questions.
+            """
+            CREATE TABLE answerers (
+                community_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                accepting BOOLEAN NOT NULL,
+                price_minor BIGINT NOT NULL,
+                intro TEXT NOT NULL,
+                updated_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (community_id, user_id)
+            )
+            """,
+            """
+            CREATE TABLE questions (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL,
+                asker_id TEXT NOT NULL,
+                answerer_id TEXT NOT NULL,
+                title TEXT NOT NULL,
+                markdown TEXT NOT NULL,
+                html TEXT NOT NULL,
+                price_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                status TEXT NOT NULL,
+                is_public BOOLEAN NOT NULL,
+                charge_id TEXT,
+                payment_id TEXT NOT NULL,
+                checkout_url TEXT NOT NULL,
+                answer_markdown TEXT NOT NULL,
+                answer_html TEXT NOT NULL,
+                decline_reason TEXT NOT NULL,
+                credit_minor BIGINT NOT NULL,
+                asked_at_ms BIGINT NOT NULL,
+                answer_by_ms BIGINT,
+                answered_at_ms BIGINT,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX questions_by_community ON questions (community_id, status, asked_at_ms)",
+            "CREATE INDEX questions_due ON questions (status, answer_by_ms)",
+            "CREATE INDEX questions_by_charge ON questions (charge_id)",
+            // Consulting: offerings, weekly hours, bookings. A booking holds its expert's
+            // quarter hours in booked_units (one row each, unique): two bookings that overlap in
+            // any quarter hour cannot both be written, whatever the offerings' lengths.
+            """
+            CREATE TABLE offerings (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL,
+                expert_id TEXT NOT NULL,
+                title TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                duration_minutes INTEGER NOT NULL,
+                price_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                cancel_cutoff_hours INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX offerings_by_community ON offerings (community_id, expert_id)",
+            """
+            CREATE TABLE availability (
+                community_id TEXT NOT NULL,
+                expert_id TEXT NOT NULL,
+                time_zone TEXT NOT NULL,
+                windows TEXT NOT NULL,
+                updated_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (community_id, expert_id)
+            )
+            """,
+            """
+            CREATE TABLE bookings (
+                id TEXT PRIMARY KEY,
+                offering_id TEXT NOT NULL REFERENCES offerings(id),
+                community_id TEXT NOT NULL,
+                expert_id TEXT NOT NULL,
+                member_id TEXT NOT NULL,
+                title TEXT NOT NULL,
+                start_ms BIGINT NOT NULL,
+                end_ms BIGINT NOT NULL,
+                price_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                status TEXT NOT NULL,
+                charge_id TEXT,
+                payment_id TEXT NOT NULL,
+                checkout_url TEXT NOT NULL,
+                cancelled_by TEXT NOT NULL,
+                cancel_reason TEXT NOT NULL,
+                refund TEXT NOT NULL,
+                notes_markdown TEXT NOT NULL,
+                notes_html TEXT NOT NULL,
+                rating INTEGER NOT NULL,
+                review TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX bookings_by_member ON bookings (member_id, start_ms)",
+            "CREATE INDEX bookings_by_expert ON bookings (expert_id, start_ms)",
+            "CREATE INDEX bookings_by_status ON bookings (status, end_ms)",
+            "CREATE INDEX bookings_by_charge ON bookings (charge_id)",
+            """
+            CREATE TABLE booked_units (
+                expert_id TEXT NOT NULL,
+                unit_start_ms BIGINT NOT NULL,
+                booking_id TEXT NOT NULL,
+                PRIMARY KEY (expert_id, unit_start_ms)
+            )
+            """,
+            "CREATE INDEX booked_units_by_booking ON booked_units (booking_id)",
+            // Check-in challenges.
+            """
+            CREATE TABLE challenges (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL,
+                title TEXT NOT NULL,
+                task TEXT NOT NULL,
+                start_date TEXT NOT NULL,
+                days INTEGER NOT NULL,
+                time_zone TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX challenges_by_community ON challenges (community_id)",
+            """
+            CREATE TABLE challenge_members (
+                challenge_id TEXT NOT NULL REFERENCES challenges(id),
+                user_id TEXT NOT NULL,
+                joined_at_ms BIGINT NOT NULL,
+                finished_at_ms BIGINT,
+                PRIMARY KEY (challenge_id, user_id)
+            )
+            """,
+            """
+            CREATE TABLE checkins (
+                challenge_id TEXT NOT NULL REFERENCES challenges(id),
+                user_id TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                local_date TEXT NOT NULL,
+                note TEXT NOT NULL,
+                at_ms BIGINT NOT NULL,
+                PRIMARY KEY (challenge_id, user_id, day)
+            )
+            """,
+            // Lotteries: the seed stays here, unpublished, until the draw.
+            """
+            CREATE TABLE lotteries (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL,
+                title TEXT NOT NULL,
+                prizes TEXT NOT NULL,
+                eligibility TEXT NOT NULL,
+                eligibility_ref TEXT NOT NULL,
+                draw_at_ms BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                commitment TEXT NOT NULL,
+                seed TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                drawn_at_ms BIGINT
+            )
+            """,
+            "CREATE INDEX lotteries_due ON lotteries (status, draw_at_ms)",
+            "CREATE INDEX lotteries_by_community ON lotteries (community_id)",
+            """
+            CREATE TABLE lottery_entries (
+                lottery_id TEXT NOT NULL REFERENCES lotteries(id),
+                user_id TEXT NOT NULL,
+                entered_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (lottery_id, user_id)
+            )
+            """,
+            """
+            CREATE TABLE lottery_winners (
+                lottery_id TEXT NOT NULL REFERENCES lotteries(id),
+                position INTEGER NOT NULL,
+                prize TEXT NOT NULL,
+                prize_index INTEGER NOT NULL,
+                user_id TEXT NOT NULL,
+                PRIMARY KEY (lottery_id, position)
+            )
+            """,
+            // Live sessions and events.
+            """
+            CREATE TABLE events (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                title TEXT NOT NULL,
+                description_html TEXT NOT NULL,
+                start_ms BIGINT NOT NULL,
+                duration_minutes INTEGER NOT NULL,
+                time_zone TEXT NOT NULL,
+                join_url TEXT NOT NULL,
+                location TEXT NOT NULL,
+                capacity INTEGER NOT NULL,
+                access_mode TEXT NOT NULL,
+                access_plans TEXT NOT NULL,
+                status TEXT NOT NULL,
+                replay_item_id TEXT NOT NULL,
+                replay_attachment_id TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX events_by_community ON events (community_id, start_ms)",
+            "CREATE INDEX events_by_start ON events (status, start_ms)",
+            """
+            CREATE TABLE rsvps (
+                event_id TEXT NOT NULL REFERENCES events(id),
+                user_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                queued_at_ms BIGINT NOT NULL,
+                attended_at_ms BIGINT,
+                updated_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (event_id, user_id)
+            )
+            """,
+            "CREATE INDEX rsvps_by_user ON rsvps (user_id, status)",
+            // Reminders written to the outbox, once per event and lead time.
+            """
+            CREATE TABLE event_reminders (
+                event_id TEXT NOT NULL,
+                lead_minutes INTEGER NOT NULL,
+                sent_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (event_id, lead_minutes)
+            )
+            """,
+            // Product-review tasks.
+            """
+            CREATE TABLE review_tasks (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL,
+                product TEXT NOT NULL,
+                brief_html TEXT NOT NULL,
+                places INTEGER NOT NULL,
+                deadline_ms BIGINT NOT NULL,
+                reward_points BIGINT NOT NULL,
+                created_by TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX review_tasks_by_community ON review_tasks (community_id)",
+            """
+            CREATE TABLE review_applications (
+                task_id TEXT NOT NULL REFERENCES review_tasks(id),
+                user_id TEXT NOT NULL,
+                motivation TEXT NOT NULL,
+                status TEXT NOT NULL,
+                report_item_id TEXT NOT NULL,
+                verdict TEXT NOT NULL,
+                feedback TEXT NOT NULL,
+                applied_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (task_id, user_id)
+            )
+            """,
+        ] },
     ]
 }

@@ -11,6 +11,10 @@ extension ContentService {
         var rules = ""
         var keywords: [String] = []
         var requireApproval = false
+        /// Minutes an answerer has for a paid question.
+        var questionLimitMinutes = 2880
+        /// The community's time zone (an IANA identifier).
+        var timeZone = "UTC"
         var filter: KeywordFilter { KeywordFilter(keywords: keywords) }
     }
 
@@ -19,7 +23,9 @@ extension ContentService {
         return Settings(
             rules: try row.decode(column: "rules", as: String.self),
             keywords: ItemRecord.list(try row.decode(column: "keywords", as: String.self)),
-            requireApproval: try row.decode(column: "require_approval", as: Bool.self))
+            requireApproval: try row.decode(column: "require_approval", as: Bool.self),
+            questionLimitMinutes: try row.decode(column: "question_limit_minutes", as: Int.self),
+            timeZone: try row.decode(column: "time_zone", as: String.self))
     }
 
     /// The rules for everyone; the keyword list and options for the owners.
@@ -30,6 +36,8 @@ extension ContentService {
         var message = ContentCommunitySettings()
         message.communityID = community.rawValue
         message.rules = settings.rules
+        message.questionLimitMinutes = Int32(settings.questionLimitMinutes)
+        message.timeZone = settings.timeZone
         if Self.policy.allows(Operation.moderate, role: standing.role) {
             message.keywords = settings.keywords
             message.requireApproval = settings.requireApproval
@@ -46,6 +54,12 @@ extension ContentService {
         if request.replaceKeywords, request.keywords.count > 1000 || request.keywords.contains(where: { $0.count > 50 || $0.contains("\n") }) {
             violations.append(.init(field: "keywords", description: "At most 1,000 keywords of up to 50 characters."))
         }
+        if request.hasQuestionLimitMinutes, !(1...43_200).contains(request.questionLimitMinutes) {
+            violations.append(.init(field: "questionLimitMinutes", description: "1 to 43200 minutes."))
+        }
+        if request.hasTimeZone, TimeZone(identifier: request.timeZone) == nil {
+            violations.append(.init(field: "timeZone", description: "An IANA time zone, such as Asia/Shanghai."))
+        }
         guard violations.isEmpty else { throw GuildError.invalid(violations) }
         let now = clock.now()
         try await database.transaction { sql in
@@ -53,11 +67,13 @@ extension ContentService {
             if request.hasRules { settings.rules = request.rules }
             if request.replaceKeywords { settings.keywords = KeywordFilter(keywords: request.keywords).keywords }
             if request.hasRequireApproval { settings.requireApproval = request.requireApproval }
+            if request.hasQuestionLimitMinutes { settings.questionLimitMinutes = Int(request.questionLimitMinutes) }
+            if request.hasTimeZone { settings.timeZone = request.timeZone }
             try await sql.raw("DELETE FROM community_settings WHERE community_id = \(bind: community.rawValue)").run()
             try await sql.raw("""
-                INSERT INTO community_settings (community_id, rules, keywords, require_approval, updated_at_ms)
+                INSERT INTO community_settings (community_id, rules, keywords, require_approval, question_limit_minutes, time_zone, updated_at_ms)
                 VALUES (\(bind: community.rawValue), \(bind: settings.rules), \(bind: ItemRecord.text(settings.keywords)),
-                        \(bind: settings.requireApproval), \(bind: now.millisecondsSince1970))
+                        \(bind: settings.requireApproval), \(bind: settings.questionLimitMinutes), \(bind: settings.timeZone), \(bind: now.millisecondsSince1970))
                 """).run()
             try await self.audit(sql, community: community, actor: user, action: "settings", targetKind: "community", targetID: community.rawValue, reason: "", now: now)
         }

@@ -43,6 +43,65 @@ extension ContentService {
             WireMethod(ContentAPI.search) { request, context in try await self.search(request, user: context.userID) },
             WireMethod(ContentAPI.feed) { request, context in try await self.feed(request, user: try context.requireUser()) },
             WireMethod(EventsAPI.deliver) { request, _ in try await self.deliver(request) },
-        ])
+        ] + interactionMethods)
+    }
+
+    /// Paid questions, bookings, challenges, lotteries, events and review tasks.
+    private var interactionMethods: [WireMethod] {
+        [
+            WireMethod(ContentAPI.setAnswerer) { request, context in try await self.setAnswerer(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.listAnswerers) { request, _ in try await self.answerers(request) },
+            WireMethod(ContentAPI.askQuestion) { request, context in try await self.askQuestion(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.getQuestion) { request, context in try await self.question(request.questionID, user: context.userID) },
+            WireMethod(ContentAPI.listQuestions) { request, context in try await self.questions(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.answerQuestion) { request, context in try await self.answerQuestion(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.declineQuestion) { request, context in try await self.declineQuestion(request, user: try context.requireUser()) },
+
+            WireMethod(ContentAPI.createOffering) { request, context in try await self.createOffering(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.retireOffering) { request, context in try await self.retireOffering(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.listOfferings) { request, context in try await self.offerings(request, user: context.userID) },
+            WireMethod(ContentAPI.setAvailability) { request, context in try await self.setAvailability(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.listSlots) { request, context in try await self.slots(request, user: context.userID) },
+            WireMethod(ContentAPI.book) { request, context in try await self.book(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.getBooking) { request, context in try await self.booking(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.listBookings) { request, context in try await self.bookings(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.cancelBooking) { request, context in try await self.cancelBooking(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.writeSessionNotes) { request, context in try await self.writeSessionNotes(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.rateSession) { request, context in try await self.rateSession(request, user: try context.requireUser()) },
+
+            WireMethod(ContentAPI.createChallenge) { request, context in try await self.createChallenge(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.getChallenge) { request, context in try await self.challenge(request, user: context.userID) },
+            WireMethod(ContentAPI.listChallenges) { request, context in try await self.challenges(request, user: context.userID) },
+            WireMethod(ContentAPI.joinChallenge) { request, context in try await self.joinChallenge(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.checkIn) { request, context in try await self.checkIn(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.challengeBoard) { request, context in try await self.challengeBoard(request, user: context.userID) },
+
+            WireMethod(ContentAPI.createLottery) { request, context in try await self.createLottery(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.getLottery) { request, context in try await self.lottery(request, user: context.userID) },
+            WireMethod(ContentAPI.listLotteries) { request, context in try await self.lotteries(request, user: context.userID) },
+            WireMethod(ContentAPI.enterLottery) { request, context in try await self.enterLottery(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.drawLottery) { request, context in try await self.drawLottery(request, user: try context.requireUser()) },
+
+            WireMethod(ContentAPI.createEvent) { request, context in try await self.createEvent(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.getEvent) { request, context in try await self.event(request, user: context.userID) },
+            WireMethod(ContentAPI.listEvents) { request, context in try await self.events(request, user: context.userID) },
+            WireMethod(ContentAPI.rsvp) { request, context in try await self.rsvp(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.cancelRsvp) { request, context in try await self.cancelRsvp(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.cancelEvent) { request, context in try await self.cancelEvent(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.attachReplay) { request, context in try await self.attachReplay(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.joinEvent) { request, context in try await self.joinEvent(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.eventCalendar) { request, context in try await self.eventCalendar(request, user: context.userID) },
+            WireMethod(ContentAPI.myCalendar) { request, context in try await self.myCalendar(request, user: try context.requireUser()) },
+
+            WireMethod(ContentAPI.createReviewTask) { request, context in try await self.createReviewTask(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.getReviewTask) { request, context in try await self.reviewTask(request, user: context.userID) },
+            WireMethod(ContentAPI.listReviewTasks) { request, context in try await self.reviewTasks(request, user: context.userID) },
+            WireMethod(ContentAPI.applyForReview) { request, context in try await self.applyForReview(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.listApplications) { request, context in try await self.applications(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.selectReviewers) { request, context in try await self.selectReviewers(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.submitReport) { request, context in try await self.submitReport(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.judgeReport) { request, context in try await self.judgeReport(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.reviewSummary) { request, context in try await self.reviewSummary(request, user: context.userID) },
+        ]
     }
 }

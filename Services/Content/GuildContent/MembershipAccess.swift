@@ -24,7 +24,8 @@ public final class MembershipAccess: Sendable {
         let expires: ContinuousClock.Instant
     }
 
-    private let client: WireClient
+    /// Membership's client, for calls beyond access (charges).
+    let client: WireClient
     private let ttl: Duration
     private let capacity: Int
     private let entries = Mutex<[String: Entry]>([:])

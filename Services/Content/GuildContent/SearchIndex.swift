@@ -197,6 +197,7 @@ extension ContentService {
     public func deliver(_ request: EventsDeliverRequest) async throws -> EventsDeliverResponse {
         let event = request.event
         var affected: (UserID, CommunityID)?
+        var charge: MembershipChargeEvent?
         do {
             switch event.topic {
             case "membership.subscription.started", "membership.subscription.ended":
@@ -208,6 +209,8 @@ extension ContentService {
             case "membership.role.changed":
                 let message = try MembershipRoleAssignment(serializedBytes: event.payload)
                 affected = (UserID(message.userID), CommunityID(message.communityID))
+            case "membership.charge.held", "membership.charge.cancelled", "membership.charge.refunded", "membership.charge.settled":
+                charge = try MembershipChargeEvent(serializedBytes: event.payload)
             default:
                 break
             }
@@ -217,8 +220,11 @@ extension ContentService {
         }
         if let (user, community) = affected { access.invalidate(user: user, community: community) }
         let learnt = affected
+        let paid = charge
         try await database.transaction { sql in
-            guard try await Inbox.claim(sql, eventID: event.id, topic: event.topic, now: self.clock.now()), let (user, community) = learnt else { return }
+            guard try await Inbox.claim(sql, eventID: event.id, topic: event.topic, now: self.clock.now()) else { return }
+            if let paid { try await self.apply(sql, charge: paid, now: self.clock.now()) }
+            guard let (user, community) = learnt else { return }
             try await sql.raw("DELETE FROM user_communities WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: community.rawValue)").run()
             try await sql.raw("INSERT INTO user_communities (user_id, community_id) VALUES (\(bind: user.rawValue), \(bind: community.rawValue))").run()
         }

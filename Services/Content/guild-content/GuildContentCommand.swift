@@ -60,6 +60,8 @@ struct GuildContentCommand: AsyncParsableCommand {
             let scheduler = PeriodicJob(name: "content-scheduler", every: settings.schedulerInterval, logger: logger) {
                 let published = try await service.publishDue()
                 if published > 0 { logger.info("scheduled items published", metadata: ["count": "\(published)"]) }
+                let done = await service.runInteractionJobs().filter { $0.value > 0 }
+                if !done.isEmpty { logger.info("interaction jobs", metadata: done.mapValues { "\($0)" }) }
             }
             var services: [any Service] = [scheduler]
             if let relay = try OutboxRelay.make(source: .content, database: database, subscribers: subscribers, certificates: certificates, logger: logger) {

@@ -24,7 +24,7 @@ public struct GatewayRoute: Sendable {
 
 /// Every route of the gateway.
 public enum GatewayRoutes {
-    public static let all: [GatewayRoute] = system + auth + membership + content
+    public static let all: [GatewayRoute] = system + auth + membership + content + interaction
 
     static let system: [GatewayRoute] = [
         GatewayRoute(method: .get, path: "/healthz") { gateway, _, _ in

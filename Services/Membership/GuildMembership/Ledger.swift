@@ -20,6 +20,12 @@ public struct LedgerAccount: RawRepresentable, Hashable, Sendable, CustomStringC
     /// Payments for group buys that have not filled yet: owed back to the payers unless the
     /// group completes (a liability: credit balance).
     public static func groupBuyHolding(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "group_buy_holding:\(community)") }
+    /// Payments for charges (a paid question, a booked session) the platform holds until the
+    /// selling service settles or refunds them (a liability: credit balance).
+    public static func chargeHolding(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "charge_holding:\(community)") }
+    /// What the platform owes a payee of settled charges in a community: an answerer, an expert
+    /// (a liability: credit balance).
+    public static func payeePayable(_ community: CommunityID, _ payee: UserID) -> LedgerAccount { LedgerAccount(rawValue: "payee_payable:\(community):\(payee)") }
     /// Money returned to payers (contra-revenue: debit balance).
     public static func refunds(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "refunds:\(community)") }
 
@@ -46,6 +52,10 @@ public enum Ledger {
     public static let refundKind = "refund"
     /// A group buy filled: its held payments move to the platform's fee and the owner.
     public static let groupSettlementKind = "group_settlement"
+    /// A charge was paid (the platform holds it), settled (to its payee) or refunded.
+    public static let chargePaymentKind = "charge_payment"
+    public static let chargeSettlementKind = "charge_settlement"
+    public static let chargeRefundKind = "charge_refund"
 
     /// Posts a balanced transaction. Throws `internal` for an unbalanced or empty one (a bug) and
     /// `alreadyExists` when (kind, reference) was posted before.
@@ -184,7 +194,33 @@ public enum Ledger {
                 violations.append("group buys of community \(try row.decode(column: "community", as: String.self)) hold \(held) but their held orders paid \(owed)")
             }
         }
-        // 7. No account is on the wrong side: payer clearing never owes, payables are never owed.
+        // 7. What charges hold is exactly what their held charges paid, and every charge that was
+        //    paid is in the ledger once, for its amount.
+        for row in try await sql.raw("""
+            SELECT c.id AS community,
+                   (SELECT CAST(COALESCE(SUM(-e.amount_minor), 0) AS BIGINT) FROM ledger_entries e WHERE e.account = 'charge_holding:' || c.id) AS held,
+                   (SELECT CAST(COALESCE(SUM(h.amount_minor), 0) AS BIGINT) FROM charges h WHERE h.community_id = c.id AND h.status = 'held') AS owed
+            FROM communities c
+            """).all() {
+            let held = try row.decode(column: "held", as: Int64.self)
+            let owed = try row.decode(column: "owed", as: Int64.self)
+            if held != owed {
+                violations.append("charges of community \(try row.decode(column: "community", as: String.self)) hold \(held) but their held charges paid \(owed)")
+            }
+        }
+        for row in try await sql.raw("""
+            SELECT h.id AS id, h.amount_minor AS amount,
+                   (SELECT CAST(COALESCE(SUM(e.amount_minor), 0) AS BIGINT) FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
+                    WHERE t.kind = 'charge_payment' AND t.reference = h.id AND e.account LIKE 'payer_clearing:%') AS recorded
+            FROM charges h WHERE h.status IN ('held', 'settled', 'refunded')
+            """).all() {
+            let amount = try row.decode(column: "amount", as: Int64.self)
+            let recorded = try row.decode(column: "recorded", as: Int64.self)
+            if amount != recorded {
+                violations.append("charge \(try row.decode(column: "id", as: String.self)) of \(amount) is recorded as paid \(recorded)")
+            }
+        }
+        // 8. No account is on the wrong side: payer clearing never owes, payables are never owed.
         for row in try await sql.raw("""
             SELECT account, currency, CAST(SUM(amount_minor) AS BIGINT) AS balance FROM ledger_entries GROUP BY account, currency
             """).all() {
@@ -194,7 +230,7 @@ public enum Ledger {
             if account.hasPrefix("payer_clearing:"), balance < 0 {
                 violations.append("\(account) has a credit balance of \(-balance) \(currency)")
             }
-            if account.hasPrefix("owner_payable:") || account.hasPrefix("group_buy_holding:") || account == LedgerAccount.platformFees.rawValue, balance > 0 {
+            if account.hasPrefix("owner_payable:") || account.hasPrefix("group_buy_holding:") || account.hasPrefix("charge_holding:") || account.hasPrefix("payee_payable:") || account == LedgerAccount.platformFees.rawValue, balance > 0 {
                 violations.append("\(account) has a debit balance of \(balance) \(currency)")
             }
         }

@@ -219,5 +219,32 @@ enum MembershipMigrations {
             Migration(version: 6, name: "event outbox") { dialect in Outbox.createTables(dialect) },
             // Stripe webhook events already applied (replay protection), by event id.
         Migration(version: 7, name: "webhook inbox", statements: [Inbox.createTable]),
+        // One-off payments held for another service's sale (decision 18).
+        Migration(version: 8, name: "charges", statements: [
+            """
+            CREATE TABLE charges (
+                id TEXT PRIMARY KEY,
+                community_id TEXT NOT NULL REFERENCES communities(id),
+                payer_id TEXT NOT NULL,
+                payee_id TEXT NOT NULL,
+                purpose TEXT NOT NULL,
+                reference TEXT NOT NULL,
+                description TEXT NOT NULL,
+                amount_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                status TEXT NOT NULL,
+                payment_id TEXT NOT NULL UNIQUE,
+                provider TEXT NOT NULL,
+                provider_reference TEXT NOT NULL,
+                checkout_url TEXT NOT NULL,
+                failure_reason TEXT NOT NULL,
+                fee_minor BIGINT NOT NULL,
+                paid_at_ms BIGINT,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX charges_by_community ON charges (community_id, status)",
+        ]),
     ]
 }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GuildCore
 import GuildMessages
@@ -329,37 +328,14 @@ extension MembershipService {
     /// How long an unpaid order holds a seat of a plan with a seat limit.
     static let pendingSeatHoldMs: Int64 = 3_600_000
 
-    /// A stable digest of a request's content without its idempotency key, so that a repeat
-    /// with the same key and content matches.
-    static func fingerprint<Request: SwiftProtobuf.Message & IdempotentRequest>(_ request: Request) throws -> String {
-        var content = request
-        content.idempotencyKey = ""
-        var options = BinaryEncodingOptions()
-        options.useDeterministicOrdering = true
-        let bytes: [UInt8] = try content.serializedBytes(options: options)
-        return SHA256.hash(data: bytes).hexString
-    }
-
     /// Runs a money-moving request once per idempotency key of `user` and `operation`: a repeat
     /// with the same content returns the id the first run returned, without running `body`.
-    func once<Request: SwiftProtobuf.Message & IdempotentRequest>(
+    func once<Request: IdempotentRequest>(
         _ request: Request, operation: String, user: UserID, now: Date,
         _ body: @escaping @Sendable (any SQLDatabase) async throws -> String
     ) async throws -> String {
         try await IdempotencyKeys.run(
-            database, scope: "\(operation):\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(request), now: now,
+            database, scope: "\(operation):\(user)", key: request.idempotencyKey, fingerprint: try request.fingerprint, now: now,
             encode: { Array($0.utf8) }, decode: { String(decoding: $0, as: UTF8.self) }, body: body)
     }
 }
-
-/// A request that moves money, carrying the client's idempotency key.
-protocol IdempotentRequest {
-    var idempotencyKey: String { get set }
-}
-
-extension MembershipCreateOrderRequest: IdempotentRequest {}
-extension MembershipConfirmSandboxPaymentRequest: IdempotentRequest {}
-extension MembershipRefundOrderRequest: IdempotentRequest {}
-extension MembershipDissolveCommunityRequest: IdempotentRequest {}
-extension MembershipOpenGroupBuyRequest: IdempotentRequest {}
-extension MembershipJoinGroupBuyRequest: IdempotentRequest {}

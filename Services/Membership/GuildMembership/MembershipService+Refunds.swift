@@ -128,7 +128,7 @@ extension MembershipService {
         let now = clock.now()
         let id = CommunityID(request.communityID)
         let outcome: DissolveOutcome = try await IdempotencyKeys.run(
-            database, scope: "dissolve:\(user)", key: request.idempotencyKey, fingerprint: Self.fingerprint(request), now: now,
+            database, scope: "dissolve:\(user)", key: request.idempotencyKey, fingerprint: try request.fingerprint, now: now,
             encode: { (outcome: DissolveOutcome) in Array("\(outcome.refunds),\(outcome.refunded)".utf8) },
             decode: { (bytes: [UInt8]) in
                 let parts = String(decoding: bytes, as: UTF8.self).split(separator: ",").compactMap { Int64($0) }

@@ -46,6 +46,12 @@ public final class MembershipService: Sendable {
         public static let subscriptionEnded = "membership.subscription.ended"
         /// A staff role was granted or taken back (payload: RoleAssignment, role "" when taken).
         public static let roleChanged = "membership.role.changed"
+        /// A charge's payer paid; the platform holds the money (payload: ChargeEvent).
+        public static let chargeHeld = "membership.charge.held"
+        public static let chargeSettled = "membership.charge.settled"
+        public static let chargeRefunded = "membership.charge.refunded"
+        /// A charge nobody paid was called off.
+        public static let chargeCancelled = "membership.charge.cancelled"
     }
 
     /// Writes an event in the caller's transaction.

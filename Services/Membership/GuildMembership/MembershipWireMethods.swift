@@ -37,6 +37,14 @@ extension MembershipService {
             WireMethod(MembershipAPI.resumeSubscription) { request, context in try await self.resumeSubscription(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.checkEntitlement) { request, _ in try await self.entitlement(request) },
             WireMethod(MembershipAPI.handleStripeWebhook) { request, _ in try await self.handleStripeWebhook(request) },
+            WireMethod(MembershipAPI.createCharge) { request, context in try await self.createCharge(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.confirmSandboxCharge) { request, context in try await self.confirmSandboxCharge(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.settleCharge) { request, _ in try await self.settleCharge(request) },
+            WireMethod(MembershipAPI.refundCharge) { request, _ in try await self.refundCharge(request) },
+            // Content reads a charge for its own bookkeeping; a user (through the gateway) only their own.
+            WireMethod(MembershipAPI.getCharge) { request, context in
+                try await self.charge(request, user: context.caller == .content ? nil : try context.requireUser())
+            },
             WireMethod(MembershipAPI.checkLedger) { _, _ in try await self.checkLedger() },
             WireMethod(MembershipAPI.getEarnings) { request, context in try await self.earnings(request, user: try context.requireUser()) },
         ])

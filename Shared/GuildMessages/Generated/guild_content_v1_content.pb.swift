@@ -1140,6 +1140,12 @@ public nonisolated struct ContentCommunitySettings: Sendable {
   /// Members' posts wait for a moderator before they are published.
   public var requireApproval: Bool = false
 
+  /// Minutes an answerer has for a paid question before it is refunded (default 2880: 48 hours).
+  public var questionLimitMinutes: Int32 = 0
+
+  /// The community's IANA time zone (default UTC): challenges and events start from it.
+  public var timeZone: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1188,12 +1194,33 @@ public nonisolated struct ContentUpdateSettingsRequest: Sendable {
   /// Clears the value of `requireApproval`. Subsequent reads from it will return its default value.
   public mutating func clearRequireApproval() {self._requireApproval = nil}
 
+  /// 1 to 43200 minutes (30 days).
+  public var questionLimitMinutes: Int32 {
+    get {_questionLimitMinutes ?? 0}
+    set {_questionLimitMinutes = newValue}
+  }
+  /// Returns true if `questionLimitMinutes` has been explicitly set.
+  public var hasQuestionLimitMinutes: Bool {self._questionLimitMinutes != nil}
+  /// Clears the value of `questionLimitMinutes`. Subsequent reads from it will return its default value.
+  public mutating func clearQuestionLimitMinutes() {self._questionLimitMinutes = nil}
+
+  public var timeZone: String {
+    get {_timeZone ?? String()}
+    set {_timeZone = newValue}
+  }
+  /// Returns true if `timeZone` has been explicitly set.
+  public var hasTimeZone: Bool {self._timeZone != nil}
+  /// Clears the value of `timeZone`. Subsequent reads from it will return its default value.
+  public mutating func clearTimeZone() {self._timeZone = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _rules: String? = nil
   fileprivate var _requireApproval: Bool? = nil
+  fileprivate var _questionLimitMinutes: Int32? = nil
+  fileprivate var _timeZone: String? = nil
 }
 
 public nonisolated struct ContentQueueEntry: Sendable {
@@ -3752,7 +3779,7 @@ nonisolated extension ContentReportRequest: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension ContentCommunitySettings: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CommunitySettings"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}rules\0\u{1}keywords\0\u{3}require_approval\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}rules\0\u{1}keywords\0\u{3}require_approval\0\u{3}question_limit_minutes\0\u{3}time_zone\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3764,6 +3791,8 @@ nonisolated extension ContentCommunitySettings: SwiftProtobuf.Message, SwiftProt
       case 2: try { try decoder.decodeSingularStringField(value: &self.rules) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.keywords) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.requireApproval) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.questionLimitMinutes) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.timeZone) }()
       default: break
       }
     }
@@ -3782,6 +3811,12 @@ nonisolated extension ContentCommunitySettings: SwiftProtobuf.Message, SwiftProt
     if self.requireApproval != false {
       try visitor.visitSingularBoolField(value: self.requireApproval, fieldNumber: 4)
     }
+    if self.questionLimitMinutes != 0 {
+      try visitor.visitSingularInt32Field(value: self.questionLimitMinutes, fieldNumber: 5)
+    }
+    if !self.timeZone.isEmpty {
+      try visitor.visitSingularStringField(value: self.timeZone, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3790,6 +3825,8 @@ nonisolated extension ContentCommunitySettings: SwiftProtobuf.Message, SwiftProt
     if lhs.rules != rhs.rules {return false}
     if lhs.keywords != rhs.keywords {return false}
     if lhs.requireApproval != rhs.requireApproval {return false}
+    if lhs.questionLimitMinutes != rhs.questionLimitMinutes {return false}
+    if lhs.timeZone != rhs.timeZone {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3827,7 +3864,7 @@ nonisolated extension ContentGetSettingsRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension ContentUpdateSettingsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateSettingsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}rules\0\u{1}keywords\0\u{3}replace_keywords\0\u{3}require_approval\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}rules\0\u{1}keywords\0\u{3}replace_keywords\0\u{3}require_approval\0\u{3}question_limit_minutes\0\u{3}time_zone\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3840,6 +3877,8 @@ nonisolated extension ContentUpdateSettingsRequest: SwiftProtobuf.Message, Swift
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.keywords) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.replaceKeywords) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self._requireApproval) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self._questionLimitMinutes) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self._timeZone) }()
       default: break
       }
     }
@@ -3865,6 +3904,12 @@ nonisolated extension ContentUpdateSettingsRequest: SwiftProtobuf.Message, Swift
     try { if let v = self._requireApproval {
       try visitor.visitSingularBoolField(value: v, fieldNumber: 5)
     } }()
+    try { if let v = self._questionLimitMinutes {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._timeZone {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3874,6 +3919,8 @@ nonisolated extension ContentUpdateSettingsRequest: SwiftProtobuf.Message, Swift
     if lhs.keywords != rhs.keywords {return false}
     if lhs.replaceKeywords != rhs.replaceKeywords {return false}
     if lhs._requireApproval != rhs._requireApproval {return false}
+    if lhs._questionLimitMinutes != rhs._questionLimitMinutes {return false}
+    if lhs._timeZone != rhs._timeZone {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1362,6 +1362,230 @@ public nonisolated struct MembershipGetGroupBuyRequest: Sendable {
   public init() {}
 }
 
+/// A payment from a member for something another service sells on a community's behalf. The
+/// platform holds the money until the selling service settles it (paid out to the payee, minus
+/// the platform fee) or refunds it. Opened, settled and refunded by guild-content only; each
+/// transition happens at most once, so repeating a call answers with the charge as it is.
+public nonisolated struct MembershipCharge: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
+
+  public var communityID: String {
+    get {_storage._communityID}
+    set {_uniqueStorage()._communityID = newValue}
+  }
+
+  public var payerID: String {
+    get {_storage._payerID}
+    set {_uniqueStorage()._payerID = newValue}
+  }
+
+  /// Who is paid on settlement (the answerer, the expert).
+  public var payeeID: String {
+    get {_storage._payeeID}
+    set {_uniqueStorage()._payeeID = newValue}
+  }
+
+  /// question, booking
+  public var purpose: String {
+    get {_storage._purpose}
+    set {_uniqueStorage()._purpose = newValue}
+  }
+
+  /// The question's or booking's id in the selling service.
+  public var reference: String {
+    get {_storage._reference}
+    set {_uniqueStorage()._reference = newValue}
+  }
+
+  public var description_p: String {
+    get {_storage._description_p}
+    set {_uniqueStorage()._description_p = newValue}
+  }
+
+  public var amount: MembershipMoney {
+    get {_storage._amount ?? MembershipMoney()}
+    set {_uniqueStorage()._amount = newValue}
+  }
+  /// Returns true if `amount` has been explicitly set.
+  public var hasAmount: Bool {_storage._amount != nil}
+  /// Clears the value of `amount`. Subsequent reads from it will return its default value.
+  public mutating func clearAmount() {_uniqueStorage()._amount = nil}
+
+  /// pending (waiting for the payment), held (paid; the platform holds it), settled (paid to the
+  /// payee), refunded (paid back to the payer), cancelled (never paid), failed
+  public var status: String {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
+
+  public var payment: MembershipPayment {
+    get {_storage._payment ?? MembershipPayment()}
+    set {_uniqueStorage()._payment = newValue}
+  }
+  /// Returns true if `payment` has been explicitly set.
+  public var hasPayment: Bool {_storage._payment != nil}
+  /// Clears the value of `payment`. Subsequent reads from it will return its default value.
+  public mutating func clearPayment() {_uniqueStorage()._payment = nil}
+
+  /// The platform's fee, once settled.
+  public var fee: MembershipMoney {
+    get {_storage._fee ?? MembershipMoney()}
+    set {_uniqueStorage()._fee = newValue}
+  }
+  /// Returns true if `fee` has been explicitly set.
+  public var hasFee: Bool {_storage._fee != nil}
+  /// Clears the value of `fee`. Subsequent reads from it will return its default value.
+  public mutating func clearFee() {_uniqueStorage()._fee = nil}
+
+  public var createdAtMs: Int64 {
+    get {_storage._createdAtMs}
+    set {_uniqueStorage()._createdAtMs = newValue}
+  }
+
+  public var updatedAtMs: Int64 {
+    get {_storage._updatedAtMs}
+    set {_uniqueStorage()._updatedAtMs = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// membership.CreateCharge -> Charge, for the calling user (the payer). Idempotent by its key.
+public nonisolated struct MembershipCreateChargeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var communityID: String = String()
+
+  public var payeeID: String = String()
+
+  public var purpose: String = String()
+
+  public var reference: String = String()
+
+  public var description_p: String = String()
+
+  public var amountMinorUnits: Int64 = 0
+
+  public var provider: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.SettleCharge -> Charge: held -> settled.
+public nonisolated struct MembershipSettleChargeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var chargeID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.RefundCharge -> Charge: held -> refunded, pending -> cancelled.
+public nonisolated struct MembershipRefundChargeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var chargeID: String = String()
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.GetCharge -> Charge (its payer, its payee, the community's owners)
+public nonisolated struct MembershipGetChargeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var chargeID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.ConfirmSandboxCharge -> Charge: the sandbox provider's "the payer paid" (or failed)
+/// for a charge's payment; only its payer.
+public nonisolated struct MembershipConfirmSandboxChargeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var chargeID: String = String()
+
+  public var fail: Bool = false
+
+  public var failureReason: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.charge.held (the payer paid), membership.charge.settled,
+/// membership.charge.refunded, membership.charge.cancelled
+public nonisolated struct MembershipChargeEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var chargeID: String = String()
+
+  public var communityID: String = String()
+
+  public var payerID: String = String()
+
+  public var payeeID: String = String()
+
+  public var purpose: String = String()
+
+  public var reference: String = String()
+
+  public var amount: MembershipMoney {
+    get {_amount ?? MembershipMoney()}
+    set {_amount = newValue}
+  }
+  /// Returns true if `amount` has been explicitly set.
+  public var hasAmount: Bool {self._amount != nil}
+  /// Clears the value of `amount`. Subsequent reads from it will return its default value.
+  public mutating func clearAmount() {self._amount = nil}
+
+  public var status: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _amount: MembershipMoney? = nil
+}
+
 /// membership.payment.succeeded (money settled to the owner) and membership.payment.refunded.
 public nonisolated struct MembershipPaymentEvent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -4070,6 +4294,434 @@ nonisolated extension MembershipGetGroupBuyRequest: SwiftProtobuf.Message, Swift
 
   public static func ==(lhs: MembershipGetGroupBuyRequest, rhs: MembershipGetGroupBuyRequest) -> Bool {
     if lhs.groupBuyID != rhs.groupBuyID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipCharge: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Charge"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{3}payer_id\0\u{3}payee_id\0\u{1}purpose\0\u{1}reference\0\u{1}description\0\u{1}amount\0\u{1}status\0\u{1}payment\0\u{1}fee\0\u{3}created_at_ms\0\u{3}updated_at_ms\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _communityID: String = String()
+    var _payerID: String = String()
+    var _payeeID: String = String()
+    var _purpose: String = String()
+    var _reference: String = String()
+    var _description_p: String = String()
+    var _amount: MembershipMoney? = nil
+    var _status: String = String()
+    var _payment: MembershipPayment? = nil
+    var _fee: MembershipMoney? = nil
+    var _createdAtMs: Int64 = 0
+    var _updatedAtMs: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _communityID = source._communityID
+      _payerID = source._payerID
+      _payeeID = source._payeeID
+      _purpose = source._purpose
+      _reference = source._reference
+      _description_p = source._description_p
+      _amount = source._amount
+      _status = source._status
+      _payment = source._payment
+      _fee = source._fee
+      _createdAtMs = source._createdAtMs
+      _updatedAtMs = source._updatedAtMs
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._communityID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._payerID) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._payeeID) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._purpose) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._reference) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._description_p) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._amount) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._status) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._payment) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._fee) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._createdAtMs) }()
+        case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedAtMs) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._communityID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._communityID, fieldNumber: 2)
+      }
+      if !_storage._payerID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._payerID, fieldNumber: 3)
+      }
+      if !_storage._payeeID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._payeeID, fieldNumber: 4)
+      }
+      if !_storage._purpose.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._purpose, fieldNumber: 5)
+      }
+      if !_storage._reference.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._reference, fieldNumber: 6)
+      }
+      if !_storage._description_p.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._description_p, fieldNumber: 7)
+      }
+      try { if let v = _storage._amount {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if !_storage._status.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._status, fieldNumber: 9)
+      }
+      try { if let v = _storage._payment {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      try { if let v = _storage._fee {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      if _storage._createdAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._createdAtMs, fieldNumber: 12)
+      }
+      if _storage._updatedAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._updatedAtMs, fieldNumber: 13)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipCharge, rhs: MembershipCharge) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._communityID != rhs_storage._communityID {return false}
+        if _storage._payerID != rhs_storage._payerID {return false}
+        if _storage._payeeID != rhs_storage._payeeID {return false}
+        if _storage._purpose != rhs_storage._purpose {return false}
+        if _storage._reference != rhs_storage._reference {return false}
+        if _storage._description_p != rhs_storage._description_p {return false}
+        if _storage._amount != rhs_storage._amount {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._payment != rhs_storage._payment {return false}
+        if _storage._fee != rhs_storage._fee {return false}
+        if _storage._createdAtMs != rhs_storage._createdAtMs {return false}
+        if _storage._updatedAtMs != rhs_storage._updatedAtMs {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipCreateChargeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateChargeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{3}payee_id\0\u{1}purpose\0\u{1}reference\0\u{1}description\0\u{3}amount_minor_units\0\u{1}provider\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.payeeID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.purpose) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reference) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.amountMinorUnits) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.provider) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
+    }
+    if !self.payeeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.payeeID, fieldNumber: 2)
+    }
+    if !self.purpose.isEmpty {
+      try visitor.visitSingularStringField(value: self.purpose, fieldNumber: 3)
+    }
+    if !self.reference.isEmpty {
+      try visitor.visitSingularStringField(value: self.reference, fieldNumber: 4)
+    }
+    if !self.description_p.isEmpty {
+      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 5)
+    }
+    if self.amountMinorUnits != 0 {
+      try visitor.visitSingularInt64Field(value: self.amountMinorUnits, fieldNumber: 6)
+    }
+    if !self.provider.isEmpty {
+      try visitor.visitSingularStringField(value: self.provider, fieldNumber: 7)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipCreateChargeRequest, rhs: MembershipCreateChargeRequest) -> Bool {
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.payeeID != rhs.payeeID {return false}
+    if lhs.purpose != rhs.purpose {return false}
+    if lhs.reference != rhs.reference {return false}
+    if lhs.description_p != rhs.description_p {return false}
+    if lhs.amountMinorUnits != rhs.amountMinorUnits {return false}
+    if lhs.provider != rhs.provider {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipSettleChargeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SettleChargeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}charge_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.chargeID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.chargeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.chargeID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipSettleChargeRequest, rhs: MembershipSettleChargeRequest) -> Bool {
+    if lhs.chargeID != rhs.chargeID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipRefundChargeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RefundChargeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}charge_id\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.chargeID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.chargeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.chargeID, fieldNumber: 1)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipRefundChargeRequest, rhs: MembershipRefundChargeRequest) -> Bool {
+    if lhs.chargeID != rhs.chargeID {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipGetChargeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetChargeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}charge_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.chargeID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.chargeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.chargeID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipGetChargeRequest, rhs: MembershipGetChargeRequest) -> Bool {
+    if lhs.chargeID != rhs.chargeID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipConfirmSandboxChargeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ConfirmSandboxChargeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}charge_id\0\u{1}fail\0\u{3}failure_reason\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.chargeID) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.fail) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.failureReason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.chargeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.chargeID, fieldNumber: 1)
+    }
+    if self.fail != false {
+      try visitor.visitSingularBoolField(value: self.fail, fieldNumber: 2)
+    }
+    if !self.failureReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.failureReason, fieldNumber: 3)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipConfirmSandboxChargeRequest, rhs: MembershipConfirmSandboxChargeRequest) -> Bool {
+    if lhs.chargeID != rhs.chargeID {return false}
+    if lhs.fail != rhs.fail {return false}
+    if lhs.failureReason != rhs.failureReason {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipChargeEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ChargeEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}charge_id\0\u{3}community_id\0\u{3}payer_id\0\u{3}payee_id\0\u{1}purpose\0\u{1}reference\0\u{1}amount\0\u{1}status\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.chargeID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.payerID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.payeeID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.purpose) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.reference) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._amount) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.status) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.chargeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.chargeID, fieldNumber: 1)
+    }
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 2)
+    }
+    if !self.payerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.payerID, fieldNumber: 3)
+    }
+    if !self.payeeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.payeeID, fieldNumber: 4)
+    }
+    if !self.purpose.isEmpty {
+      try visitor.visitSingularStringField(value: self.purpose, fieldNumber: 5)
+    }
+    if !self.reference.isEmpty {
+      try visitor.visitSingularStringField(value: self.reference, fieldNumber: 6)
+    }
+    try { if let v = self._amount {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    if !self.status.isEmpty {
+      try visitor.visitSingularStringField(value: self.status, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipChargeEvent, rhs: MembershipChargeEvent) -> Bool {
+    if lhs.chargeID != rhs.chargeID {return false}
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.payerID != rhs.payerID {return false}
+    if lhs.payeeID != rhs.payeeID {return false}
+    if lhs.purpose != rhs.purpose {return false}
+    if lhs.reference != rhs.reference {return false}
+    if lhs._amount != rhs._amount {return false}
+    if lhs.status != rhs.status {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -71,6 +71,21 @@ public enum MembershipAPI {
     public static let checkEntitlement = MethodDescriptor<MembershipCheckEntitlementRequest, MembershipEntitlement>(
         "membership.CheckEntitlement", idempotent: true, allowedCallers: accessDeciders)
 
+    /// Opened for the paying user by the service that sells (content). Idempotent by its key.
+    public static let createCharge = MethodDescriptor<MembershipCreateChargeRequest, MembershipCharge>(
+        "membership.CreateCharge", idempotent: true, allowedCallers: [.content])
+    /// Idempotent by its key.
+    public static let confirmSandboxCharge = MethodDescriptor<MembershipConfirmSandboxChargeRequest, MembershipCharge>(
+        "membership.ConfirmSandboxCharge", idempotent: true, allowedCallers: frontDoor)
+    /// A transition that happens once: a repeat answers with the charge as it is.
+    public static let settleCharge = MethodDescriptor<MembershipSettleChargeRequest, MembershipCharge>(
+        "membership.SettleCharge", idempotent: true, allowedCallers: [.content])
+    /// A transition that happens once: a repeat answers with the charge as it is.
+    public static let refundCharge = MethodDescriptor<MembershipRefundChargeRequest, MembershipCharge>(
+        "membership.RefundCharge", idempotent: true, allowedCallers: [.content])
+    public static let getCharge = MethodDescriptor<MembershipGetChargeRequest, MembershipCharge>(
+        "membership.GetCharge", idempotent: true, allowedCallers: [.gateway, .content])
+
     public static let checkLedger = MethodDescriptor<MembershipCheckLedgerRequest, MembershipLedgerCheck>(
         "membership.CheckLedger", idempotent: true, allowedCallers: [.cli, .gateway])
     public static let getEarnings = MethodDescriptor<MembershipGetEarningsRequest, MembershipEarningsStatement>(
