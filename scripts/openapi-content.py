@@ -128,6 +128,8 @@ ROUTES = [
     ("post", "/api/v1/events/{eventId}/join", "joinEvent", "Attend: the event with its join URL; the attendance is recorded once.", None, "Event", 200, "user", [], "events"),
     ("get", "/api/v1/events/{eventId}/calendar.ics", "eventCalendar", "One event as iCalendar, to import into a calendar application.", None, "ICS", 200, "anyone", [], "events"),
     ("get", "/api/v1/me/calendar.ics", "myCalendar", "The events the caller is going to, in every community, as iCalendar.", None, "ICS", 200, "user", [], "events"),
+    ("post", "/api/v1/me/calendar-feed", "rotateCalendarFeed", "A new private address of the caller's calendar for calendar applications to subscribe to without a token; the previous one stops working.", None, "CalendarFeed", 201, "user", [], "events"),
+    ("get", "/api/v1/calendar-feeds/{secret}/calendar.ics", "feedCalendar", "The calendar behind a private address (no token: the secret is the credential).", None, "ICS", 200, "anyone", [], "events"),
     # Product-review tasks (产品评测)
     ("post", "/api/v1/communities/{communityId}/review-tasks", "createReviewTask", "Open a product-review task: the product, a brief in Markdown, places, a deadline and reward points (owners, co-owners).", "CreateReviewTaskRequest", "ReviewTask", 201, "user", [], "review tasks"),
     ("get", "/api/v1/communities/{communityId}/review-tasks", "listReviewTasks", "A community's review tasks.", None, "ReviewTaskList", 200, "user", [], "review tasks"),

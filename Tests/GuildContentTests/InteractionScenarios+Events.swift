@@ -2,7 +2,9 @@ import Foundation
 import GuildCore
 import GuildMembership
 import GuildMessages
+import GuildStorage
 import GuildTesting
+import SQLKit
 import SwiftProtobuf
 import Testing
 
@@ -19,6 +21,7 @@ extension InteractionScenarios {
         "event: live session join window and attendance once": eventJoinWindow,
         "event: reminders before the start, once each": eventReminders,
         "event: iCalendar per event and per member": eventCalendars,
+        "event: a private calendar address works without a token until it is replaced": eventCalendarFeed,
         "event: cancelling": eventCancelling,
         "event: replay attached after the start, from the community": eventReplay,
     ]
@@ -373,6 +376,30 @@ extension InteractionScenarios {
         // Events ended more than 30 days ago leave the calendar.
         f.clock.advance(by: 31 * 86_400)
         #expect(!(try await f.content.myCalendar(ContentMyCalendarRequest(), user: eventMember(1)).ics.contains("BEGIN:VEVENT")))
+    }
+
+    static func eventCalendarFeed(_ f: ContentFixture) async throws {
+        let event = try await makeEvent(f, title: "Feed meetup")
+        try await f.join(eventMember(1))
+        _ = try await rsvp(f, event, eventMember(1))
+        let feed = try await f.content.rotateCalendarFeed(user: eventMember(1))
+        #expect(feed.path.hasPrefix("/api/v1/calendar-feeds/") && feed.path.hasSuffix("/calendar.ics"))
+        let secret = String(feed.path.dropFirst("/api/v1/calendar-feeds/".count).dropLast("/calendar.ics".count))
+        #expect(secret.count == 64)
+        // Read with the secret alone: the member's calendar, join URL included.
+        let ics = try await f.content.feedCalendar(ContentFeedCalendarRequest.with { $0.secret = secret }).ics
+        #expect(ics.contains("UID:\(event.id)@guild") && ics.contains("URL:https://meet.example.com/swift"))
+        // Only the secret's hash is stored.
+        let stored = try await f.content.database.withConnection { sql in
+            try await sql.raw("SELECT secret_hash FROM calendar_feeds").all().map { try $0.decode(column: "secret_hash", as: String.self) }
+        }
+        #expect(stored.count == 1 && !stored.contains(secret))
+        // A new address replaces the old one; wrong or malformed secrets are not found.
+        let next = try await f.content.rotateCalendarFeed(user: eventMember(1))
+        #expect(next.path != feed.path)
+        #expect(await thrownError { _ = try await f.content.feedCalendar(ContentFeedCalendarRequest.with { $0.secret = secret }) }?.code == .notFound)
+        #expect(await thrownError { _ = try await f.content.feedCalendar(ContentFeedCalendarRequest.with { $0.secret = "../../etc" }) }?.code == .notFound)
+        #expect(await thrownError { _ = try await f.content.feedCalendar(ContentFeedCalendarRequest.with { $0.secret = String(repeating: "0", count: 64) }) }?.code == .notFound)
     }
 
     static func eventCancelling(_ f: ContentFixture) async throws {

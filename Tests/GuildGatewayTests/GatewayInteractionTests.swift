@@ -139,6 +139,15 @@ struct GatewayInteractionTests {
                 _ = try E2E.expectProblem(missing, status: .notFound, code: "not_found")
                 #expect(missing.headers[Self.contentDisposition] == nil)
                 _ = try E2E.expectProblem(try await M.call(client, .get, "/api/v1/me/calendar.ics", token: nil), status: .unauthorized, code: "unauthenticated")
+                // A private calendar address: made by its owner, read with no token, replaced on request.
+                let made = try await M.call(client, .post, "/api/v1/me/calendar-feed", token: user.token)
+                #expect(made.status == .created)
+                let path = try #require((try JSONSerialization.jsonObject(with: Data(made.body.readableBytesView)) as? [String: Any])?["path"] as? String)
+                let feed = try await M.call(client, .get, path, token: nil)
+                #expect(feed.status == .ok && feed.headers[.contentType] == "text/calendar; charset=utf-8")
+                #expect(String(buffer: feed.body).hasPrefix("BEGIN:VCALENDAR"))
+                _ = try await M.call(client, .post, "/api/v1/me/calendar-feed", token: user.token)
+                _ = try E2E.expectProblem(try await M.call(client, .get, path, token: nil), status: .notFound, code: "not_found")
             }
         }
     }

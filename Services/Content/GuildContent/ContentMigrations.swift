@@ -518,5 +518,15 @@ enum ContentMigrations {
             )
             """,
         ] },
+        // A member's private calendar address: only the SHA-256 of its secret is kept.
+        Migration(version: 6, name: "calendar feeds", statements: [
+            """
+            CREATE TABLE calendar_feeds (
+                user_id TEXT PRIMARY KEY,
+                secret_hash TEXT NOT NULL UNIQUE,
+                created_at_ms BIGINT NOT NULL
+            )
+            """,
+        ]),
     ]
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GuildCore
 import GuildMessages
@@ -379,6 +380,35 @@ extension ContentService {
         }
         let records = try rows.map(EventRecord.init(row:))
         return calendar(name: "Guild", records: records, messages: try await eventMessages(records, user: user))
+    }
+
+    /// Makes a new private address of the caller's calendar, for calendar applications that
+    /// subscribe to a URL and cannot send a token. Only the secret's SHA-256 is stored; the
+    /// previous address stops working.
+    public func rotateCalendarFeed(user: UserID) async throws -> ContentCalendarFeed {
+        let secret = Bytes.random(32).hexString
+        let now = clock.now()
+        try await database.transaction { sql in
+            try await sql.raw("DELETE FROM calendar_feeds WHERE user_id = \(bind: user.rawValue)").run()
+            try await sql.raw("""
+                INSERT INTO calendar_feeds (user_id, secret_hash, created_at_ms)
+                VALUES (\(bind: user.rawValue), \(bind: SHA256.hash(data: Array(secret.utf8)).hexString), \(bind: now.millisecondsSince1970))
+                """).run()
+        }
+        var feed = ContentCalendarFeed()
+        feed.path = "/api/v1/calendar-feeds/\(secret)/calendar.ics"
+        return feed
+    }
+
+    /// The calendar behind a private address: what ``myCalendar(_:user:)`` gives its owner.
+    public func feedCalendar(_ request: ContentFeedCalendarRequest) async throws -> ContentCalendar {
+        let noSuchFeed = GuildError(.notFound, "No such calendar.")
+        guard request.secret.utf8.count == 64, request.secret.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { throw noSuchFeed }
+        let hash = SHA256.hash(data: Array(request.secret.utf8)).hexString
+        guard let owner = try await database.withConnection({ sql in
+            try await sql.raw("SELECT user_id FROM calendar_feeds WHERE secret_hash = \(bind: hash)").first()?.decode(column: "user_id", as: String.self)
+        }) else { throw noSuchFeed }
+        return try await myCalendar(ContentMyCalendarRequest(), user: UserID(owner))
     }
 
     private func calendar(name: String, records: [EventRecord], messages: [ContentEvent]) -> ContentCalendar {

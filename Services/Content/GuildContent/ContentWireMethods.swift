@@ -92,6 +92,8 @@ extension ContentService {
             WireMethod(ContentAPI.joinEvent) { request, context in try await self.joinEvent(request, user: try context.requireUser()) },
             WireMethod(ContentAPI.eventCalendar) { request, context in try await self.eventCalendar(request, user: context.userID) },
             WireMethod(ContentAPI.myCalendar) { request, context in try await self.myCalendar(request, user: try context.requireUser()) },
+            WireMethod(ContentAPI.rotateCalendarFeed) { _, context in try await self.rotateCalendarFeed(user: try context.requireUser()) },
+            WireMethod(ContentAPI.feedCalendar) { request, _ in try await self.feedCalendar(request) },
 
             WireMethod(ContentAPI.createReviewTask) { request, context in try await self.createReviewTask(request, user: try context.requireUser()) },
             WireMethod(ContentAPI.getReviewTask) { request, context in try await self.reviewTask(request, user: context.userID) },

@@ -255,6 +255,16 @@ extension GatewayRoutes {
             let calendar = try await gateway.client(.content).call(ContentAPI.myCalendar, ContentMyCalendarRequest(), metadata: gateway.metadata(context, request: request))
             return Gateway.iCalendar(calendar, filename: nil)
         },
+        GatewayRoute(method: .post, path: "/api/v1/me/calendar-feed") { gateway, request, context in
+            try await gateway.forward(.content, ContentAPI.rotateCalendarFeed, request, context, status: .created)
+        },
+        // No token: the secret in the path is the credential (calendar applications send none).
+        GatewayRoute(method: .get, path: "/api/v1/calendar-feeds/{secret}/calendar.ics") { gateway, request, context in
+            var message = ContentFeedCalendarRequest()
+            message.secret = try context.parameters.path("secret")
+            let calendar = try await gateway.client(.content).call(ContentAPI.feedCalendar, message, metadata: gateway.metadata(context, request: request))
+            return Gateway.iCalendar(calendar, filename: nil)
+        },
     ]
 
     static let reviewTasks: [GatewayRoute] = [

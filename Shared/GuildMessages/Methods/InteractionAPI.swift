@@ -58,6 +58,9 @@ extension ContentAPI {
     public static let joinEvent: MethodDescriptor<ContentJoinEventRequest, ContentEvent> = method("content.JoinEvent", idempotent: true)
     public static let eventCalendar: MethodDescriptor<ContentEventCalendarRequest, ContentCalendar> = method("content.EventCalendar", idempotent: true)
     public static let myCalendar: MethodDescriptor<ContentMyCalendarRequest, ContentCalendar> = method("content.MyCalendar", idempotent: true)
+    public static let rotateCalendarFeed: MethodDescriptor<ContentRotateCalendarFeedRequest, ContentCalendarFeed> = method("content.RotateCalendarFeed", idempotent: false)
+    /// Answers without a user: the secret in the request is the credential.
+    public static let feedCalendar: MethodDescriptor<ContentFeedCalendarRequest, ContentCalendar> = method("content.FeedCalendar", idempotent: true)
 
     // Product-review tasks
     public static let createReviewTask: MethodDescriptor<ContentCreateReviewTaskRequest, ContentReviewTask> = method("content.CreateReviewTask", idempotent: false)
