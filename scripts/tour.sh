@@ -30,6 +30,8 @@ for _ in $(seq 1 300); do
 done
 grep -q "Guild is running" "$WORK/up.log" || { cat "$WORK/up.log"; echo "guild up did not start" >&2; exit 1; }
 BASE="http://127.0.0.1:$PORT"
+# The gateway answers /healthz before the tour starts (a belt to guild up's braces).
+for _ in $(seq 1 50); do curl -s -o /dev/null "$BASE/healthz" && break; sleep 0.2; done
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 expect_status() { # expected, actual, what
   if [[ "$1" != "$2" ]]; then echo "FAIL: $3: expected HTTP $1, got $2" >&2; cat "$WORK/body" >&2; exit 1; fi

@@ -195,8 +195,12 @@ final class Supervisor: @unchecked Sendable {
             if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.milliseconds(200))
                 .connect(host: host, port: spec.readyPort).get() {
+                // A port in the ephemeral range that nothing listens on yet can "accept" a
+                // connection from itself (TCP simultaneous open: the kernel picked the same port
+                // as the source). That is not the child listening.
+                let selfConnected = channel.localAddress?.port == spec.readyPort && channel.remoteAddress?.port == spec.readyPort
                 try? await channel.close()
-                return true
+                if !selfConnected { return true }
             }
             try? await Task.sleep(for: .milliseconds(100))
         }
