@@ -29,7 +29,8 @@ extension ContentService {
     /// How long past its end an event stays in a member's calendar.
     static let calendarKeepsEndedMs: Int64 = 30 * 86_400_000
     static let eventKinds: Set<String> = ["live", "online", "offline"]
-    static let eventAccessModes: Set<String> = ["public", "members", "plans"]
+    /// The access modes of items that fit an event (an event has no free part to preview).
+    static let eventAccessModes: Set<String> = Set([AccessMode.public, .members, .plans].map(\.rawValue))
 
     // MARK: Creating
 
@@ -590,13 +591,9 @@ extension ContentService {
         /// Whether the event's access lets the caller attend: public → anyone signed in;
         /// members → any role in the community; plans → staff or holders of a named plan.
         func canAttend(user: UserID?, standing: MembershipAccess.Standing) -> Bool {
+            // Attending needs an account, even for a public event.
             guard let user else { return false }
-            if user.rawValue == createdBy || standing.isStaff { return true }
-            switch accessMode {
-            case "public": return true
-            case "members": return standing.role != nil
-            default: return !standing.plans.isDisjoint(with: accessPlans)
-            }
+            return (AccessMode(rawValue: accessMode) ?? .members).admits(user, standing: standing, owner: UserID(createdBy), plans: accessPlans)
         }
 
         func message(user: UserID?, standing: MembershipAccess.Standing, attendance: Attendance, now: Int64) -> ContentEvent {

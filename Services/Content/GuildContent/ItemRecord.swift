@@ -13,6 +13,19 @@ enum AccessMode: String, Sendable {
     case members
     /// Holders of the named plans read it; others the free part, if any.
     case plans
+
+    /// Whether a caller with `standing` is let in by this mode: staff and the record's `owner`
+    /// always; everyone for `public`; members for `preview` and `members`; holders of one of
+    /// `plans` for `plans`. Items and events decide who reads and who attends with it.
+    func admits(_ user: UserID?, standing: MembershipAccess.Standing, owner: UserID, plans: [String]) -> Bool {
+        if self == .public || standing.isStaff { return true }
+        if let user, user == owner { return true }
+        switch self {
+        case .public: return true
+        case .preview, .members: return standing.role == .member
+        case .plans: return !standing.plans.isDisjoint(with: plans)
+        }
+    }
 }
 
 /// The stages of an item.
@@ -129,13 +142,7 @@ struct ItemRecord: Sendable {
 
     /// Whether the caller may read all of it.
     func readable(by user: UserID?, standing: MembershipAccess.Standing) -> Bool {
-        if accessMode == .public || standing.isStaff { return true }
-        if let user, user == authorID { return true }
-        switch accessMode {
-        case .public: return true
-        case .preview, .members: return standing.role == .member
-        case .plans: return !standing.plans.isDisjoint(with: accessPlans)
-        }
+        accessMode.admits(user, standing: standing, owner: authorID, plans: accessPlans)
     }
 
     /// The post's free part (above the preview marker; nothing without one).
