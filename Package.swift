@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "guild-gateway", targets: ["guild-gateway"]),
         .executable(name: "guild-membership", targets: ["guild-membership"]),
         .executable(name: "guild-content", targets: ["guild-content"]),
+        .executable(name: "guild-referral", targets: ["guild-referral"]),
         .library(name: "GuildCore", targets: ["GuildCore"]),
         .library(name: "GuildWire", targets: ["GuildWire"]),
         .library(name: "GuildMessages", targets: ["GuildMessages"]),
@@ -131,7 +132,7 @@ let package = Package(
         .target(
             name: "GuildTesting",
             dependencies: [
-                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildAuth", "GuildGateway", "GuildMembership", "GuildContent", "GuildService",
+                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildAuth", "GuildGateway", "GuildMembership", "GuildContent", "GuildReferral", "GuildService", "GuildSecurity",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -202,7 +203,7 @@ let package = Package(
         .target(
             name: "GuildContent",
             dependencies: [
-                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages",
+                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildSecurity",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -214,12 +215,35 @@ let package = Package(
         .executableTarget(
             name: "guild-content",
             dependencies: [
-                "GuildContent", "GuildCore", "GuildService", "GuildWire",
+                "GuildContent", "GuildCore", "GuildService", "GuildWire", "GuildSecurity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Services/Content/guild-content",
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "GuildReferral",
+            dependencies: [
+                "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildSecurity",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/Referral/GuildReferral",
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "guild-referral",
+            dependencies: [
+                "GuildReferral", "GuildCore", "GuildService", "GuildWire", "GuildSecurity",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Referral/guild-referral",
             swiftSettings: upcoming
         ),
         .target(
@@ -254,8 +278,10 @@ let package = Package(
             dependencies: [
                 "GuildCore", "GuildWire", "GuildService", "GuildMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Services/CLI/guild",
@@ -294,6 +320,22 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .testTarget(
+            name: "GuildCoreTests",
+            dependencies: ["GuildCore"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "GuildReferralTests",
+            dependencies: [
+                "GuildReferral", "GuildMembership", "GuildContent", "GuildSecurity", "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildTesting", "GuildService",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
             name: "GuildStorageTests",
             dependencies: ["GuildStorage", "GuildCore", "GuildTesting", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: upcoming
@@ -319,7 +361,7 @@ let package = Package(
         .testTarget(
             name: "GuildContentTests",
             dependencies: [
-                "GuildContent", "GuildMembership", "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildTesting", "GuildService",
+                "GuildContent", "GuildMembership", "GuildSecurity", "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildTesting", "GuildService",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
@@ -330,7 +372,7 @@ let package = Package(
         .testTarget(
             name: "GuildGatewayTests",
             dependencies: [
-                "GuildGateway", "GuildAuth", "GuildMembership", "GuildContent", "GuildCore", "GuildWire", "GuildTesting", "GuildMessages", "GuildService",
+                "GuildGateway", "GuildAuth", "GuildMembership", "GuildContent", "GuildReferral", "GuildSecurity", "GuildCore", "GuildWire", "GuildTesting", "GuildMessages", "GuildService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,9 +7,13 @@ The content API's JSON is the proto3 JSON mapping of guild.content.v1 (lowerCame
 timestamps as RFC 3339 strings, int64 as numbers, fields at their default value omitted), so
 its schemas are derived from the .proto files rather than written by hand. The charge routes
 speak the same mapping of guild.membership.v1; their messages are named "membership.<Message>"
-in the table and their schemas "Membership<Message>". Run it after changing a proto,
-ContentRoutes.swift or InteractionRoutes.swift; the gateway's tests check that the document and
-the served routes agree.
+in the table and their schemas "Membership<Message>". The referral, points and analytics routes
+(guild-referral, and the funnel and forecast the gateway assembles) speak the mapping of
+guild.referral.v1: "referral.<Message>", schemas "Referral<Message>". It also keeps the two
+hand-written membership schemas that referral extended (RegisterRequest's visitorId,
+SandboxConfirmRequest's cardFingerprint). Run it after changing a proto, ContentRoutes.swift,
+InteractionRoutes.swift, ReferralRoutes.swift or AnalyticsRoutes.swift; the gateway's tests
+check that the document and the served routes agree.
 """
 import json
 import re
@@ -21,6 +25,7 @@ PROTOS = ROOT / "Shared/GuildMessages/Protos/guild"
 PACKAGES = {
     "Content": ("guild.content.v1", [PROTOS / "content/v1/content.proto", PROTOS / "content/v1/interaction.proto"]),
     "Membership": ("guild.membership.v1", [PROTOS / "membership/v1/membership.proto"]),
+    "Referral": ("guild.referral.v1", [PROTOS / "referral/v1/referral.proto"]),
 }
 # docs/openapi.json is a link to the gateway's bundled copy.
 DOCS = [ROOT / "Services/Gateway/GuildGateway/Resources/openapi.json"]
@@ -28,7 +33,7 @@ DOCS = [ROOT / "Services/Gateway/GuildGateway/Resources/openapi.json"]
 # method, path, operationId, summary, request message (None: no body; RAW: the body is a file),
 # response message (FILE: a file; ICS: an iCalendar document), success status, caller ("user" or
 # "anyone"), query parameters [(name, type, description)], tag. A message of guild.membership.v1
-# is written "membership.<Message>".
+# is written "membership.<Message>", one of guild.referral.v1 "referral.<Message>".
 ROUTES = [
     ("post", "/api/v1/communities/{communityId}/items", "createItem", "Write a post or a course (a draft, or published with publish: true).", "CreateItemRequest", "Item", 201, "user", [], "content"),
     ("get", "/api/v1/communities/{communityId}/items", "listItems", "A community's items, newest first, without bodies (each with the excerpt the caller may read).", None, "ItemList", 200, "anyone",
@@ -140,10 +145,43 @@ ROUTES = [
     ("post", "/api/v1/review-tasks/{taskId}/report", "submitReport", "A selected reviewer names their post (the report) and gives a structured verdict; again after changes were asked for.", "SubmitReportRequest", "ReviewApplication", 200, "user", [], "review tasks"),
     ("post", "/api/v1/review-tasks/{taskId}/applications/{userId}/judgement", "judgeReport", "Accept a report (the reward is earned) or ask for changes, with feedback.", "JudgeReportRequest", "ReviewApplication", 200, "user", [], "review tasks"),
     ("get", "/api/v1/review-tasks/{taskId}/summary", "reviewSummary", "Every accepted verdict of a task: average score, distribution, recommendations, the pros and cons named most often.", None, "ReviewSummaryResponse", 200, "user", [], "review tasks"),
+    # Referral links and attribution (guild-referral)
+    ("get", "/r/{code}", "followReferralLink", "A referral link: records the visit (with utm_source and utm_campaign), keeps the visitor's id in the guild_visitor cookie (HttpOnly, SameSite=Lax, 90 days) and redirects to /?community=<communityId>&ref=<code>; with Accept: application/json it answers the visit instead. An unknown code is a 404.", None, "referral.Visit", 302, "anyone",
+     [("utm_source", "string", "the campaign's source"), ("utm_campaign", "string", "the campaign")], "referral"),
+    ("post", "/api/v1/referral/visits", "recordVisit", "Record a visit the front end saw: through a code, or with a campaign source (utm). The visitor id is made when none is given (or taken from the guild_visitor cookie).", "referral.RecordVisitRequest", "referral.Visit", 201, "anyone", [], "referral"),
+    ("post", "/api/v1/referral/signup", "recordSignup", "An existing account claims a visitor's touches ({\"visitorId\"}, or the guild_visitor cookie): each community touched within its attribution window attributes the caller to the first touch. New accounts do this at registration (visitorId).", "referral.RecordSignupRequest", "referral.SignupResponse", 200, "user", [], "referral"),
+    ("get", "/api/v1/communities/{communityId}/referral/link", "getMyReferralLink", "The caller's referral link in a community (made on first ask; members).", None, "referral.Link", 200, "user", [], "referral"),
+    ("get", "/api/v1/communities/{communityId}/referral/me", "getMyReferrals", "The caller's referrals: visits, sign-ups, conversions, and pending, payable and clawed-back commission.", None, "referral.ReferralSummary", 200, "user", [], "referral"),
+    ("get", "/api/v1/communities/{communityId}/referral/program", "getReferralProgram", "The community's referral programme: commission, newcomer reward, attribution window, burst rule, clawback.", None, "referral.Program", 200, "anyone", [], "referral"),
+    ("put", "/api/v1/communities/{communityId}/referral/program", "updateReferralProgram", "Set the referral programme (owners, co-owners). The body is the Program.", "referral.Program", "referral.Program", 200, "user", [], "referral"),
+    ("get", "/api/v1/communities/{communityId}/referral/held", "listHeldAttributions", "Sign-ups held for review (bursts through one link from one network), with the reason (owners, co-owners, moderators).", None, "referral.AttributionList", 200, "user", [], "referral"),
+    ("post", "/api/v1/referral/attributions/{attributionId}/review", "reviewAttribution", "Approve a held sign-up (its commissions become pending) or reject it (they become void) ({\"approve\", \"note\"}; owners, co-owners).", "referral.ReviewAttributionRequest", "referral.Attribution", 200, "user", [], "referral"),
+    # Points, levels, redemption, leaderboards
+    ("get", "/api/v1/communities/{communityId}/points/rules", "getPointsRules", "What earns points in the community, with daily caps.", None, "referral.PointsRules", 200, "anyone", [], "points"),
+    ("put", "/api/v1/communities/{communityId}/points/rules", "updatePointsRules", "Edit earning rules ({\"rules\": [...]}; each replaces the rule of its kind; owners, co-owners).", "referral.UpdatePointsRulesRequest", "referral.PointsRules", 200, "user", [], "points"),
+    ("get", "/api/v1/communities/{communityId}/points/me", "getMyPoints", "The caller's points: balance, points earned, level, the next level and recent entries.", None, "referral.PointsAccount", 200, "user", [], "points"),
+    ("get", "/api/v1/communities/{communityId}/points/members/{userId}", "getMemberPoints", "A member's points (owners, co-owners, moderators).", None, "referral.PointsAccount", 200, "user", [], "points"),
+    ("get", "/api/v1/communities/{communityId}/levels", "getLevels", "The community's level ladder (等级).", None, "referral.LevelLadder", 200, "anyone", [], "points"),
+    ("put", "/api/v1/communities/{communityId}/levels", "updateLevels", "Replace the level ladder ({\"levels\": [...]}, thresholds rising from 0; owners, co-owners).", "referral.UpdateLevelsRequest", "referral.LevelLadder", 200, "user", [], "points"),
+    ("get", "/api/v1/communities/{communityId}/rewards", "listRewards", "The rewards catalogue (积分兑换): what points buy.", None, "referral.Catalogue", 200, "anyone", [], "points"),
+    ("post", "/api/v1/communities/{communityId}/rewards", "createReward", "Add a catalogue entry: a renewal coupon, a discount or the unlock of an item (owners, co-owners). The body is the CatalogueEntry.", "referral.CatalogueEntry", "referral.CatalogueEntry", 201, "user", [], "points"),
+    ("patch", "/api/v1/rewards/{entryId}", "updateReward", "Edit a catalogue entry's title, cost, stock or active flag (owners, co-owners).", "referral.CatalogueEntry", "referral.CatalogueEntry", 200, "user", [], "points"),
+    ("post", "/api/v1/rewards/{entryId}/redeem", "redeemReward", "Spend points on a catalogue entry: the points are debited and the coupon issued (or the item unlocked) together, or neither. The body may be empty.", "referral.RedeemRequest", "referral.Redemption", 201, "user", [], "points"),
+    ("get", "/api/v1/communities/{communityId}/redemptions/me", "listMyRedemptions", "The caller's redemptions, newest first.", None, "referral.RedemptionList", 200, "user", [], "points"),
+    ("get", "/api/v1/communities/{communityId}/leaderboards/{board}", "getLeaderboard", "A leaderboard: points_week, points_month, points_all, referrals or streaks, with the caller's own row and the tie rule.", None, "referral.Leaderboard", 200, "user",
+     [("limit", "integer", "1 to 100, default 20")], "points"),
+    ("put", "/api/v1/communities/{communityId}/leaderboards/visibility", "setBoardVisibility", "Hide the caller from the leaderboards, or show them again ({\"hidden\": true}).", "referral.SetBoardVisibilityRequest", "referral.PointsAccount", 200, "user", [], "points"),
+    # Analytics (assembled by the gateway)
+    ("get", "/api/v1/communities/{communityId}/analytics/funnel", "getFunnel", "The lifecycle funnel for a range: visitors and sign-ups (referral), trials and paid conversions (membership), members active in the last 30 and 7 days (content), retained members (rate over the members at the range's start) and referrers, with each stage's rate from the previous one, by source, and the monthly cohort retention table (owners, co-owners). Membership, content and referral are asked in parallel within the request's deadline; a service that does not answer leaves its stages available: false, and the answer says partial: true with the missing services.", None, "referral.Funnel", 200, "user",
+     [("from", "date-time", "RFC 3339, default 30 days before to"), ("to", "date-time", "RFC 3339, default now; after from, at most 366 days later")], "analytics"),
+    ("get", "/api/v1/communities/{communityId}/analytics/forecast", "getForecast", "The growth forecast: member counts per period with the period-over-period rate, the growth rate r fitted by least squares on ln(members) with its 95% interval and R², and U(t) = C·(1+r)^t with its band for the next periods. With fewer than 3 periods with members: enoughHistory false and a message, no figures (owners, co-owners).", None, "referral.Forecast", 200, "user",
+     [("period", "string", "month (default) or week"), ("periods", "integer", "periods of history, 3 to 60, default 12"), ("horizon", "integer", "periods to forecast, 1 to 24, default 6")], "analytics"),
 ]
 
 # Operations that move money: they take an Idempotency-Key header.
-IDEMPOTENT = {"askQuestion", "book", "confirmSandboxCharge"}
+IDEMPOTENT = {"askQuestion", "book", "confirmSandboxCharge", "redeemReward"}
+# A redirect that answers JSON on request (Accept: application/json).
+REDIRECTS = {"followReferralLink"}
 
 TAGS = [
     ("content", "Posts and courses behind the paywall (guild-content)."), ("courses", "Chapters, lessons and progress."),
@@ -156,6 +194,15 @@ TAGS = [
     ("lotteries", "Lotteries (抽奖) with a published commitment and a draw anyone can verify."),
     ("events", "Live sessions and online or offline events: RSVPs, waiting list, replays, iCalendar."),
     ("review tasks", "Product-review tasks (产品评测): applications, selection, reports and their summary."),
+    ("referral", "Referral links, visits and attribution, the referral programme, commissions and their review (guild-referral)."),
+    ("points", "Points (积分), levels (等级), the rewards catalogue and redemption (积分兑换), leaderboards."),
+    ("analytics", "The lifecycle funnel and cohorts, and the growth forecast, for owners and co-owners (assembled by the gateway)."),
+]
+
+# Hand-written membership schemas with fields referral added: (schema, property, definition).
+EXTRA_PROPERTIES = [
+    ("RegisterRequest", "visitorId", {"type": "string", "maxLength": 128, "description": "The visitor id of a referral link's guild_visitor cookie (the cookie itself is read too): once the account is made, the sign-up is attributed to the visitor's first touch. Attribution never fails the sign-up."}),
+    ("SandboxConfirmRequest", "cardFingerprint", {"type": "string", "maxLength": 128, "description": "The card's fingerprint as a provider would report it (the same card gives the same value); referral's fraud checks compare it."}),
 ]
 
 SCALARS = {
@@ -261,6 +308,8 @@ def main():
         del schemas[key]
     for prefix, name in sorted(used):
         schemas[f"{prefix}{name}"] = schema(packages[prefix], prefix, name)
+    for name, prop, definition in EXTRA_PROPERTIES:
+        schemas[name]["properties"][prop] = definition
     paths = document["paths"]
     for path in list(paths):
         for method in list(paths[path]):
@@ -306,7 +355,15 @@ def main():
         else:
             prefix, name = qualified(response)
             ok = {"description": packages[prefix][name][0] or name, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{prefix}{name}"}}}}
-        responses = {str(status): ok, "400": {"$ref": "#/components/responses/BadRequest"}}
+        responses = {str(status): ok}
+        if operation_id in REDIRECTS:
+            responses = {
+                "302": {"description": "To the community's landing page, with the visitor's cookie.",
+                        "headers": {"Location": {"schema": {"type": "string"}, "description": "/?community=<communityId>&ref=<code>"},
+                                    "Set-Cookie": {"schema": {"type": "string"}, "description": "guild_visitor=<visitorId>; Path=/; Max-Age=7776000; HttpOnly; SameSite=Lax"}}},
+                "200": {**ok, "description": "With Accept: application/json: the visit (and the same cookie)."},
+            }
+        responses["400"] = {"$ref": "#/components/responses/BadRequest"}
         responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
         responses["403"] = {"$ref": "#/components/responses/Forbidden"}
         responses["404"] = {"$ref": "#/components/responses/NotFound"}
@@ -320,7 +377,7 @@ def main():
     text = render(document)
     for target in DOCS:
         target.write_text(text + "\n")
-    print(f"wrote {len(ROUTES)} content operations and {len(used)} schemas to " + ", ".join(str(p.relative_to(ROOT)) for p in DOCS))
+    print(f"wrote {len(ROUTES)} content, interaction, referral and analytics operations and {len(used)} schemas to " + ", ".join(str(p.relative_to(ROOT)) for p in DOCS))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ PORT=${GUILD_TOUR_PORT:-$(free_port)}
 AUTH_PORT=${GUILD_TOUR_AUTH_PORT:-$(free_port)}
 MEMBERSHIP_PORT=${GUILD_TOUR_MEMBERSHIP_PORT:-$(free_port)}
 CONTENT_PORT=${GUILD_TOUR_CONTENT_PORT:-$(free_port)}
-PORTS=(--http-port "$PORT" --auth-port "$AUTH_PORT" --membership-port "$MEMBERSHIP_PORT" --content-port "$CONTENT_PORT")
+REFERRAL_PORT=${GUILD_TOUR_REFERRAL_PORT:-$(free_port)}
+PORTS=(--http-port "$PORT" --auth-port "$AUTH_PORT" --membership-port "$MEMBERSHIP_PORT" --content-port "$CONTENT_PORT" --referral-port "$REFERRAL_PORT")
 "$BIN/guild" up --data-dir "$WORK/.guild" "${PORTS[@]}" >"$WORK/up.log" 2>&1 &
 UP_PID=$!
 stop() {
@@ -303,6 +304,78 @@ expect_json '["status"]' refunded "and Cy got the money back"
 "$BIN/guild" ledger-check --data-dir "$WORK/.guild" --membership "127.0.0.1:$MEMBERSHIP_PORT" >"$WORK/ledger.txt" 2>&1 \
   || { cat "$WORK/ledger.txt"; echo "FAIL: guild ledger-check after interaction" >&2; exit 1; }
 echo "ok: the ledger still balances -> $(head -1 "$WORK/ledger.txt")"
+
+# Referral and growth. First `guild demo` fills a community with months of history through the
+# gateway (it moves the suite's simulated clock back, and sets it right again at the end).
+"$BIN/guild" demo --gateway "$BASE" --data-dir "$WORK/.guild" --months "${GUILD_TOUR_DEMO_MONTHS:-4}" --seed 7 >"$WORK/demo.log" 2>&1 \
+  || { cat "$WORK/demo.log"; echo "FAIL: guild demo" >&2; exit 1; }
+grep -q '^guild demo: done' "$WORK/demo.log" || { cat "$WORK/demo.log"; echo "FAIL: guild demo did not finish" >&2; exit 1; }
+if grep -q 'kind(s) of step failed' "$WORK/demo.log"; then cat "$WORK/demo.log"; echo "FAIL: guild demo had failing steps" >&2; exit 1; fi
+DEMO_COMMUNITY=$(sed -n 's/^Demo community \([^ ]*\) .*/\1/p' "$WORK/demo.log")
+DEMO_EMAIL=$(sed -n 's/^  owner: *\([^ ]*\)  password .*/\1/p' "$WORK/demo.log")
+DEMO_PASSWORD=$(sed -n 's/^  owner: *[^ ]*  password \(.*\)$/\1/p' "$WORK/demo.log")
+echo "ok: guild demo filled community $DEMO_COMMUNITY"
+# The demo took minutes: sign Ada, Bob and Cy in again for fresh tokens.
+login() { # email, password
+  curl -s -X POST "$BASE/api/v1/auth/login" -H 'Content-Type: application/json' -d "{\"email\":\"$1\",\"password\":\"$2\"}" | json '["tokens"]["accessToken"]'
+}
+ACCESS=$(login ada@example.com 'correct horse battery')
+MEMBER=$(login bob@example.com 'another good secret')
+VISITOR=$(login cy@example.com 'a third good secret')
+
+# The owner sets the referral programme: 10 % of a referred member's first payment.
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X PUT "$BASE/api/v1/communities/$COMMUNITY/referral/program" \
+  -H "Authorization: Bearer $ACCESS" -H 'Content-Type: application/json' \
+  -d '{"enabled":true,"commissionBp":1000,"commissionMode":"first_payment","attributionWindowDays":30}')
+expect_status 200 "$status" "the owner sets a 10 % referral commission"
+# Bob's referral link; a visitor follows it, signs up with the visitor id the link gave, and pays.
+status=$(get "/api/v1/communities/$COMMUNITY/referral/link" "$MEMBER")
+expect_status 200 "$status" "Bob's referral link"
+CODE=$(json '["code"]' <"$WORK/body")
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -H 'Accept: application/json' "$BASE/r/$CODE?utm_source=wechat")
+expect_status 200 "$status" "a visitor follows /r/$CODE"
+VISITOR_ID=$(json '["visitorId"]' <"$WORK/body")
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/register" -H 'Content-Type: application/json' \
+  -d "{\"email\":\"dee@example.com\",\"password\":\"correct horse battery\",\"displayName\":\"Dee\",\"visitorId\":\"$VISITOR_ID\"}")
+expect_status 201 "$status" "and signs up as Dee"
+DEE=$(json '["tokens"]["accessToken"]' <"$WORK/body")
+status=$(post /api/v1/orders "$DEE" "{\"communityId\":\"$COMMUNITY\",\"planId\":\"$PLAN\"}" order-dee)
+expect_status 201 "$status" "Dee orders the plan"
+PAYMENT=$(json '["payment"]["id"]' <"$WORK/body")
+status=$(post "/api/v1/payments/$PAYMENT/sandbox-confirm" "$DEE" '{"outcome":"succeeded"}' pay-dee)
+expect_status 200 "$status" "and pays 399.00"
+wait_for "/api/v1/communities/$COMMUNITY/referral/me" "$MEMBER" '["commissions"][0]["status"]' pending "Bob's commission is pending until the refund window closes"
+expect_json '["commissions"][0]["amountMinorUnits"]' 3990 "10 % of 399.00"
+# Points: Cy's comment earned 5 points and the check-in 10; the owner offers 10 % off for 10 points
+# and Cy redeems them.
+wait_for "/api/v1/communities/$COMMUNITY/points/me" "$VISITOR" '.get("balance", "0")' 15 "Cy's comment and check-in earned 15 points"
+status=$(post "/api/v1/communities/$COMMUNITY/rewards" "$ACCESS" '{"title":"10 % off","kind":"discount","costPoints":10,"percentOffBp":1000,"validDays":30}')
+expect_status 201 "$status" "the owner adds a reward to the catalogue"
+REWARD=$(json '["id"]' <"$WORK/body")
+status=$(post "/api/v1/rewards/$REWARD/redeem" "$VISITOR" '{}' redeem-cy)
+expect_status 201 "$status" "Cy redeems 10 points"
+expect_json '["status"]' completed "the coupon was issued (points debited and coupon issued as one saga)"
+COUPON=$(json '["couponCode"]' <"$WORK/body")
+status=$(post "/api/v1/communities/$COMMUNITY/quote" "$VISITOR" "{\"planId\":\"$PLAN\",\"couponCode\":\"$COUPON\"}")
+expect_status 200 "$status" "Cy's coupon $COUPON prices a renewal"
+status=$(get "/api/v1/communities/$COMMUNITY/points/me" "$VISITOR")
+expect_json '.get("balance", "0")' 5 "Cy's balance after redeeming"
+# The demo community's owner reads the funnel and the forecast.
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/login" -H 'Content-Type: application/json' \
+  -d "{\"email\":\"$DEMO_EMAIL\",\"password\":\"$DEMO_PASSWORD\"}")
+expect_status 200 "$status" "the demo community's owner logs in"
+DEMO_OWNER=$(json '["tokens"]["accessToken"]' <"$WORK/body")
+status=$(get "/api/v1/communities/$DEMO_COMMUNITY/analytics/funnel?from=$(date -u -d '300 days ago' +%Y-%m-%dT00:00:00Z)&to=$(date -u -d tomorrow +%Y-%m-%dT00:00:00Z)" "$DEMO_OWNER")
+expect_status 200 "$status" "the lifecycle funnel"
+expect_json '.get("partial", False)' False "every service answered"
+python3 -c 'import json,sys; f=json.load(sys.stdin); s={x["name"]: int(x.get("count", "0")) for x in f["stages"]}; assert s["visitors"] > s["signups"] > 0 and s["paid"] > 0, s; print("ok: funnel", " -> ".join(f"{k} {v}" for k, v in s.items()))' <"$WORK/body"
+status=$(get "/api/v1/communities/$DEMO_COMMUNITY/analytics/forecast?period=month&periods=6&horizon=3" "$DEMO_OWNER")
+expect_status 200 "$status" "the growth forecast"
+expect_json '.get("enoughHistory", False)' True "fitted to the demo's months"
+python3 -c 'import json,sys; f=json.load(sys.stdin); print("ok: r = %.1f %% a month (95 %% CI %.1f to %.1f), R2 %.2f" % (100*f["r"], 100*f["rLow"], 100*f["rHigh"], f["rSquared"]))' <"$WORK/body"
+"$BIN/guild" ledger-check --data-dir "$WORK/.guild" --membership "127.0.0.1:$MEMBERSHIP_PORT" >"$WORK/ledger.txt" 2>&1 \
+  || { cat "$WORK/ledger.txt"; echo "FAIL: guild ledger-check after referral" >&2; exit 1; }
+echo "ok: the ledger still balances with commissions -> $(head -1 "$WORK/ledger.txt")"
 
 # Stopping guild up must stop every child.
 CHILDREN=$(pgrep -P "$UP_PID" | tr '\n' ' ')

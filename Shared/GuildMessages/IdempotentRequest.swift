@@ -33,3 +33,7 @@ extension MembershipCreateChargeRequest: IdempotentRequest {}
 extension MembershipConfirmSandboxChargeRequest: IdempotentRequest {}
 extension ContentAskQuestionRequest: IdempotentRequest {}
 extension ContentBookRequest: IdempotentRequest {}
+extension MembershipIssueCouponRequest: IdempotentRequest {}
+extension MembershipPostCommissionRequest: IdempotentRequest {}
+extension ContentGrantItemAccessRequest: IdempotentRequest {}
+extension ReferralRedeemRequest: IdempotentRequest {}

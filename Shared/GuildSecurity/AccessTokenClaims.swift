@@ -32,8 +32,13 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
 
     public var userID: UserID { UserID(sub.value) }
 
+    /// The instant `exp` is checked against, when not the real time: ``AccessTokenVerifier``
+    /// sets it from its clock, so that under a simulated clock (`guild demo`) a token auth issued
+    /// at the simulated time is valid at the same simulated time.
+    @TaskLocal public static var verificationTime: Date?
+
     public func verify(using algorithm: some JWTAlgorithm) async throws {
-        try exp.verifyNotExpired()
+        try exp.verifyNotExpired(currentDate: Self.verificationTime ?? Date())
         guard iss.value == Self.issuer else { throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "unexpected issuer") }
         try aud.verifyIntendedAudience(includes: Self.audience)
     }

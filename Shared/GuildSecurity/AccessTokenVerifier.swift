@@ -14,6 +14,7 @@ public actor AccessTokenVerifier {
     public typealias KeySource = @Sendable () async throws -> [AuthPublicKey]
 
     private let source: KeySource
+    private let clock: any WallClock
     private let logger: Logger
     private var keys = JWTKeyCollection()
     private var knownKeyIDs: Set<String> = []
@@ -22,15 +23,18 @@ public actor AccessTokenVerifier {
     /// The shortest time between two key fetches.
     public let minimumRefreshInterval: Duration
 
-    public init(minimumRefreshInterval: Duration = .seconds(10), logger: Logger, source: @escaping KeySource) {
+    /// - Parameter clock: the time tokens' expiry is checked against (the process's clock, which
+    ///   is simulated only in development; see `SimulatedWallClock`).
+    public init(minimumRefreshInterval: Duration = .seconds(10), clock: any WallClock = SystemWallClock(), logger: Logger, source: @escaping KeySource) {
         self.source = source
+        self.clock = clock
         self.logger = logger
         self.minimumRefreshInterval = minimumRefreshInterval
     }
 
     /// A verifier that asks auth for the keys through `client`.
-    public init(authClient: WireClient, logger: Logger) {
-        self.init(logger: logger) {
+    public init(authClient: WireClient, clock: any WallClock = SystemWallClock(), logger: Logger) {
+        self.init(clock: clock, logger: logger) {
             try await authClient.call(AuthAPI.getPublicKeys, AuthGetPublicKeysRequest(), timeout: .seconds(3)).keys
         }
     }
@@ -49,7 +53,9 @@ public actor AccessTokenVerifier {
             throw GuildError(.unauthenticated, "The access token was signed by an unknown key.", reason: "invalid_token")
         }
         do {
-            return try await keys.verify(token, as: AccessTokenClaims.self)
+            return try await AccessTokenClaims.$verificationTime.withValue(clock.now()) {
+                try await keys.verify(token, as: AccessTokenClaims.self)
+            }
         } catch let error as JWTError where error.errorType == .claimVerificationFailure {
             throw GuildError(.unauthenticated, "The access token has expired or is not for Guild.", reason: "token_expired")
         } catch {

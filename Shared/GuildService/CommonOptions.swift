@@ -15,7 +15,28 @@ public struct CommonOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env GUILD_LOG_LEVEL).")
     public var logLevel: String = ConfigEnvironment().string("GUILD_LOG_LEVEL", default: "info")
 
+    @Option(
+        name: .customLong("simulated-clock"),
+        help: ArgumentHelp(
+            "Development and demos only: read \"now\" as the real time plus the offset in this file (env GUILD_SIMULATED_CLOCK; default: the real time).",
+            discussion: "The file holds an offset in milliseconds (negative: the past); `guild up` passes <data-dir>/simulated-clock and `guild demo` moves it. Never set it in production: whoever can write the file moves the clock.",
+            valueName: "path"))
+    public var simulatedClock: String? = ConfigEnvironment().string("GUILD_SIMULATED_CLOCK")
+
     public init() {}
+
+    /// The clock the service reads "now" from: the real time, or (``simulatedClock`` set) the
+    /// real time moved by the offset in that file. Make it once per process.
+    public func makeClock() -> any WallClock {
+        guard let simulatedClock else { return SystemWallClock() }
+        return SimulatedWallClock(path: simulatedClock)
+    }
+
+    /// How often a scheduler runs: `fallback`, or one second under a simulated clock so that
+    /// subscriptions, commissions and queued work react at once when the clock jumps ahead.
+    public func schedulerInterval(default fallback: Duration) -> Duration {
+        simulatedClock == nil ? fallback : min(fallback, .seconds(1))
+    }
 
     /// The certificate directory in effect.
     public var resolvedCertificatesDirectory: String {

@@ -4,12 +4,14 @@ import GuildContent
 import GuildCore
 import GuildGateway
 import GuildMembership
+import GuildReferral
+import GuildSecurity
 import GuildService
 import GuildStorage
 import GuildWire
 import Logging
 
-/// An in-process Guild: the auth, membership and content services, each behind a real wire server (mutual
+/// An in-process Guild: the auth, membership, content and referral services, each behind a real wire server (mutual
 /// TLS on a loopback port the kernel picks) over a throwaway database of its own, and a gateway
 /// configured to reach them. Service tests and users' own tests start one with
 /// ``withCluster(database:authConfiguration:clock:gatewayConfiguration:_:)``.
@@ -25,9 +27,14 @@ public final class TestCluster: Sendable {
     public let contentDatabase: TestDatabase
     public let content: ContentService
     public let contentServer: WireServer
-    /// Membership's outbox relay to content. It does not run by itself: a test calls
-    /// `deliverDue()` when it wants membership's news to reach content.
+    public let referralDatabase: TestDatabase
+    public let referral: ReferralService
+    public let referralServer: WireServer
+    /// Membership's outbox relay to content and referral. It does not run by itself: a test
+    /// calls `deliverDue()` when it wants membership's news to arrive.
     public let membershipEvents: OutboxRelay
+    /// Content's outbox relay to referral, driven by hand the same way.
+    public let contentEvents: OutboxRelay
     public let gateway: Gateway
     public let clock: any WallClock
 
@@ -41,7 +48,9 @@ public final class TestCluster: Sendable {
     private init(
         directory: TemporaryDirectory, certificates: TestCertificates, database: TestDatabase, auth: AuthService, authServer: WireServer,
         membershipDatabase: TestDatabase, membership: MembershipService, membershipServer: WireServer,
-        contentDatabase: TestDatabase, content: ContentService, contentServer: WireServer, membershipEvents: OutboxRelay, gateway: Gateway, clock: any WallClock
+        contentDatabase: TestDatabase, content: ContentService, contentServer: WireServer,
+        referralDatabase: TestDatabase, referral: ReferralService, referralServer: WireServer,
+        membershipEvents: OutboxRelay, contentEvents: OutboxRelay, gateway: Gateway, clock: any WallClock
     ) {
         self.directory = directory
         self.certificates = certificates
@@ -54,7 +63,11 @@ public final class TestCluster: Sendable {
         self.contentDatabase = contentDatabase
         self.content = content
         self.contentServer = contentServer
+        self.referralDatabase = referralDatabase
+        self.referral = referral
+        self.referralServer = referralServer
         self.membershipEvents = membershipEvents
+        self.contentEvents = contentEvents
         self.gateway = gateway
         self.clock = clock
     }
@@ -92,10 +105,26 @@ public final class TestCluster: Sendable {
         try await content.prepare()
         let contentServer = try await WireServer.bind(
             host: "127.0.0.1", port: 0, serviceName: .content, router: content.wireRouter, tls: contentTLS, logger: logger)
+        let referralDatabase = try await TestDatabase.create(kind, directory: directory.url, logger: logger)
+        let referralTLS = try certificates.tls(for: .referral)
+        func client(_ service: ServiceName, _ server: WireServer, _ tls: WireTLS) throws -> WireClient {
+            try WireClient(service: service, endpoints: [WireEndpoint(host: "127.0.0.1", port: server.port)], tls: tls, logger: logger)
+        }
+        let referral = ReferralService(
+            database: referralDatabase.database, access: MembershipAccess(client: try client(.membership, membershipServer, referralTLS)),
+            auth: try client(.auth, authServer, referralTLS), content: try client(.content, contentServer, referralTLS),
+            clock: clock, logger: logger)
+        try await referral.prepare()
+        let referralServer = try await WireServer.bind(
+            host: "127.0.0.1", port: 0, serviceName: .referral, router: referral.wireRouter, tls: referralTLS, logger: logger)
+        content.levels.connect(try client(.referral, referralServer, contentTLS))
+        let membershipTLS = try certificates.tls(for: .membership)
         let membershipEvents = OutboxRelay(source: .membership, database: membershipDatabase.database, subscribers: [
-            OutboxRelay.Subscriber(name: .content, client: try WireClient(
-                service: .content, endpoints: [WireEndpoint(host: "127.0.0.1", port: contentServer.port)],
-                tls: try certificates.tls(for: .membership), logger: logger)),
+            OutboxRelay.Subscriber(name: .content, client: try client(.content, contentServer, membershipTLS)),
+            OutboxRelay.Subscriber(name: .referral, client: try client(.referral, referralServer, membershipTLS)),
+        ], clock: clock, logger: logger)
+        let contentEvents = OutboxRelay(source: .content, database: contentDatabase.database, subscribers: [
+            OutboxRelay.Subscriber(name: .referral, client: try client(.referral, referralServer, contentTLS)),
         ], clock: clock, logger: logger)
         var configuration = gatewayConfiguration
         configuration.host = "127.0.0.1"
@@ -103,11 +132,14 @@ public final class TestCluster: Sendable {
         configuration.services[.auth] = [WireEndpoint(host: "127.0.0.1", port: authServer.port)]
         configuration.services[.membership] = [WireEndpoint(host: "127.0.0.1", port: membershipServer.port)]
         configuration.services[.content] = [WireEndpoint(host: "127.0.0.1", port: contentServer.port)]
+        configuration.services[.referral] = [WireEndpoint(host: "127.0.0.1", port: referralServer.port)]
         let gateway = try Gateway(configuration: configuration, tls: try certificates.tls(for: .gateway), logger: logger)
         return TestCluster(
             directory: directory, certificates: certificates, database: database, auth: auth, authServer: authServer,
             membershipDatabase: membershipDatabase, membership: membership, membershipServer: membershipServer,
-            contentDatabase: contentDatabase, content: content, contentServer: contentServer, membershipEvents: membershipEvents, gateway: gateway, clock: clock)
+            contentDatabase: contentDatabase, content: content, contentServer: contentServer,
+            referralDatabase: referralDatabase, referral: referral, referralServer: referralServer,
+            membershipEvents: membershipEvents, contentEvents: contentEvents, gateway: gateway, clock: clock)
     }
 
     /// Stops everything and deletes the cluster's files and database.
@@ -115,10 +147,12 @@ public final class TestCluster: Sendable {
         await authServer.close()
         await membershipServer.close()
         await contentServer.close()
+        await referralServer.close()
         await auth.shutdown()
         await database.drop()
         await membershipDatabase.drop()
         await contentDatabase.drop()
+        await referralDatabase.drop()
         directory.remove()
     }
 

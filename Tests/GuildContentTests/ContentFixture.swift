@@ -2,6 +2,7 @@ import Foundation
 import GuildCore
 import GuildMembership
 import GuildMessages
+import GuildSecurity
 import GuildService
 import GuildStorage
 import GuildTesting
@@ -77,7 +78,7 @@ struct ContentFixture: Sendable {
         try await cluster.membershipEvents.deliverDue()
     }
 
-    func post(_ title: String, _ markdown: String, mode: String = "members", plans: [String] = [], publish: Bool = true, by user: UserID? = nil, tags: [String] = []) async throws -> ContentItem {
+    func post(_ title: String, _ markdown: String, mode: String = "members", plans: [String] = [], minLevel: Int32 = 0, publish: Bool = true, by user: UserID? = nil, tags: [String] = []) async throws -> ContentItem {
         var request = ContentCreateItemRequest()
         request.communityID = community.id
         request.kind = "post"
@@ -86,6 +87,7 @@ struct ContentFixture: Sendable {
         request.tags = tags
         request.access.mode = mode
         request.access.planIds = plans
+        request.access.minLevel = minLevel
         request.publish = publish
         return try await content.createItem(request, user: user ?? owner)
     }

@@ -2,6 +2,7 @@ import Foundation
 import GuildCore
 import GuildMembership
 import GuildMessages
+import GuildSecurity
 import GuildStorage
 import GuildTesting
 import SQLKit

@@ -2,6 +2,7 @@ import Foundation
 import GuildCore
 import GuildGateway
 import GuildMessages
+import GuildSecurity
 import GuildService
 import GuildTesting
 import HTTPTypes

@@ -152,7 +152,7 @@ struct GatewayEndToEndTests {
             try await cluster.gateway.makeApplication().test(.live) { client in
                 let ready = try await client.execute(uri: "/readyz", method: .get)
                 #expect(ready.status == .ok)
-                #expect(try (Self.object(ready)["services"] as? [String: String]) == ["auth": "ready", "membership": "ready", "content": "ready"])
+                #expect(try (Self.object(ready)["services"] as? [String: String]) == ["auth": "ready", "membership": "ready", "content": "ready", "referral": "ready"])
 
                 await cluster.authServer.close()
 
@@ -166,7 +166,7 @@ struct GatewayEndToEndTests {
 
                 let notReady = try await client.execute(uri: "/readyz", method: .get)
                 #expect(notReady.status == .serviceUnavailable)
-                #expect(try (Self.object(notReady)["services"] as? [String: String]) == ["auth": "unavailable", "membership": "ready", "content": "ready"])
+                #expect(try (Self.object(notReady)["services"] as? [String: String]) == ["auth": "unavailable", "membership": "ready", "content": "ready", "referral": "ready"])
                 let health = try await client.execute(uri: "/healthz", method: .get)
                 #expect(health.status == .ok)
             }

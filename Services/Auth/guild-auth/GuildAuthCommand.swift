@@ -43,8 +43,9 @@ struct GuildAuthCommand: AsyncParsableCommand {
         configuration.refreshTokenLifetime = .seconds(refreshTokenTTL)
         let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .auth, options: common)
         let settings = configuration
+        let clock = common.makeClock()
         try await ServiceRunner.run(service: .auth, listen: listen, databaseURL: url, options: common) { database, logger in
-            let service = try AuthService(database: database, configuration: settings, logger: logger)
+            let service = try AuthService(database: database, configuration: settings, clock: clock, logger: logger)
             try await service.prepare()
             let sweeper = PeriodicJob(name: "auth-sweep", every: .seconds(3600), logger: logger) {
                 let removed = try await service.sweep()

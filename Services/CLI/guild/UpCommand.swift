@@ -12,7 +12,13 @@ struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "up",
         abstract: "Start every Guild process on this machine (SQLite data and certificates under the data directory).",
-        discussion: "Ctrl-C or SIGTERM stops every process gracefully. If one process dies, guild up says which and why, and stops the rest."
+        discussion: """
+            Ctrl-C or SIGTERM stops every process gracefully. If one process dies, guild up says which and why, and stops the rest.
+
+            guild up is the development launcher: every process reads its clock through <data-dir>/simulated-clock (or \
+            --simulated-clock), which `guild demo` moves to build months of history. Without the file the clock is the real \
+            time. Production deployments start the guild-* executables themselves and never pass --simulated-clock.
+            """
     )
 
     @OptionGroup var common: CommonOptions
@@ -31,6 +37,9 @@ struct UpCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("content-port"), help: "Content service wire port.")
     var contentPort = 7103
+
+    @Option(name: .customLong("referral-port"), help: "Referral service wire port.")
+    var referralPort = 7104
 
     @Option(name: .customLong("bin-dir"), help: "Where the guild-* executables are (default: next to this one).")
     var binDirectory: String?
@@ -52,14 +61,29 @@ struct UpCommand: AsyncParsableCommand {
         let authListen = "\(host):\(authPort)"
         let membershipListen = "\(host):\(membershipPort)"
         let contentListen = "\(host):\(contentPort)"
+        let referralListen = "\(host):\(referralPort)"
         let gatewayListen = "\(host):\(httpPort)"
+        // Every process reads "now" through the same file, so that `guild demo` can move the
+        // whole suite's clock at once (absent file: the real time).
+        let clockFile = common.simulatedClock ?? dataDirectory.appendingPathComponent("simulated-clock").path
+        Self.warnIfClockMoved(clockFile)
+        let clock = ["--simulated-clock", clockFile]
         let children = [
-            ChildSpec(name: "guild-auth", arguments: ["--listen", authListen], readyPort: authPort),
-            ChildSpec(name: "guild-membership", arguments: ["--listen", membershipListen, "--event-subscribers", "content=\(contentListen)"], readyPort: membershipPort),
-            ChildSpec(name: "guild-content", arguments: ["--listen", contentListen, "--membership", membershipListen], readyPort: contentPort),
+            ChildSpec(name: "guild-auth", arguments: ["--listen", authListen] + clock, readyPort: authPort),
+            ChildSpec(name: "guild-membership", arguments: [
+                "--listen", membershipListen, "--event-subscribers", "content=\(contentListen);referral=\(referralListen)",
+            ] + clock, readyPort: membershipPort),
+            ChildSpec(name: "guild-content", arguments: [
+                "--listen", contentListen, "--membership", membershipListen, "--referral", referralListen,
+                "--event-subscribers", "referral=\(referralListen)",
+            ] + clock, readyPort: contentPort),
+            ChildSpec(name: "guild-referral", arguments: [
+                "--listen", referralListen, "--auth", authListen, "--membership", membershipListen, "--content", contentListen,
+            ] + clock, readyPort: referralPort),
             ChildSpec(name: "guild-gateway", arguments: [
                 "--listen", gatewayListen, "--auth", authListen, "--membership", membershipListen, "--content", contentListen,
-            ], readyPort: httpPort),
+                "--referral", referralListen,
+            ] + clock, readyPort: httpPort),
         ]
         let supervisor = Supervisor(host: host)
         supervisor.installSignalHandlers()
@@ -78,6 +102,14 @@ struct UpCommand: AsyncParsableCommand {
         say("guild up: Guild is running at http://\(host):\(httpPort)  (data: \(dataDirectory.path); Ctrl-C stops)")
         let status = await supervisor.waitForExit()
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Says so when the simulated clock file holds an offset (a `guild demo` that was killed
+    /// before it could put the clock back): every process would start in the past or future.
+    static func warnIfClockMoved(_ path: String) {
+        guard let offset = SimulatedWallClock.readOffset(at: path), offset != 0 else { return }
+        let days = Double(offset) / 86_400_000
+        say("guild up: the simulated clock in \(path) is \(String(format: "%+.1f", days)) days off the real time; delete the file (or write 0 in it) to use the real time")
     }
 
     static func ownDirectory() -> String {

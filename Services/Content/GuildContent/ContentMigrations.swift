@@ -528,5 +528,22 @@ enum ContentMigrations {
             )
             """,
         ]),
+        // Issue 7: items limited to a minimum level (a rank of referral's ladder; 0: none), and
+        // single items opened to one user (a points redemption), once per (item, user).
+        Migration(version: 7, name: "minimum levels, item grants", statements: [
+            "ALTER TABLE items ADD COLUMN min_level INTEGER NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE item_grants (
+                item_id TEXT NOT NULL REFERENCES items(id),
+                user_id TEXT NOT NULL,
+                community_id TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                granted_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (item_id, user_id)
+            )
+            """,
+            // Active members are counted from comments by community and time.
+            "CREATE INDEX comments_by_community ON comments (community_id, created_at_ms)",
+        ]),
     ]
 }

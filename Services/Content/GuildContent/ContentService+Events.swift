@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GuildCore
 import GuildMessages
+import GuildSecurity
 import GuildStorage
 import Logging
 import SQLKit

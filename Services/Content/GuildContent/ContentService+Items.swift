@@ -1,6 +1,7 @@
 import Foundation
 import GuildCore
 import GuildMessages
+import GuildSecurity
 import GuildStorage
 import SQLKit
 import SwiftProtobuf
@@ -31,9 +32,15 @@ extension ContentService {
             default: break
             }
             if !(0...1000).contains(access.freeLessons) { violations.append(.init(field: "access.freeLessons", description: "From 0 to 1000.")) }
+            if !(0...Self.maxMinLevel).contains(access.minLevel) {
+                violations.append(.init(field: "access.minLevel", description: "A level rank from 0 (no level needed) to \(Self.maxMinLevel)."))
+            }
         }
         return violations
     }
+
+    /// The highest minimum level an item may ask for.
+    static let maxMinLevel: Int32 = 100
 
     public func createItem(_ request: ContentCreateItemRequest, user: UserID) async throws -> ContentItem {
         let kind = request.kind.isEmpty ? "post" : request.kind
@@ -52,11 +59,11 @@ extension ContentService {
         let rendering = Rendering(markdown: request.markdown)
         try await database.transaction { sql in
             try await sql.raw("""
-                INSERT INTO items (id, community_id, kind, author_id, title, tags, markdown, access_mode, access_plans, free_lessons, status,
+                INSERT INTO items (id, community_id, kind, author_id, title, tags, markdown, access_mode, access_plans, free_lessons, min_level, status,
                                    rejection_reason, created_at_ms, updated_at_ms, version, pinned, essence, free_html, free_excerpt, full_html, full_excerpt)
                 VALUES (\(bind: id), \(bind: community.rawValue), \(bind: kind), \(bind: user.rawValue), \(bind: request.title.trimmingCharacters(in: .whitespacesAndNewlines)),
                         \(bind: ItemRecord.text(tags)), \(bind: request.markdown), \(bind: access.mode), \(bind: ItemRecord.text(access.planIds)),
-                        \(bind: Int(access.freeLessons)), 'draft', '', \(bind: now.millisecondsSince1970), \(bind: now.millisecondsSince1970), 1, false, false,
+                        \(bind: Int(access.freeLessons)), \(bind: Int(access.minLevel)), 'draft', '', \(bind: now.millisecondsSince1970), \(bind: now.millisecondsSince1970), 1, false, false,
                         \(bind: rendering.freeHTML), \(bind: rendering.freeExcerpt), \(bind: rendering.fullHTML), \(bind: rendering.fullExcerpt))
                 """).run()
             try await Self.writeTags(sql, item: id, tags: tags)
@@ -105,6 +112,7 @@ extension ContentService {
             current.mode = item.accessMode.rawValue
             current.planIds = item.accessPlans
             current.freeLessons = Int32(item.freeLessons)
+            current.minLevel = Int32(item.minLevel)
             let access = request.hasAccess ? request.access : nil
             // New text is checked against the access it will have (a preview post keeps its marker).
             let checkedAccess = access ?? (request.hasMarkdown ? current : nil)
@@ -124,6 +132,7 @@ extension ContentService {
                 item.accessMode = AccessMode(rawValue: access.mode) ?? item.accessMode
                 item.accessPlans = access.planIds
                 item.freeLessons = Int(access.freeLessons)
+                item.minLevel = Int(access.minLevel)
             }
             if textChanged {
                 item.version += 1
@@ -132,7 +141,7 @@ extension ContentService {
             try await sql.raw("""
                 UPDATE items SET title = \(bind: item.title), markdown = \(bind: item.markdown), tags = \(bind: ItemRecord.text(item.tags)),
                     access_mode = \(bind: item.accessMode.rawValue), access_plans = \(bind: ItemRecord.text(item.accessPlans)),
-                    free_lessons = \(bind: item.freeLessons), version = \(bind: item.version), updated_at_ms = \(bind: now.millisecondsSince1970),
+                    free_lessons = \(bind: item.freeLessons), min_level = \(bind: item.minLevel), version = \(bind: item.version), updated_at_ms = \(bind: now.millisecondsSince1970),
                     free_html = \(bind: item.rendering.freeHTML), free_excerpt = \(bind: item.rendering.freeExcerpt),
                     full_html = \(bind: item.rendering.fullHTML), full_excerpt = \(bind: item.rendering.fullExcerpt)
                 WHERE id = \(bind: item.id)
@@ -384,7 +393,9 @@ extension ContentService {
             return try await sql.raw(query).all().map { (try ItemRecord(row: $0), try $0.decode(column: "sort_ms", as: Int64.self)) }
         }
         var list = ContentItemList()
-        list.items = rows.prefix(limit).map { record, _ in
+        // Items with a minimum level the caller has not reached show their preview, locked.
+        let page = try await withReach(rows.prefix(limit).map(\.0), user: user, standings: [community.rawValue: standing])
+        list.items = page.map { record in
             record.message(readable: record.readable(by: user, standing: standing), canEdit: false, withBody: false)
         }
         if rows.count > limit, let last = rows.prefix(limit).last { list.nextCursor = PageCursor(ms: last.1, id: last.0.id).text }

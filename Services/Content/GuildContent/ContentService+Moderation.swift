@@ -1,6 +1,7 @@
 import Foundation
 import GuildCore
 import GuildMessages
+import GuildSecurity
 import GuildStorage
 import SQLKit
 

@@ -1,6 +1,7 @@
 import Foundation
 import GuildCore
 import GuildMessages
+import GuildSecurity
 import GuildStorage
 import Logging
 import SQLKit
@@ -9,17 +10,26 @@ import SwiftProtobuf
 /// The logic of `guild-content`: posts and courses behind the paywall, discussion, moderation,
 /// ratings, search and the feed. It knows nothing of sockets; ``ContentWireMethods`` binds it to
 /// the wire server. Who may read what is decided per request from membership's answer
-/// (``MembershipAccess``); who may do what, from the role in that answer through ``policy``.
+/// (``MembershipAccess``), from referral's answer for items limited to a minimum level
+/// (``LevelAccess``) and from grants of single items; who may do what, from the role in
+/// membership's answer through ``policy``.
 public final class ContentService: Sendable {
     public let configuration: ContentConfiguration
     let database: Database
     let access: MembershipAccess
+    /// Callers' levels, for items with a minimum level. Public so that whoever wires the
+    /// service can ``LevelAccess/connect(_:)`` it to referral once that is up.
+    public let levels: LevelAccess
     let clock: any WallClock
     let logger: Logger
 
-    public init(database: Database, access: MembershipAccess, configuration: ContentConfiguration, clock: any WallClock = SystemWallClock(), logger: Logger) {
+    public init(
+        database: Database, access: MembershipAccess, levels: LevelAccess = LevelAccess(client: nil), configuration: ContentConfiguration,
+        clock: any WallClock = SystemWallClock(), logger: Logger
+    ) {
         self.database = database
         self.access = access
+        self.levels = levels
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
@@ -103,29 +113,40 @@ public final class ContentService: Sendable {
 
     /// Asks membership for the caller's standing in the community `subject` belongs to before
     /// any database work starts, so that the checks made inside a transaction find it in the
-    /// cache instead of holding a connection during a call over the wire. Returns the community
-    /// (nil when the subject does not exist: the operation itself then says so).
+    /// cache instead of holding a connection during a call over the wire. When the item has a
+    /// minimum level, asks referral for the caller's level the same way (``load(_:item:user:)``
+    /// then reads it with ``LevelAccess/knownRank(of:in:)``, never over the wire). Returns the
+    /// community (nil when the subject does not exist: the operation itself then says so).
     @discardableResult
     func prefetchStanding(_ subject: Subject, user: UserID?) async throws -> CommunityID? {
-        let community = try await database.withConnection { sql -> String? in
+        let found = try await database.withConnection { sql -> (String, Int)? in
             let query: SQLQueryString = switch subject {
-            case .item(let id): "SELECT community_id FROM items WHERE id = \(bind: id)"
-            case .lesson(let id): "SELECT i.community_id AS community_id FROM lessons l JOIN items i ON i.id = l.course_id WHERE l.id = \(bind: id)"
-            case .chapter(let id): "SELECT i.community_id AS community_id FROM chapters c JOIN items i ON i.id = c.course_id WHERE c.id = \(bind: id)"
-            case .comment(let id): "SELECT community_id FROM comments WHERE id = \(bind: id)"
-            case .attachment(let id): "SELECT i.community_id AS community_id FROM attachments a JOIN items i ON i.id = a.item_id WHERE a.id = \(bind: id)"
-            case .queueEntry(let id): "SELECT community_id FROM moderation_queue WHERE id = \(bind: id)"
+            case .item(let id): "SELECT community_id, min_level FROM items WHERE id = \(bind: id)"
+            case .lesson(let id): "SELECT i.community_id AS community_id, i.min_level AS min_level FROM lessons l JOIN items i ON i.id = l.course_id WHERE l.id = \(bind: id)"
+            case .chapter(let id): "SELECT i.community_id AS community_id, i.min_level AS min_level FROM chapters c JOIN items i ON i.id = c.course_id WHERE c.id = \(bind: id)"
+            case .comment(let id): "SELECT c.community_id AS community_id, i.min_level AS min_level FROM comments c JOIN items i ON i.id = c.item_id WHERE c.id = \(bind: id)"
+            case .attachment(let id): "SELECT i.community_id AS community_id, i.min_level AS min_level FROM attachments a JOIN items i ON i.id = a.item_id WHERE a.id = \(bind: id)"
+            // Queue entries are for moderators, who read everything.
+            case .queueEntry(let id): "SELECT community_id, 0 AS min_level FROM moderation_queue WHERE id = \(bind: id)"
             }
-            return try await sql.raw(query).first()?.decode(column: "community_id", as: String.self)
-        }.map(CommunityID.init(rawValue:))
-        if let community, user != nil { _ = try await access.standing(of: user, in: community) }
+            guard let row = try await sql.raw(query).first() else { return nil }
+            return (try row.decode(column: "community_id", as: String.self), try row.decode(column: "min_level", as: Int.self))
+        }
+        guard let (id, minLevel) = found else { return nil }
+        let community = CommunityID(rawValue: id)
+        if let user {
+            let standing = try await access.standing(of: user, in: community)
+            if minLevel > 0, !standing.isStaff { _ = await levels.rank(of: user, in: community) }
+        }
         return community
     }
 
-    /// Loads an item with the caller's standing in its community.
+    /// Loads an item with the caller's standing in its community, and what else opens it to them
+    /// (``ItemRecord/reach``): a grant (read here) and their level (from the cache
+    /// ``prefetchStanding(_:user:)`` filled; unknown is 0, which keeps the item locked).
     func load(_ sql: any SQLDatabase, item id: String, user: UserID?) async throws -> (ItemRecord, MembershipAccess.Standing) {
         guard let row = try await sql.raw("SELECT * FROM items WHERE id = \(bind: id)").first() else { throw Self.noSuchItem }
-        let item = try ItemRecord(row: row)
+        var item = try ItemRecord(row: row)
         let standing = try await access.standing(of: user, in: item.communityID)
         if !item.isVisible(to: user, standing: standing) {
             // A guest expert sees the draft they were asked to review.
@@ -133,7 +154,40 @@ public final class ContentService: Sendable {
                 SELECT item_id FROM expert_reviews WHERE item_id = \(bind: id) AND expert_id = \(bind: user.rawValue)
                 """).first() != nil else { throw Self.noSuchItem }
         }
+        if let user, !item.readable(by: user, standing: standing) {
+            if item.minLevel > 0 { item.reach.level = levels.knownRank(of: user, in: item.communityID) ?? 0 }
+            if !item.readable(by: user, standing: standing) {
+                item.reach.granted = try await sql.raw("""
+                    SELECT item_id FROM item_grants WHERE item_id = \(bind: id) AND user_id = \(bind: user.rawValue)
+                    """).first() != nil
+            }
+        }
         return (item, standing)
+    }
+
+    /// Fills ``ItemRecord/reach`` for records read in a list (items, feed, search): asks referral
+    /// for the caller's level in each community that has an item with a minimum level they do
+    /// not otherwise read, then reads their grants among the items still locked. Call it outside
+    /// transactions (it may call over the wire).
+    func withReach(_ records: [ItemRecord], user: UserID?, standings: [String: MembershipAccess.Standing]) async throws -> [ItemRecord] {
+        guard let user else { return records }
+        var records = records
+        func standing(_ record: ItemRecord) -> MembershipAccess.Standing { standings[record.communityID.rawValue] ?? .none }
+        var ranks: [CommunityID: Int] = [:]
+        for index in records.indices where records[index].minLevel > 0 && !records[index].readable(by: user, standing: standing(records[index])) {
+            let community = records[index].communityID
+            if ranks[community] == nil { ranks[community] = await levels.rank(of: user, in: community) }
+            records[index].reach.level = ranks[community] ?? 0
+        }
+        let locked = records.filter { !$0.readable(by: user, standing: standing($0)) }.map(\.id)
+        guard !locked.isEmpty else { return records }
+        let granted = try await database.withConnection { sql in
+            Set(try await sql.raw("""
+                SELECT item_id FROM item_grants WHERE user_id = \(bind: user.rawValue) AND item_id IN (\(binds: locked))
+                """).all().map { try $0.decode(column: "item_id", as: String.self) })
+        }
+        for index in records.indices where granted.contains(records[index].id) { records[index].reach.granted = true }
+        return records
     }
 
     static let noSuchItem = GuildError(.notFound, "No such item.")
@@ -143,13 +197,25 @@ public final class ContentService: Sendable {
     func requireFullAccess(_ item: ItemRecord, standing: MembershipAccess.Standing, user: UserID?) throws {
         guard item.readable(by: user, standing: standing) else {
             if user == nil { throw GuildError(.unauthenticated, "Sign in and join the community to read this.", reason: "sign_in") }
+            if item.admitsByMode(user, standing: standing) {
+                throw GuildError(.permissionDenied, Self.levelMessage(item.minLevel), reason: "level_required")
+            }
             throw GuildError(.permissionDenied, "Join the community (or the plans named on the item) to read this.", reason: "membership_required")
         }
     }
 
-    /// The paywall shown instead of the part the caller may not read.
+    /// Says which level opens an item.
+    static func levelMessage(_ rank: Int) -> String { "Reach level \(rank) in this community to read this." }
+
+    /// The paywall shown instead of the part the caller may not read. A caller whose plan or
+    /// membership already opens it but whose level is too low is told `level_required` (the
+    /// rank is the item's `access.minLevel`) and offered no plans: buying one would not help.
     func paywall(for item: ItemRecord, user: UserID?) async throws -> ContentPaywall {
         var paywall = ContentPaywall()
+        if let user, !item.reachesLevel, item.admitsByMode(user, standing: try await access.standing(of: user, in: item.communityID)) {
+            paywall.reason = "level_required"
+            return paywall
+        }
         paywall.reason = user == nil ? "sign_in" : item.accessMode == .plans ? "plan_required" : "membership_required"
         let plans = try await access.plans(of: item.communityID, needing: item.accessMode == .plans ? item.accessPlans : [])
         paywall.plans = plans.filter { item.accessMode != .plans || item.accessPlans.contains($0.id) }.map { plan in

@@ -1,5 +1,6 @@
 import GuildCore
 import GuildMessages
+import GuildSecurity
 import GuildWire
 
 extension ContentService {
@@ -43,6 +44,10 @@ extension ContentService {
             WireMethod(ContentAPI.search) { request, context in try await self.search(request, user: context.userID) },
             WireMethod(ContentAPI.feed) { request, context in try await self.feed(request, user: try context.requireUser()) },
             WireMethod(EventsAPI.deliver) { request, _ in try await self.deliver(request) },
+            // For referral (a points redemption) and the gateway's growth analytics; the
+            // descriptors name the callers allowed.
+            WireMethod(ContentAPI.grantItemAccess) { request, _ in try await self.grantItemAccess(request) },
+            WireMethod(ContentAPI.getActivityStats) { request, context in try await self.activityStats(request, user: try context.requireUser()) },
         ] + interactionMethods)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GuildCore
 import GuildMessages
+import GuildSecurity
 import SQLKit
 
 /// Who may read an item's body beyond its free part.
@@ -77,6 +78,15 @@ struct Rendering: Sendable, Equatable {
     }
 }
 
+/// What opens an item to the caller who loaded it beyond their membership standing: their level
+/// in the community (referral's rank; 0 unknown) and a grant of the item (a points redemption).
+/// Filled by ``ContentService/load(_:item:user:)`` and ``ContentService/withReach(_:user:standings:)``;
+/// a record read any other way has none (which can only lock, never open).
+struct Reach: Sendable, Equatable {
+    var level = 0
+    var granted = false
+}
+
 /// One row of `items`.
 struct ItemRecord: Sendable {
     var id: String
@@ -89,6 +99,8 @@ struct ItemRecord: Sendable {
     var accessMode: AccessMode
     var accessPlans: [String]
     var freeLessons: Int
+    /// The lowest level (rank) whose members may read the whole item; 0: none needed.
+    var minLevel: Int
     var status: ItemStatus
     var rejectionReason: String
     var publishAtMs: Int64?
@@ -100,6 +112,8 @@ struct ItemRecord: Sendable {
     var pinned: Bool
     var essence: Bool
     var rendering: Rendering
+    /// What the caller who loaded it has beyond their standing (not a column).
+    var reach = Reach()
 
     init(row: any SQLRow) throws {
         id = try row.decode(column: "id", as: String.self)
@@ -112,6 +126,7 @@ struct ItemRecord: Sendable {
         accessMode = AccessMode(rawValue: try row.decode(column: "access_mode", as: String.self)) ?? .members
         accessPlans = ItemRecord.list(try row.decode(column: "access_plans", as: String.self))
         freeLessons = try row.decode(column: "free_lessons", as: Int.self)
+        minLevel = try row.decode(column: "min_level", as: Int.self)
         status = ItemStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .draft
         rejectionReason = try row.decode(column: "rejection_reason", as: String.self)
         publishAtMs = try row.decode(column: "publish_at_ms", as: Int64?.self)
@@ -140,10 +155,25 @@ struct ItemRecord: Sendable {
         return ContentService.policy.allows(ContentService.Operation.readUnpublished, role: standing.role)
     }
 
-    /// Whether the caller may read all of it.
+    /// Whether the caller may read all of it: staff and its author always; a grantee of it; else
+    /// whoever its mode admits, if they reached its minimum level (``reach`` says theirs).
     func readable(by user: UserID?, standing: MembershipAccess.Standing) -> Bool {
+        if standing.isStaff { return true }
+        if let user, user == authorID { return true }
+        if reach.granted { return true }
+        return admitsByMode(user, standing: standing) && reachesLevel
+    }
+
+    /// Whether the mode alone lets the caller in (their plan or membership).
+    func admitsByMode(_ user: UserID?, standing: MembershipAccess.Standing) -> Bool {
         accessMode.admits(user, standing: standing, owner: authorID, plans: accessPlans)
     }
+
+    /// Whether the caller's level (``reach``) is high enough, or none is needed.
+    var reachesLevel: Bool { minLevel == 0 || reach.level >= minLevel }
+
+    /// Whether the item's whole text is open to everyone (a public item without a minimum level).
+    var isOpenToAll: Bool { accessMode == .public && minLevel == 0 }
 
     /// The post's free part (above the preview marker; nothing without one).
     var freeMarkdown: String { Rendering.parts(of: markdown).free }
@@ -160,6 +190,7 @@ struct ItemRecord: Sendable {
         item.access.mode = accessMode.rawValue
         item.access.planIds = accessPlans
         item.access.freeLessons = Int32(freeLessons)
+        item.access.minLevel = Int32(minLevel)
         item.status = status.rawValue
         if canEdit { item.rejectionReason = rejectionReason }
         if let t = timestamp(publishAtMs) { item.publishAt = t }

@@ -1,6 +1,7 @@
 import Foundation
 import GuildCore
 import GuildMessages
+import GuildSecurity
 import GuildStorage
 import Logging
 import SQLKit
@@ -33,7 +34,8 @@ enum SearchIndex {
             free.append(Markdown.plainText(item.freeMarkdown))
             full.append(Markdown.plainText(item.markdown))
         }
-        if item.accessMode == .public { free = full }
+        // A public item with a minimum level keeps its text for those who reached it.
+        if item.isOpenToAll { free = full }
         for (scope, parts) in [("free", free), ("full", full)] {
             let tokens = SearchText.indexTokens(parts.joined(separator: "\n"))
             switch dialect {
@@ -99,14 +101,15 @@ extension ContentService {
             let record = try await database.withConnection { sql in
                 try await sql.raw("SELECT * FROM items WHERE id = \(bind: candidate.item)").first().map(ItemRecord.init(row:))
             }
-            guard let record, record.isLive else { continue }
+            guard let found = record, found.isLive else { continue }
             let standing: MembershipAccess.Standing
-            if let known = standings[record.communityID.rawValue] {
+            if let known = standings[found.communityID.rawValue] {
                 standing = known
             } else {
-                standing = try await access.standing(of: user, in: record.communityID)
-                standings[record.communityID.rawValue] = standing
+                standing = try await access.standing(of: user, in: found.communityID)
+                standings[found.communityID.rawValue] = standing
             }
+            guard let record = try await withReach([found], user: user, standings: standings).first else { continue }
             let readable = record.readable(by: user, standing: standing)
             // A match in the paid part counts only for those who may read it.
             if candidate.scope == "full", !readable { continue }
@@ -182,7 +185,7 @@ extension ContentService {
             }
             return (rows, lastVisit, newCount)
         }
-        for record in rows.prefix(limit) {
+        for record in try await withReach(Array(rows.prefix(limit)), user: user, standings: standings) {
             let standing = standings[record.communityID.rawValue] ?? .none
             feed.items.append(record.message(readable: record.readable(by: user, standing: standing), canEdit: false, withBody: false))
         }

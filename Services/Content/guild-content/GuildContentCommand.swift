@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import GuildContent
 import GuildCore
+import GuildSecurity
 import GuildService
 import GuildWire
 import Logging
@@ -27,7 +28,10 @@ struct GuildContentCommand: AsyncParsableCommand {
     @Option(name: .customLong("membership"), help: "The membership service's wire endpoints, host:port[,host:port] (env GUILD_MEMBERSHIP_ENDPOINTS).")
     var membership: String = ConfigEnvironment().string("GUILD_MEMBERSHIP_ENDPOINTS", default: "127.0.0.1:7102")
 
-    @Option(name: .customLong("access-cache-seconds"), help: "How long an entitlement answer is reused without news from membership (env GUILD_CONTENT_ACCESS_CACHE_SECONDS).")
+    @Option(name: .customLong("referral"), help: "The referral service's wire endpoints, host:port[,host:port], asked for members' levels (env GUILD_REFERRAL_ENDPOINTS).")
+    var referral: String = ConfigEnvironment().string("GUILD_REFERRAL_ENDPOINTS", default: "127.0.0.1:7104")
+
+    @Option(name: .customLong("access-cache-seconds"), help: "How long an entitlement or level answer is reused without news from membership (env GUILD_CONTENT_ACCESS_CACHE_SECONDS).")
     var accessCacheSeconds: Int = ConfigEnvironment().int("GUILD_CONTENT_ACCESS_CACHE_SECONDS", default: 30)
 
     @Option(name: .customLong("max-attachment-bytes"), help: "The largest attachment accepted (env GUILD_CONTENT_MAX_ATTACHMENT_BYTES; at most 983040, as one travels in one wire frame).")
@@ -39,6 +43,7 @@ struct GuildContentCommand: AsyncParsableCommand {
     func validate() throws {
         _ = try OutboxRelay.parseSubscribers(eventSubscribers)
         guard WireEndpoint.list(membership) != nil else { throw ValidationError("--membership: expected host:port[,host:port]") }
+        guard WireEndpoint.list(referral) != nil else { throw ValidationError("--referral: expected host:port[,host:port]") }
         guard (0...3600).contains(accessCacheSeconds) else { throw ValidationError("--access-cache-seconds must be between 0 and 3600") }
         guard (1...ContentConfiguration.attachmentCeiling).contains(maxAttachmentBytes) else { throw ValidationError("--max-attachment-bytes must be between 1 and \(ContentConfiguration.attachmentCeiling)") }
     }
@@ -50,14 +55,22 @@ struct GuildContentCommand: AsyncParsableCommand {
         let settings = configuration
         let certificates = common.resolvedCertificatesDirectory
         let membershipEndpoints = WireEndpoint.list(membership)!
+        let referralEndpoints = WireEndpoint.list(referral)!
         let ttl = Duration.seconds(accessCacheSeconds)
         let subscribers = eventSubscribers
+        let clock = common.makeClock()
+        let schedulerInterval = common.schedulerInterval(default: settings.schedulerInterval)
         try await ServiceRunner.run(service: .content, listen: listen, databaseURL: url, options: common) { database, logger in
             let tls = try WireTLS.load(directory: certificates, service: .content)
             let membershipClient = try WireClient(service: .membership, endpoints: membershipEndpoints, tls: tls, logger: logger)
-            let service = ContentService(database: database, access: MembershipAccess(client: membershipClient, ttl: ttl), configuration: settings, logger: logger)
+            // Referral may start after content: the client connects on its first call, and a level
+            // it cannot learn keeps items with a minimum level locked meanwhile.
+            let referralClient = try WireClient(service: .referral, endpoints: referralEndpoints, tls: tls, logger: logger)
+            let service = ContentService(
+                database: database, access: MembershipAccess(client: membershipClient, ttl: ttl),
+                levels: LevelAccess(client: referralClient, ttl: ttl, logger: logger), configuration: settings, clock: clock, logger: logger)
             try await service.prepare()
-            let scheduler = PeriodicJob(name: "content-scheduler", every: settings.schedulerInterval, logger: logger) {
+            let scheduler = PeriodicJob(name: "content-scheduler", every: schedulerInterval, logger: logger) {
                 let published = try await service.publishDue()
                 if published > 0 { logger.info("scheduled items published", metadata: ["count": "\(published)"]) }
                 let done = await service.runInteractionJobs().filter { $0.value > 0 }

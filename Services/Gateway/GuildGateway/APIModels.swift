@@ -7,6 +7,8 @@ enum API {
         var email: String?
         var password: String?
         var displayName: String?
+        /// The visitor id of a referral link's cookie, when the front end sends it in the body.
+        var visitorId: String?
     }
 
     struct LoginBody: Decodable {

@@ -30,7 +30,7 @@ public final class Gateway: Sendable {
         guard let auth = clients[.auth] else {
             throw GuildError(.failedPrecondition, "The gateway needs the auth service's endpoints.")
         }
-        self.verifier = AccessTokenVerifier(authClient: auth, logger: logger)
+        self.verifier = AccessTokenVerifier(authClient: auth, clock: configuration.clock, logger: logger)
     }
 
     /// The client of `service`.

@@ -11,11 +11,14 @@ public struct GatewayConfiguration: Sendable {
         .auth: [WireEndpoint(host: "127.0.0.1", port: 7101)],
         .membership: [WireEndpoint(host: "127.0.0.1", port: 7102)],
         .content: [WireEndpoint(host: "127.0.0.1", port: 7103)],
+        .referral: [WireEndpoint(host: "127.0.0.1", port: 7104)],
     ]
     /// The longest the gateway waits for services on behalf of one request.
     public var requestTimeout: Duration = .seconds(5)
     /// Use the first `X-Forwarded-For` address as the client address (only behind a trusted proxy).
     public var trustForwardedFor = false
+    /// Where "now" comes from when a request leaves a date out (the funnel's default range).
+    public var clock: any WallClock = SystemWallClock()
 
     public init() {}
 }

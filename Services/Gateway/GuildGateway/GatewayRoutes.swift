@@ -24,7 +24,7 @@ public struct GatewayRoute: Sendable {
 
 /// Every route of the gateway.
 public enum GatewayRoutes {
-    public static let all: [GatewayRoute] = system + auth + membership + content + interaction
+    public static let all: [GatewayRoute] = system + auth + membership + content + interaction + referral + analytics
 
     static let system: [GatewayRoute] = [
         GatewayRoute(method: .get, path: "/healthz") { gateway, _, _ in
@@ -50,6 +50,10 @@ public enum GatewayRoutes {
             message.password = body.password ?? ""
             message.displayName = body.displayName ?? ""
             let session = try await gateway.client(.auth).call(AuthAPI.register, message, metadata: gateway.metadata(context, request: request))
+            // A visitor who came through a referral link (or a campaign) is attributed now.
+            if let visitorID = body.visitorId.flatMap({ $0.isEmpty ? nil : $0 }) ?? Gateway.visitorCookie(request) {
+                await gateway.recordSignup(visitorID: visitorID, user: session.user.id, request: request, context: context)
+            }
             return try gateway.json(API.Session(session), status: .created)
         },
         GatewayRoute(method: .post, path: "/api/v1/auth/login") { gateway, request, context in

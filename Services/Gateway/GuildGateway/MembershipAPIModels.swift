@@ -274,6 +274,8 @@ extension API {
         /// `succeeded` (the default) or `failed`.
         var outcome: String?
         var reason: String?
+        /// The card's fingerprint as a real provider would report it (fraud checks compare them).
+        var cardFingerprint: String?
     }
 
     struct Subscription: Encodable {

@@ -261,6 +261,12 @@ extension GatewayRoutes {
             }
             message.failureReason = body.reason ?? ""
             message.idempotencyKey = key
+            if let fingerprint = body.cardFingerprint {
+                guard fingerprint.count <= 128 else {
+                    throw GuildError.invalid([.init(field: "cardFingerprint", description: "At most 128 characters.")])
+                }
+                message.cardFingerprint = fingerprint
+            }
             let order = try await gateway.client(.membership).call(MembershipAPI.confirmSandboxPayment, message, metadata: gateway.metadata(context, request: request))
             return try gateway.json(API.Order(order))
         },

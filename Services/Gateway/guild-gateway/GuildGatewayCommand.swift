@@ -29,6 +29,9 @@ struct GuildGatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("content"), help: "Content service endpoints, comma-separated host:port (env GUILD_CONTENT_ENDPOINTS).")
     var contentEndpoints: String = ConfigEnvironment().string("GUILD_CONTENT_ENDPOINTS", default: "127.0.0.1:7103")
 
+    @Option(name: .customLong("referral"), help: "Referral service endpoints, comma-separated host:port (env GUILD_REFERRAL_ENDPOINTS).")
+    var referralEndpoints: String = ConfigEnvironment().string("GUILD_REFERRAL_ENDPOINTS", default: "127.0.0.1:7104")
+
     @Option(name: .customLong("request-timeout-ms"), help: "How long one HTTP request may wait for services (env GUILD_GATEWAY_REQUEST_TIMEOUT_MS).")
     var requestTimeoutMs: Int = ConfigEnvironment().int("GUILD_GATEWAY_REQUEST_TIMEOUT_MS", default: 5000)
 
@@ -45,9 +48,11 @@ struct GuildGatewayCommand: AsyncParsableCommand {
         configuration.host = address.host
         configuration.port = address.port
         guard let content = WireEndpoint.list(contentEndpoints) else { throw ValidationError("--content must be host:port[,host:port...]") }
-        configuration.services = [.auth: auth, .membership: membership, .content: content]
+        guard let referral = WireEndpoint.list(referralEndpoints) else { throw ValidationError("--referral must be host:port[,host:port...]") }
+        configuration.services = [.auth: auth, .membership: membership, .content: content, .referral: referral]
         configuration.requestTimeout = .milliseconds(requestTimeoutMs)
         configuration.trustForwardedFor = trustForwardedFor
+        configuration.clock = common.makeClock()
         let tls = try WireTLS.load(directory: common.resolvedCertificatesDirectory, service: .gateway)
         let gateway = try Gateway(configuration: configuration, tls: tls, logger: logger)
         let app = gateway.makeApplication { channel in

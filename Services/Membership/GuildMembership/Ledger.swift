@@ -15,8 +15,12 @@ public struct LedgerAccount: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let platformFees = LedgerAccount(rawValue: "platform_fees")
     /// What the platform owes a community's owner (a liability: credit balance).
     public static func ownerPayable(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "owner_payable:\(community)") }
-    /// Commission owed to referrers of a community's members (a liability).
+    /// Commission owed to referrers of a community's members (a liability: credit balance),
+    /// once the refund window of the payment it was earned on has closed.
     public static func referralCommissionPayable(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "referral_commission_payable:\(community)") }
+    /// Commission earned but not yet payable: the payment it came from can still be refunded
+    /// (a liability: credit balance). Taken out of what the owner is owed.
+    public static func referralCommissionPending(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "referral_commission_pending:\(community)") }
     /// Payments for group buys that have not filled yet: owed back to the payers unless the
     /// group completes (a liability: credit balance).
     public static func groupBuyHolding(_ community: CommunityID) -> LedgerAccount { LedgerAccount(rawValue: "group_buy_holding:\(community)") }
@@ -56,6 +60,12 @@ public enum Ledger {
     public static let chargePaymentKind = "charge_payment"
     public static let chargeSettlementKind = "charge_settlement"
     public static let chargeRefundKind = "charge_refund"
+    /// A referral commission was earned (owner payable to pending), became payable (pending to
+    /// payable), or was taken back after a refund (pending or payable back to the owner). The
+    /// reference is the referral service's idempotency key.
+    public static let commissionAccrueKind = "commission_accrue"
+    public static let commissionMatureKind = "commission_mature"
+    public static let commissionClawBackKind = "commission_claw_back"
 
     /// Posts a balanced transaction. Throws `internal` for an unbalanced or empty one (a bug) and
     /// `alreadyExists` when (kind, reference) was posted before.
@@ -106,6 +116,11 @@ public enum Ledger {
             """).first()
         return Money(minorUnits: try row?.decode(column: "total", as: Int64.self) ?? 0, currency: currency)
     }
+
+    /// Liabilities and holdings: never owed to the platform (never a debit balance).
+    static let creditAccountPrefixes = [
+        "owner_payable:", "group_buy_holding:", "charge_holding:", "payee_payable:", "referral_commission_pending:", "referral_commission_payable:",
+    ]
 
     /// Every invariant of the ledger, checked against the ledger itself and the payments it
     /// records. Returns the violations (empty when all hold).
@@ -230,8 +245,36 @@ public enum Ledger {
             if account.hasPrefix("payer_clearing:"), balance < 0 {
                 violations.append("\(account) has a credit balance of \(-balance) \(currency)")
             }
-            if account.hasPrefix("owner_payable:") || account.hasPrefix("group_buy_holding:") || account.hasPrefix("charge_holding:") || account.hasPrefix("payee_payable:") || account == LedgerAccount.platformFees.rawValue, balance > 0 {
+            if Self.creditAccountPrefixes.contains(where: { account.hasPrefix($0) }) || account == LedgerAccount.platformFees.rawValue, balance > 0 {
                 violations.append("\(account) has a debit balance of \(balance) \(currency)")
+            }
+        }
+        // 9. Every commission posting is in the ledger once, for its amount, and no commission
+        //    ever matured or was taken back beyond what it had earned.
+        for row in try await sql.raw("""
+            SELECT c.transaction_id AS id, c.amount_minor AS amount,
+                   (SELECT CAST(COALESCE(SUM(e.amount_minor), 0) AS BIGINT) FROM ledger_entries e
+                    WHERE e.transaction_id = c.transaction_id AND e.amount_minor > 0) AS recorded
+            FROM commission_postings c
+            """).all() {
+            let amount = try row.decode(column: "amount", as: Int64.self)
+            let recorded = try row.decode(column: "recorded", as: Int64.self)
+            if amount != recorded {
+                violations.append("commission posting \(try row.decode(column: "id", as: String.self)) of \(amount) is recorded as \(recorded)")
+            }
+        }
+        for row in try await sql.raw("""
+            SELECT commission_id,
+                   CAST(SUM(CASE WHEN movement = 'accrue' THEN amount_minor WHEN movement = 'mature' THEN -amount_minor
+                                 WHEN movement = 'claw_back' AND from_state = 'pending' THEN -amount_minor ELSE 0 END) AS BIGINT) AS pending,
+                   CAST(SUM(CASE WHEN movement = 'mature' THEN amount_minor
+                                 WHEN movement = 'claw_back' AND from_state = 'payable' THEN -amount_minor ELSE 0 END) AS BIGINT) AS payable
+            FROM commission_postings GROUP BY commission_id
+            """).all() {
+            let pending = try row.decode(column: "pending", as: Int64.self)
+            let payable = try row.decode(column: "payable", as: Int64.self)
+            if pending < 0 || payable < 0 {
+                violations.append("commission \(try row.decode(column: "commission_id", as: String.self)) is below zero: pending \(pending), payable \(payable)")
             }
         }
         return (transactions, entries, violations)

@@ -246,5 +246,46 @@ enum MembershipMigrations {
             """,
             "CREATE INDEX charges_by_community ON charges (community_id, status)",
         ]),
+        // What the referral service needs (issue 7): coupons issued to one member, the card's
+        // fingerprint on payments, commission postings, and the history the lifecycle figures read.
+        Migration(version: 9, name: "issued coupons, card fingerprints, commission postings, trial starts", statements: [
+            "ALTER TABLE coupons ADD COLUMN issued_to TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE coupons ADD COLUMN label TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE payments ADD COLUMN card_fingerprint TEXT NOT NULL DEFAULT ''",
+            // was_trialing is cleared when a trial converts; this remembers that it began as one.
+            "ALTER TABLE subscriptions ADD COLUMN started_trialing BOOLEAN NOT NULL DEFAULT FALSE",
+            "UPDATE subscriptions SET started_trialing = was_trialing",
+            // Trials that already converted: the order that started the subscription was free,
+            // without a coupon, on a plan with a trial (pricing gives a first subscription its trial).
+            """
+            UPDATE subscriptions SET started_trialing = TRUE WHERE EXISTS (
+                SELECT 1 FROM orders o JOIN plans p ON p.id = o.plan_id
+                WHERE o.subscription_id = subscriptions.id AND o.created_at_ms = subscriptions.started_at_ms
+                  AND o.total_minor = 0 AND o.coupon_id IS NULL AND p.trial_days > 0)
+            """,
+            // Every way a subscription expires records when; fill any row that missed it.
+            """
+            UPDATE subscriptions SET ended_at_ms = COALESCE(access_until_ms, period_end_ms, updated_at_ms)
+            WHERE status = 'expired' AND ended_at_ms IS NULL
+            """,
+            "CREATE INDEX subscriptions_by_community ON subscriptions (community_id, started_at_ms)",
+            // One row per commission movement in the ledger (the transaction holds the money;
+            // this says whose commission it was), once per idempotency key.
+            """
+            CREATE TABLE commission_postings (
+                transaction_id TEXT PRIMARY KEY REFERENCES ledger_transactions(id),
+                idempotency_key TEXT NOT NULL UNIQUE,
+                community_id TEXT NOT NULL REFERENCES communities(id),
+                commission_id TEXT NOT NULL,
+                referrer_id TEXT NOT NULL,
+                movement TEXT NOT NULL,
+                from_state TEXT NOT NULL,
+                amount_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                posted_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX commission_postings_by_commission ON commission_postings (commission_id)",
+        ]),
     ]
 }

@@ -25,6 +25,10 @@ extension MembershipService {
         let plan = try await planRecord(sql, planID)
         guard plan.community == id else { throw GuildError(.notFound, "No such plan in this community.") }
         let coupon = couponCode.isEmpty ? nil : try await coupon(sql, community: id, code: couponCode)
+        if let coupon, !coupon.issuedTo.isEmpty, coupon.issuedTo != user.rawValue {
+            let message = "Coupon \(coupon.code) was issued to another member."
+            throw GuildError(.failedPrecondition, message, fieldViolations: [.init(field: "couponCode", description: message)], reason: "coupon_not_yours")
+        }
         let history = try await sql.raw("""
             SELECT (SELECT COUNT(*) FROM orders WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: id.rawValue) AND status = 'paid' AND total_minor > 0) AS purchases,
                    (SELECT COUNT(*) FROM subscriptions WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: id.rawValue)) AS subscriptions,
@@ -123,6 +127,9 @@ extension MembershipService {
     /// buyer (or the community's owners) may confirm; a payment already settled answers with
     /// its order as it is.
     public func confirmSandboxPayment(_ request: MembershipConfirmSandboxPaymentRequest, user: UserID) async throws -> MembershipOrder {
+        guard request.cardFingerprint.count <= 128 else {
+            throw GuildError.invalid([.init(field: "cardFingerprint", description: "At most 128 characters.")])
+        }
         let now = clock.now()
         let paymentID = PaymentID(request.paymentID)
         let orderID = try await once(request, operation: "confirm_payment", user: user, now: now) { sql in
@@ -144,7 +151,7 @@ extension MembershipService {
             if request.fail {
                 try await self.failPayment(sql, payment: paymentID, order: orderID, reason: request.failureReason.isEmpty ? "declined" : String(request.failureReason.prefix(200)), now: now)
             } else {
-                try await self.paymentSucceeded(sql, payment: paymentID, order: orderID, now: now)
+                try await self.paymentSucceeded(sql, payment: paymentID, order: orderID, cardFingerprint: request.cardFingerprint, now: now)
             }
             return orderID.rawValue
         }
@@ -153,10 +160,12 @@ extension MembershipService {
 
     /// A provider says a pending payment succeeded: record it, then complete the order (or hold
     /// it, for a group buy). `reference` replaces the provider's reference when given (Stripe's
-    /// payment intent, which refunds need).
-    func paymentSucceeded(_ sql: any SQLDatabase, payment: PaymentID, order: OrderID, reference: String? = nil, now: Date) async throws {
+    /// payment intent, which refunds need). `cardFingerprint` is the provider's fingerprint of
+    /// the card ("" when unknown); the payment events carry it (referral's self-referral check).
+    func paymentSucceeded(_ sql: any SQLDatabase, payment: PaymentID, order: OrderID, reference: String? = nil, cardFingerprint: String = "", now: Date) async throws {
         try await sql.raw("""
-            UPDATE payments SET status = 'succeeded', completed_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: payment.rawValue)
+            UPDATE payments SET status = 'succeeded', completed_at_ms = \(bind: now.millisecondsSince1970), card_fingerprint = \(bind: String(cardFingerprint.prefix(128)))
+            WHERE id = \(bind: payment.rawValue)
             """).run()
         if let reference {
             try await sql.raw("UPDATE payments SET provider_reference = \(bind: reference) WHERE id = \(bind: payment.rawValue)").run()
@@ -252,9 +261,10 @@ extension MembershipService {
             subscription = SubscriptionID.make(at: now)
             let state = SubscriptionState.start(at: now, period: plan.period, trialDays: Int(quote.trialDays), gracePeriod: configuration.gracePeriod.timeInterval)
             try await sql.raw("""
-                INSERT INTO subscriptions (id, community_id, plan_id, user_id, status, was_trialing, started_at_ms, updated_at_ms)
+                INSERT INTO subscriptions (id, community_id, plan_id, user_id, status, was_trialing, started_trialing, started_at_ms, updated_at_ms)
                 VALUES (\(bind: subscription.rawValue), \(bind: community.rawValue), \(bind: planID.rawValue), \(bind: buyer.rawValue),
-                        \(bind: state.status.rawValue), \(bind: state.status == .trialing), \(bind: now.millisecondsSince1970), \(bind: now.millisecondsSince1970))
+                        \(bind: state.status.rawValue), \(bind: state.status == .trialing), \(bind: state.status == .trialing),
+                        \(bind: now.millisecondsSince1970), \(bind: now.millisecondsSince1970))
                 """).run()
             try await save(sql, subscription: subscription, state: state, now: now)
             try await emit(sql, Topic.subscriptionStarted, try await subscriptionEvent(sql, subscription), at: now)

@@ -102,7 +102,7 @@ extension MembershipService {
         try await sql.raw("""
             UPDATE orders SET status = \(bind: isFull ? "refunded" : "partially_refunded"), updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: orderID.rawValue)
             """).run()
-        try await emit(sql, Topic.paymentRefunded, try await paymentEvent(sql, order: orderID, amount: amount, full: isFull), at: now)
+        try await emit(sql, Topic.paymentRefunded, try await paymentEvent(sql, order: orderID, amount: amount, full: isFull, refund: refundID), at: now)
         if isFull, let subscription = try row.decode(column: "subscription_id", as: String?.self) {
             try await endSubscription(sql, SubscriptionID(subscription), now: now)
         }

@@ -23,7 +23,9 @@ extension MembershipService {
         let object = (event["data"] as? [String: Any])?["object"] as? [String: Any] ?? [:]
         let reference = object["client_reference_id"] as? String
         let isPaid = object["payment_status"] as? String == "paid"
-        let paymentIntent = object["payment_intent"] as? String
+        // The payment intent's id; Stripe sends the object instead when it was expanded.
+        let paymentIntent = object["payment_intent"] as? String ?? (object["payment_intent"] as? [String: Any])?["id"] as? String
+        let fingerprint = Self.cardFingerprint(in: object) ?? ""
         var result = MembershipStripeWebhookResult()
         result.eventID = eventID
         result.type = type
@@ -40,7 +42,7 @@ extension MembershipService {
             guard try row.decode(column: "status", as: String.self) == "pending" else { return "ignored" }
             if type == "checkout.session.completed" {
                 guard isPaid else { return "ignored" }
-                try await self.paymentSucceeded(sql, payment: payment, order: order, reference: paymentIntent, now: now)
+                try await self.paymentSucceeded(sql, payment: payment, order: order, reference: paymentIntent, cardFingerprint: fingerprint, now: now)
             } else {
                 try await self.failPayment(sql, payment: payment, order: order, reason: "checkout expired", now: now)
             }
@@ -48,5 +50,25 @@ extension MembershipService {
         }
         logger.info("stripe webhook", metadata: ["event": "\(eventID)", "type": "\(type)", "outcome": "\(result.outcome)"])
         return result
+    }
+
+    /// The card's fingerprint in a Stripe object, best effort: a charge's
+    /// `payment_method_details.card.fingerprint`, found on the object itself, on its
+    /// `latest_charge` or `charges.data`, or on its `payment_intent` when expanded. Nil when
+    /// none is there (a Checkout Session carries none unless expanded); never longer than 128.
+    static func cardFingerprint(in object: [String: Any], depth: Int = 0) -> String? {
+        if let details = object["payment_method_details"] as? [String: Any],
+           let fingerprint = (details["card"] as? [String: Any])?["fingerprint"] as? String, !fingerprint.isEmpty {
+            return String(fingerprint.prefix(128))
+        }
+        guard depth < 2 else { return nil }
+        var nested: [[String: Any]] = []
+        if let charge = object["latest_charge"] as? [String: Any] { nested.append(charge) }
+        if let charges = (object["charges"] as? [String: Any])?["data"] as? [[String: Any]] { nested.append(contentsOf: charges) }
+        if let intent = object["payment_intent"] as? [String: Any] { nested.append(intent) }
+        for candidate in nested {
+            if let fingerprint = cardFingerprint(in: candidate, depth: depth + 1) { return fingerprint }
+        }
+        return nil
     }
 }

@@ -59,11 +59,14 @@ public final class MembershipService: Sendable {
         try await Outbox.append(sql, topic: topic, payload: try message.serializedBytes(), at: now)
     }
 
-    /// A payment event for an order's payment.
-    func paymentEvent(_ sql: any SQLDatabase, order: OrderID, amount: Money, full: Bool = false) async throws -> MembershipPaymentEvent {
+    /// A payment event for an order's payment: `amount` is what moved (the payment, or one
+    /// refund of `refund`'s id); every event also carries the payment's whole amount and the
+    /// card's fingerprint, so that referral claws back pro rata, once per refund.
+    func paymentEvent(_ sql: any SQLDatabase, order: OrderID, amount: Money, full: Bool = false, refund: String? = nil) async throws -> MembershipPaymentEvent {
         var event = MembershipPaymentEvent()
         let row = try await sql.raw("""
-            SELECT o.community_id AS community_id, o.plan_id AS plan_id, o.user_id AS user_id, p.id AS payment_id, p.provider AS provider
+            SELECT o.community_id AS community_id, o.plan_id AS plan_id, o.user_id AS user_id, p.id AS payment_id, p.provider AS provider,
+                   p.amount_minor AS payment_amount, p.currency AS currency, p.card_fingerprint AS card_fingerprint
             FROM orders o JOIN payments p ON p.order_id = o.id AND p.status = 'succeeded' WHERE o.id = \(bind: order.rawValue)
             """).first()
         event.orderID = order.rawValue
@@ -72,8 +75,13 @@ public final class MembershipService: Sendable {
         event.planID = try row?.decode(column: "plan_id", as: String.self) ?? ""
         event.userID = try row?.decode(column: "user_id", as: String.self) ?? ""
         event.provider = try row?.decode(column: "provider", as: String.self) ?? ""
+        event.cardFingerprint = try row?.decode(column: "card_fingerprint", as: String.self) ?? ""
+        event.paymentAmount = MembershipMoney(Money(
+            minorUnits: try row?.decode(column: "payment_amount", as: Int64.self) ?? amount.minorUnits,
+            currency: Currency(rawValue: try row?.decode(column: "currency", as: String.self) ?? "") ?? amount.currency))
         event.amount = MembershipMoney(amount)
         event.full = full
+        event.refundID = refund ?? ""
         return event
     }
 

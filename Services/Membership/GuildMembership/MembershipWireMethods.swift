@@ -47,6 +47,11 @@ extension MembershipService {
             },
             WireMethod(MembershipAPI.checkLedger) { _, _ in try await self.checkLedger() },
             WireMethod(MembershipAPI.getEarnings) { request, context in try await self.earnings(request, user: try context.requireUser()) },
+            // Referral's: the caller is the wire peer (only referral's certificate is let through).
+            WireMethod(MembershipAPI.issueCoupon) { request, context in try await self.issueCoupon(request, caller: context.caller) },
+            WireMethod(MembershipAPI.postCommission) { request, context in try await self.postCommission(request, caller: context.caller) },
+            WireMethod(MembershipAPI.getLifecycleStats) { request, context in try await self.lifecycleStats(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.getMemberCounts) { request, context in try await self.memberCounts(request, user: try context.requireUser()) },
         ])
     }
 }

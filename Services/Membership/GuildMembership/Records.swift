@@ -154,6 +154,9 @@ struct CouponRecord: Sendable {
     let isFirstPurchaseOnly: Bool
     let redeemed: Int
     let createdAtMs: Int64
+    /// The one member who may redeem it ("" for anyone): a referral reward, a points redemption.
+    let issuedTo: String
+    let label: String
 
     init(row: any SQLRow) throws {
         id = try row.decode(column: "id", as: String.self)
@@ -170,6 +173,8 @@ struct CouponRecord: Sendable {
         isFirstPurchaseOnly = try row.decode(column: "first_purchase_only", as: Bool.self)
         redeemed = try row.decode(column: "redeemed", as: Int.self)
         createdAtMs = try row.decode(column: "created_at_ms", as: Int64.self)
+        issuedTo = try row.decode(column: "issued_to", as: String.self)
+        label = try row.decode(column: "label", as: String.self)
     }
 
     var message: MembershipCoupon {
@@ -188,6 +193,8 @@ struct CouponRecord: Sendable {
         message.firstPurchaseOnly = isFirstPurchaseOnly
         message.redeemed = Int32(redeemed)
         message.createdAtMs = createdAtMs
+        message.issuedTo = issuedTo
+        message.label = label
         return message
     }
 }

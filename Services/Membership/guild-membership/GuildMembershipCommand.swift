@@ -66,10 +66,12 @@ struct GuildMembershipCommand: AsyncParsableCommand {
                 successURL: publicURL + "/?payment=succeeded", cancelURL: publicURL + "/?payment=cancelled")))
         }
         let paymentProviders = providers
+        let clock = common.makeClock()
+        let schedulerInterval = common.schedulerInterval(default: settings.schedulerInterval)
         try await ServiceRunner.run(service: .membership, listen: listen, databaseURL: url, options: common) { database, logger in
-            let service = MembershipService(database: database, configuration: settings, providers: paymentProviders, logger: logger)
+            let service = MembershipService(database: database, configuration: settings, providers: paymentProviders, clock: clock, logger: logger)
             try await service.prepare()
-            let scheduler = PeriodicJob(name: "membership-scheduler", every: settings.schedulerInterval, logger: logger) {
+            let scheduler = PeriodicJob(name: "membership-scheduler", every: schedulerInterval, logger: logger) {
                 let changed = try await service.advanceSubscriptions()
                 if changed > 0 { logger.info("subscriptions moved on", metadata: ["count": "\(changed)"]) }
                 let closed = try await service.closeExpiredGroupBuys()

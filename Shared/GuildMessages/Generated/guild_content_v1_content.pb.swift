@@ -46,6 +46,10 @@ public nonisolated struct ContentAccess: Sendable {
   /// Courses: the first N lessons (in course order) are free to everyone (modes preview, members, plans).
   public var freeLessons: Int32 = 0
 
+  /// The lowest level (a rank of the community's level ladder in referral) whose members may
+  /// read the whole item; 0: no level needed. Applies on top of the mode.
+  public var minLevel: Int32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1776,13 +1780,90 @@ public nonisolated struct ContentCourseRatedEvent: Sendable {
   public init() {}
 }
 
+/// content.GrantItemAccess -> ItemGrant (called by referral for a points redemption): the user
+/// may read the whole item from now on. Idempotent by its key.
+public nonisolated struct ContentGrantItemAccessRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var itemID: String = String()
+
+  public var userID: String = String()
+
+  public var reason: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct ContentItemGrant: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var itemID: String = String()
+
+  public var userID: String = String()
+
+  public var communityID: String = String()
+
+  public var grantedAtMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// content.GetActivityStats -> ActivityStats (owners and co-owners, through the gateway):
+/// distinct members who interacted (posted, commented, reacted, completed a lesson, checked in,
+/// asked or answered, booked, RSVPed) in a window.
+public nonisolated struct ContentActivityStatsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var communityID: String = String()
+
+  /// The end of the 7- and 30-day windows (default now).
+  public var asOfMs: Int64 = 0
+
+  public var fromMs: Int64 = 0
+
+  public var toMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct ContentActivityStats: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var active7D: Int64 = 0
+
+  public var active30D: Int64 = 0
+
+  /// Distinct members active within [from_ms, to_ms).
+  public var activeInRange: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "guild.content.v1"
 
 nonisolated extension ContentAccess: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Access"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}mode\0\u{3}plan_ids\0\u{3}free_lessons\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}mode\0\u{3}plan_ids\0\u{3}free_lessons\0\u{3}min_level\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1793,6 +1874,7 @@ nonisolated extension ContentAccess: SwiftProtobuf.Message, SwiftProtobuf._Messa
       case 1: try { try decoder.decodeSingularStringField(value: &self.mode) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.planIds) }()
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.freeLessons) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.minLevel) }()
       default: break
       }
     }
@@ -1808,6 +1890,9 @@ nonisolated extension ContentAccess: SwiftProtobuf.Message, SwiftProtobuf._Messa
     if self.freeLessons != 0 {
       try visitor.visitSingularInt32Field(value: self.freeLessons, fieldNumber: 3)
     }
+    if self.minLevel != 0 {
+      try visitor.visitSingularInt32Field(value: self.minLevel, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1815,6 +1900,7 @@ nonisolated extension ContentAccess: SwiftProtobuf.Message, SwiftProtobuf._Messa
     if lhs.mode != rhs.mode {return false}
     if lhs.planIds != rhs.planIds {return false}
     if lhs.freeLessons != rhs.freeLessons {return false}
+    if lhs.minLevel != rhs.minLevel {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -5060,6 +5146,181 @@ nonisolated extension ContentCourseRatedEvent: SwiftProtobuf.Message, SwiftProto
     if lhs.communityID != rhs.communityID {return false}
     if lhs.userID != rhs.userID {return false}
     if lhs.stars != rhs.stars {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension ContentGrantItemAccessRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GrantItemAccessRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}item_id\0\u{3}user_id\0\u{1}reason\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.itemID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.userID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.itemID.isEmpty {
+      try visitor.visitSingularStringField(value: self.itemID, fieldNumber: 1)
+    }
+    if !self.userID.isEmpty {
+      try visitor.visitSingularStringField(value: self.userID, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: ContentGrantItemAccessRequest, rhs: ContentGrantItemAccessRequest) -> Bool {
+    if lhs.itemID != rhs.itemID {return false}
+    if lhs.userID != rhs.userID {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension ContentItemGrant: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ItemGrant"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}item_id\0\u{3}user_id\0\u{3}community_id\0\u{3}granted_at_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.itemID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.userID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.grantedAtMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.itemID.isEmpty {
+      try visitor.visitSingularStringField(value: self.itemID, fieldNumber: 1)
+    }
+    if !self.userID.isEmpty {
+      try visitor.visitSingularStringField(value: self.userID, fieldNumber: 2)
+    }
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 3)
+    }
+    if self.grantedAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.grantedAtMs, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: ContentItemGrant, rhs: ContentItemGrant) -> Bool {
+    if lhs.itemID != rhs.itemID {return false}
+    if lhs.userID != rhs.userID {return false}
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.grantedAtMs != rhs.grantedAtMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension ContentActivityStatsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ActivityStatsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{3}as_of_ms\0\u{3}from_ms\0\u{3}to_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.asOfMs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.fromMs) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.toMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
+    }
+    if self.asOfMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.asOfMs, fieldNumber: 2)
+    }
+    if self.fromMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.fromMs, fieldNumber: 3)
+    }
+    if self.toMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.toMs, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: ContentActivityStatsRequest, rhs: ContentActivityStatsRequest) -> Bool {
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.asOfMs != rhs.asOfMs {return false}
+    if lhs.fromMs != rhs.fromMs {return false}
+    if lhs.toMs != rhs.toMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension ContentActivityStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ActivityStats"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}active_7d\0\u{3}active_30d\0\u{3}active_in_range\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.active7D) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.active30D) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.activeInRange) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.active7D != 0 {
+      try visitor.visitSingularInt64Field(value: self.active7D, fieldNumber: 1)
+    }
+    if self.active30D != 0 {
+      try visitor.visitSingularInt64Field(value: self.active30D, fieldNumber: 2)
+    }
+    if self.activeInRange != 0 {
+      try visitor.visitSingularInt64Field(value: self.activeInRange, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: ContentActivityStats, rhs: ContentActivityStats) -> Bool {
+    if lhs.active7D != rhs.active7D {return false}
+    if lhs.active30D != rhs.active30D {return false}
+    if lhs.activeInRange != rhs.activeInRange {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -498,6 +498,11 @@ public nonisolated struct MembershipCoupon: Sendable {
 
   public var createdAtMs: Int64 = 0
 
+  /// Issued to one member (a referral reward, a points redemption): only they may redeem it.
+  public var issuedTo: String = String()
+
+  public var label: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -905,6 +910,9 @@ public nonisolated struct MembershipConfirmSandboxPaymentRequest: Sendable {
   public var failureReason: String = String()
 
   public var idempotencyKey: String = String()
+
+  /// The card's fingerprint as a provider reports it (the same card gives the same value).
+  public var cardFingerprint: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1617,11 +1625,28 @@ public nonisolated struct MembershipPaymentEvent: Sendable {
   /// For refunds: whether the order is now refunded in full.
   public var full: Bool = false
 
+  /// The card's fingerprint from the provider ("" when unknown).
+  public var cardFingerprint: String = String()
+
+  /// For refunds: the refund's id (each is told once).
+  public var refundID: String = String()
+
+  /// For refunds: the payment's whole amount, for pro rata clawback.
+  public var paymentAmount: MembershipMoney {
+    get {_paymentAmount ?? MembershipMoney()}
+    set {_paymentAmount = newValue}
+  }
+  /// Returns true if `paymentAmount` has been explicitly set.
+  public var hasPaymentAmount: Bool {self._paymentAmount != nil}
+  /// Clears the value of `paymentAmount`. Subsequent reads from it will return its default value.
+  public mutating func clearPaymentAmount() {self._paymentAmount = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _amount: MembershipMoney? = nil
+  fileprivate var _paymentAmount: MembershipMoney? = nil
 }
 
 /// membership.subscription.started and membership.subscription.ended.
@@ -1672,6 +1697,226 @@ public nonisolated struct MembershipStripeWebhookResult: Sendable {
 
   /// applied, ignored (a type this service does not act on), duplicate (seen before)
   public var outcome: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.IssueCoupon -> Coupon (called by referral): a single-use coupon for one member,
+/// with a generated code. Idempotent by its key: a retry returns the same coupon.
+public nonisolated struct MembershipIssueCouponRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var communityID: String = String()
+
+  public var userID: String = String()
+
+  /// percent or amount
+  public var kind: String = String()
+
+  public var percentOffBp: Int64 = 0
+
+  public var amountOffMinorUnits: Int64 = 0
+
+  /// Empty: every plan.
+  public var planIds: [String] = []
+
+  public var validDays: Int32 = 0
+
+  public var label: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.PostCommission -> CommissionPosting (called by referral): one movement of a
+/// referral commission in the ledger, at most once per idempotency key.
+///   accrue:     owner_payable -> referral_commission_pending  (a commission is earned)
+///   mature:     referral_commission_pending -> referral_commission_payable (refund window closed)
+///   claw_back:  referral_commission_pending or _payable (from_state) -> owner_payable
+public nonisolated struct MembershipPostCommissionRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var communityID: String = String()
+
+  public var commissionID: String = String()
+
+  public var movement: String = String()
+
+  public var amount: MembershipMoney {
+    get {_amount ?? MembershipMoney()}
+    set {_amount = newValue}
+  }
+  /// Returns true if `amount` has been explicitly set.
+  public var hasAmount: Bool {self._amount != nil}
+  /// Clears the value of `amount`. Subsequent reads from it will return its default value.
+  public mutating func clearAmount() {self._amount = nil}
+
+  /// For claw_back: pending or payable.
+  public var fromState: String = String()
+
+  public var referrerID: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _amount: MembershipMoney? = nil
+}
+
+public nonisolated struct MembershipCommissionPosting: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var transactionID: String = String()
+
+  public var commissionID: String = String()
+
+  public var movement: String = String()
+
+  public var amount: MembershipMoney {
+    get {_amount ?? MembershipMoney()}
+    set {_amount = newValue}
+  }
+  /// Returns true if `amount` has been explicitly set.
+  public var hasAmount: Bool {self._amount != nil}
+  /// Clears the value of `amount`. Subsequent reads from it will return its default value.
+  public mutating func clearAmount() {self._amount = nil}
+
+  public var postedAtMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _amount: MembershipMoney? = nil
+}
+
+/// membership.GetLifecycleStats -> LifecycleStats
+public nonisolated struct MembershipLifecycleStatsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var communityID: String = String()
+
+  public var fromMs: Int64 = 0
+
+  public var toMs: Int64 = 0
+
+  /// Cohorts: the months (of first subscription) to include, newest last (default 12).
+  public var cohortMonths: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct MembershipCohort: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 2026-05 (UTC)
+  public var month: String = String()
+
+  public var size: Int64 = 0
+
+  /// retained[k]: members of the cohort still live at the end of month m+k (k = 0 is the
+  /// cohort's own month), for the months that have begun by to_ms.
+  public var retained: [Int64] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct MembershipLifecycleStats: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Trials started in the range.
+  public var trials: Int64 = 0
+
+  /// Members whose first successful payment in the community fell in the range.
+  public var paidConversions: Int64 = 0
+
+  /// Of the trials started in the range, those that paid later.
+  public var trialToPaid: Int64 = 0
+
+  /// Live members at from_ms, and of them those still live at to_ms.
+  public var membersAtStart: Int64 = 0
+
+  public var retained: Int64 = 0
+
+  public var membersAtEnd: Int64 = 0
+
+  public var cohorts: [MembershipCohort] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// membership.GetMemberCounts -> MemberCounts: live members at the end of each of the last
+/// `periods` periods up to as_of_ms (default now).
+public nonisolated struct MembershipMemberCountsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var communityID: String = String()
+
+  /// month or week
+  public var period: String = String()
+
+  public var periods: Int32 = 0
+
+  public var asOfMs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct MembershipPeriodMembers: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var label: String = String()
+
+  public var startMs: Int64 = 0
+
+  public var endMs: Int64 = 0
+
+  public var members: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct MembershipMemberCounts: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var period: String = String()
+
+  public var points: [MembershipPeriodMembers] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2498,7 +2743,7 @@ nonisolated extension MembershipCreateOfferRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension MembershipCoupon: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Coupon"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{1}code\0\u{1}kind\0\u{3}percent_off_bp\0\u{3}amount_off_minor_units\0\u{3}starts_at_ms\0\u{3}ends_at_ms\0\u{3}max_redemptions\0\u{3}max_per_user\0\u{3}plan_ids\0\u{3}first_purchase_only\0\u{1}redeemed\0\u{3}created_at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{1}code\0\u{1}kind\0\u{3}percent_off_bp\0\u{3}amount_off_minor_units\0\u{3}starts_at_ms\0\u{3}ends_at_ms\0\u{3}max_redemptions\0\u{3}max_per_user\0\u{3}plan_ids\0\u{3}first_purchase_only\0\u{1}redeemed\0\u{3}created_at_ms\0\u{3}issued_to\0\u{1}label\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2520,6 +2765,8 @@ nonisolated extension MembershipCoupon: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 12: try { try decoder.decodeSingularBoolField(value: &self.firstPurchaseOnly) }()
       case 13: try { try decoder.decodeSingularInt32Field(value: &self.redeemed) }()
       case 14: try { try decoder.decodeSingularInt64Field(value: &self.createdAtMs) }()
+      case 15: try { try decoder.decodeSingularStringField(value: &self.issuedTo) }()
+      case 16: try { try decoder.decodeSingularStringField(value: &self.label) }()
       default: break
       }
     }
@@ -2568,6 +2815,12 @@ nonisolated extension MembershipCoupon: SwiftProtobuf.Message, SwiftProtobuf._Me
     if self.createdAtMs != 0 {
       try visitor.visitSingularInt64Field(value: self.createdAtMs, fieldNumber: 14)
     }
+    if !self.issuedTo.isEmpty {
+      try visitor.visitSingularStringField(value: self.issuedTo, fieldNumber: 15)
+    }
+    if !self.label.isEmpty {
+      try visitor.visitSingularStringField(value: self.label, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2586,6 +2839,8 @@ nonisolated extension MembershipCoupon: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.firstPurchaseOnly != rhs.firstPurchaseOnly {return false}
     if lhs.redeemed != rhs.redeemed {return false}
     if lhs.createdAtMs != rhs.createdAtMs {return false}
+    if lhs.issuedTo != rhs.issuedTo {return false}
+    if lhs.label != rhs.label {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3353,7 +3608,7 @@ nonisolated extension MembershipGetOrderRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension MembershipConfirmSandboxPaymentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConfirmSandboxPaymentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}payment_id\0\u{1}fail\0\u{3}failure_reason\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}payment_id\0\u{1}fail\0\u{3}failure_reason\0\u{3}idempotency_key\0\u{3}card_fingerprint\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3365,6 +3620,7 @@ nonisolated extension MembershipConfirmSandboxPaymentRequest: SwiftProtobuf.Mess
       case 2: try { try decoder.decodeSingularBoolField(value: &self.fail) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.failureReason) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.cardFingerprint) }()
       default: break
       }
     }
@@ -3383,6 +3639,9 @@ nonisolated extension MembershipConfirmSandboxPaymentRequest: SwiftProtobuf.Mess
     if !self.idempotencyKey.isEmpty {
       try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
     }
+    if !self.cardFingerprint.isEmpty {
+      try visitor.visitSingularStringField(value: self.cardFingerprint, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3391,6 +3650,7 @@ nonisolated extension MembershipConfirmSandboxPaymentRequest: SwiftProtobuf.Mess
     if lhs.fail != rhs.fail {return false}
     if lhs.failureReason != rhs.failureReason {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.cardFingerprint != rhs.cardFingerprint {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4729,7 +4989,7 @@ nonisolated extension MembershipChargeEvent: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension MembershipPaymentEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PaymentEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}payment_id\0\u{3}order_id\0\u{3}community_id\0\u{3}plan_id\0\u{3}user_id\0\u{1}amount\0\u{1}provider\0\u{1}full\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}payment_id\0\u{3}order_id\0\u{3}community_id\0\u{3}plan_id\0\u{3}user_id\0\u{1}amount\0\u{1}provider\0\u{1}full\0\u{3}card_fingerprint\0\u{3}refund_id\0\u{3}payment_amount\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4745,6 +5005,9 @@ nonisolated extension MembershipPaymentEvent: SwiftProtobuf.Message, SwiftProtob
       case 6: try { try decoder.decodeSingularMessageField(value: &self._amount) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.provider) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.full) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.cardFingerprint) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.refundID) }()
+      case 11: try { try decoder.decodeSingularMessageField(value: &self._paymentAmount) }()
       default: break
       }
     }
@@ -4779,6 +5042,15 @@ nonisolated extension MembershipPaymentEvent: SwiftProtobuf.Message, SwiftProtob
     if self.full != false {
       try visitor.visitSingularBoolField(value: self.full, fieldNumber: 8)
     }
+    if !self.cardFingerprint.isEmpty {
+      try visitor.visitSingularStringField(value: self.cardFingerprint, fieldNumber: 9)
+    }
+    if !self.refundID.isEmpty {
+      try visitor.visitSingularStringField(value: self.refundID, fieldNumber: 10)
+    }
+    try { if let v = self._paymentAmount {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4791,6 +5063,9 @@ nonisolated extension MembershipPaymentEvent: SwiftProtobuf.Message, SwiftProtob
     if lhs._amount != rhs._amount {return false}
     if lhs.provider != rhs.provider {return false}
     if lhs.full != rhs.full {return false}
+    if lhs.cardFingerprint != rhs.cardFingerprint {return false}
+    if lhs.refundID != rhs.refundID {return false}
+    if lhs._paymentAmount != rhs._paymentAmount {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4916,6 +5191,464 @@ nonisolated extension MembershipStripeWebhookResult: SwiftProtobuf.Message, Swif
     if lhs.eventID != rhs.eventID {return false}
     if lhs.type != rhs.type {return false}
     if lhs.outcome != rhs.outcome {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipIssueCouponRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IssueCouponRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{3}user_id\0\u{1}kind\0\u{3}percent_off_bp\0\u{3}amount_off_minor_units\0\u{3}plan_ids\0\u{3}valid_days\0\u{1}label\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.userID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.percentOffBp) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.amountOffMinorUnits) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.planIds) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.validDays) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.label) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
+    }
+    if !self.userID.isEmpty {
+      try visitor.visitSingularStringField(value: self.userID, fieldNumber: 2)
+    }
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 3)
+    }
+    if self.percentOffBp != 0 {
+      try visitor.visitSingularInt64Field(value: self.percentOffBp, fieldNumber: 4)
+    }
+    if self.amountOffMinorUnits != 0 {
+      try visitor.visitSingularInt64Field(value: self.amountOffMinorUnits, fieldNumber: 5)
+    }
+    if !self.planIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.planIds, fieldNumber: 6)
+    }
+    if self.validDays != 0 {
+      try visitor.visitSingularInt32Field(value: self.validDays, fieldNumber: 7)
+    }
+    if !self.label.isEmpty {
+      try visitor.visitSingularStringField(value: self.label, fieldNumber: 8)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipIssueCouponRequest, rhs: MembershipIssueCouponRequest) -> Bool {
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.userID != rhs.userID {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.percentOffBp != rhs.percentOffBp {return false}
+    if lhs.amountOffMinorUnits != rhs.amountOffMinorUnits {return false}
+    if lhs.planIds != rhs.planIds {return false}
+    if lhs.validDays != rhs.validDays {return false}
+    if lhs.label != rhs.label {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipPostCommissionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PostCommissionRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{3}commission_id\0\u{1}movement\0\u{1}amount\0\u{3}from_state\0\u{3}referrer_id\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.commissionID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.movement) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._amount) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.fromState) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.referrerID) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
+    }
+    if !self.commissionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.commissionID, fieldNumber: 2)
+    }
+    if !self.movement.isEmpty {
+      try visitor.visitSingularStringField(value: self.movement, fieldNumber: 3)
+    }
+    try { if let v = self._amount {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if !self.fromState.isEmpty {
+      try visitor.visitSingularStringField(value: self.fromState, fieldNumber: 5)
+    }
+    if !self.referrerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.referrerID, fieldNumber: 6)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipPostCommissionRequest, rhs: MembershipPostCommissionRequest) -> Bool {
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.commissionID != rhs.commissionID {return false}
+    if lhs.movement != rhs.movement {return false}
+    if lhs._amount != rhs._amount {return false}
+    if lhs.fromState != rhs.fromState {return false}
+    if lhs.referrerID != rhs.referrerID {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipCommissionPosting: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CommissionPosting"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transaction_id\0\u{3}commission_id\0\u{1}movement\0\u{1}amount\0\u{3}posted_at_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.transactionID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.commissionID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.movement) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._amount) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.postedAtMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.transactionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.transactionID, fieldNumber: 1)
+    }
+    if !self.commissionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.commissionID, fieldNumber: 2)
+    }
+    if !self.movement.isEmpty {
+      try visitor.visitSingularStringField(value: self.movement, fieldNumber: 3)
+    }
+    try { if let v = self._amount {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.postedAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.postedAtMs, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipCommissionPosting, rhs: MembershipCommissionPosting) -> Bool {
+    if lhs.transactionID != rhs.transactionID {return false}
+    if lhs.commissionID != rhs.commissionID {return false}
+    if lhs.movement != rhs.movement {return false}
+    if lhs._amount != rhs._amount {return false}
+    if lhs.postedAtMs != rhs.postedAtMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipLifecycleStatsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LifecycleStatsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{3}from_ms\0\u{3}to_ms\0\u{3}cohort_months\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.fromMs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.toMs) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.cohortMonths) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
+    }
+    if self.fromMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.fromMs, fieldNumber: 2)
+    }
+    if self.toMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.toMs, fieldNumber: 3)
+    }
+    if self.cohortMonths != 0 {
+      try visitor.visitSingularInt32Field(value: self.cohortMonths, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipLifecycleStatsRequest, rhs: MembershipLifecycleStatsRequest) -> Bool {
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.fromMs != rhs.fromMs {return false}
+    if lhs.toMs != rhs.toMs {return false}
+    if lhs.cohortMonths != rhs.cohortMonths {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipCohort: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Cohort"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}month\0\u{1}size\0\u{1}retained\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.month) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.size) }()
+      case 3: try { try decoder.decodeRepeatedInt64Field(value: &self.retained) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.month.isEmpty {
+      try visitor.visitSingularStringField(value: self.month, fieldNumber: 1)
+    }
+    if self.size != 0 {
+      try visitor.visitSingularInt64Field(value: self.size, fieldNumber: 2)
+    }
+    if !self.retained.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.retained, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipCohort, rhs: MembershipCohort) -> Bool {
+    if lhs.month != rhs.month {return false}
+    if lhs.size != rhs.size {return false}
+    if lhs.retained != rhs.retained {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipLifecycleStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LifecycleStats"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}trials\0\u{3}paid_conversions\0\u{3}trial_to_paid\0\u{3}members_at_start\0\u{1}retained\0\u{3}members_at_end\0\u{1}cohorts\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.trials) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.paidConversions) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.trialToPaid) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.membersAtStart) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.retained) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.membersAtEnd) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.cohorts) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.trials != 0 {
+      try visitor.visitSingularInt64Field(value: self.trials, fieldNumber: 1)
+    }
+    if self.paidConversions != 0 {
+      try visitor.visitSingularInt64Field(value: self.paidConversions, fieldNumber: 2)
+    }
+    if self.trialToPaid != 0 {
+      try visitor.visitSingularInt64Field(value: self.trialToPaid, fieldNumber: 3)
+    }
+    if self.membersAtStart != 0 {
+      try visitor.visitSingularInt64Field(value: self.membersAtStart, fieldNumber: 4)
+    }
+    if self.retained != 0 {
+      try visitor.visitSingularInt64Field(value: self.retained, fieldNumber: 5)
+    }
+    if self.membersAtEnd != 0 {
+      try visitor.visitSingularInt64Field(value: self.membersAtEnd, fieldNumber: 6)
+    }
+    if !self.cohorts.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.cohorts, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipLifecycleStats, rhs: MembershipLifecycleStats) -> Bool {
+    if lhs.trials != rhs.trials {return false}
+    if lhs.paidConversions != rhs.paidConversions {return false}
+    if lhs.trialToPaid != rhs.trialToPaid {return false}
+    if lhs.membersAtStart != rhs.membersAtStart {return false}
+    if lhs.retained != rhs.retained {return false}
+    if lhs.membersAtEnd != rhs.membersAtEnd {return false}
+    if lhs.cohorts != rhs.cohorts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipMemberCountsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MemberCountsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}period\0\u{1}periods\0\u{3}as_of_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.period) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.periods) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.asOfMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
+    }
+    if !self.period.isEmpty {
+      try visitor.visitSingularStringField(value: self.period, fieldNumber: 2)
+    }
+    if self.periods != 0 {
+      try visitor.visitSingularInt32Field(value: self.periods, fieldNumber: 3)
+    }
+    if self.asOfMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.asOfMs, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipMemberCountsRequest, rhs: MembershipMemberCountsRequest) -> Bool {
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.period != rhs.period {return false}
+    if lhs.periods != rhs.periods {return false}
+    if lhs.asOfMs != rhs.asOfMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipPeriodMembers: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PeriodMembers"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}label\0\u{3}start_ms\0\u{3}end_ms\0\u{1}members\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.label) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.startMs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.endMs) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.members) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.label.isEmpty {
+      try visitor.visitSingularStringField(value: self.label, fieldNumber: 1)
+    }
+    if self.startMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startMs, fieldNumber: 2)
+    }
+    if self.endMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.endMs, fieldNumber: 3)
+    }
+    if self.members != 0 {
+      try visitor.visitSingularInt64Field(value: self.members, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipPeriodMembers, rhs: MembershipPeriodMembers) -> Bool {
+    if lhs.label != rhs.label {return false}
+    if lhs.startMs != rhs.startMs {return false}
+    if lhs.endMs != rhs.endMs {return false}
+    if lhs.members != rhs.members {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipMemberCounts: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MemberCounts"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}period\0\u{1}points\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.period) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.points) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.period.isEmpty {
+      try visitor.visitSingularStringField(value: self.period, fieldNumber: 1)
+    }
+    if !self.points.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.points, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipMemberCounts, rhs: MembershipMemberCounts) -> Bool {
+    if lhs.period != rhs.period {return false}
+    if lhs.points != rhs.points {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -57,4 +57,10 @@ public enum ContentAPI {
     // Search and feed
     public static let search = MethodDescriptor<ContentSearchRequest, ContentSearchResults>("content.Search", idempotent: true, allowedCallers: frontDoor)
     public static let feed = MethodDescriptor<ContentFeedRequest, ContentFeed>("content.Feed", idempotent: true, allowedCallers: frontDoor)
+
+    // For other services
+    /// Called by referral for a points redemption. Idempotent by its key.
+    public static let grantItemAccess = MethodDescriptor<ContentGrantItemAccessRequest, ContentItemGrant>("content.GrantItemAccess", idempotent: true, allowedCallers: [.referral])
+    /// Active members, for the lifecycle funnel.
+    public static let getActivityStats = MethodDescriptor<ContentActivityStatsRequest, ContentActivityStats>("content.GetActivityStats", idempotent: true, allowedCallers: frontDoor)
 }

@@ -90,6 +90,19 @@ public enum MembershipAPI {
         "membership.CheckLedger", idempotent: true, allowedCallers: [.cli, .gateway])
     public static let getEarnings = MethodDescriptor<MembershipGetEarningsRequest, MembershipEarningsStatement>(
         "membership.GetEarnings", idempotent: true, allowedCallers: frontDoor)
+
+    /// A single-use coupon for one member (a referral reward, a points redemption). Idempotent by its key.
+    public static let issueCoupon = MethodDescriptor<MembershipIssueCouponRequest, MembershipCoupon>(
+        "membership.IssueCoupon", idempotent: true, allowedCallers: [.referral])
+    /// One movement of a referral commission in the ledger. Idempotent by its key.
+    public static let postCommission = MethodDescriptor<MembershipPostCommissionRequest, MembershipCommissionPosting>(
+        "membership.PostCommission", idempotent: true, allowedCallers: [.referral])
+    /// Trials, conversions, retention and cohorts for the lifecycle funnel.
+    public static let getLifecycleStats = MethodDescriptor<MembershipLifecycleStatsRequest, MembershipLifecycleStats>(
+        "membership.GetLifecycleStats", idempotent: true, allowedCallers: frontDoor)
+    /// Live members per period, for the growth forecast.
+    public static let getMemberCounts = MethodDescriptor<MembershipMemberCountsRequest, MembershipMemberCounts>(
+        "membership.GetMemberCounts", idempotent: true, allowedCallers: frontDoor)
 }
 
 /// The method every consumer of events serves.

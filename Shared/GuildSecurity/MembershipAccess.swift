@@ -4,7 +4,7 @@ import GuildMessages
 import GuildWire
 import Synchronization
 
-/// What content knows of a caller in one community: their role and the plans they hold,
+/// What a service (content, referral) knows of a caller in one community: their role and the plans they hold,
 /// asked of `guild-membership` over the wire and kept briefly. Membership's events about a user
 /// and community (a subscription started or ended, a payment refunded) drop that entry at once,
 /// so a member who just paid reads the course on their next request.
@@ -25,7 +25,7 @@ public final class MembershipAccess: Sendable {
     }
 
     /// Membership's client, for calls beyond access (charges).
-    let client: WireClient
+    public let client: WireClient
     private let ttl: Duration
     private let capacity: Int
     private let entries = Mutex<[String: Entry]>([:])
