@@ -7,38 +7,70 @@ import NIOSSL
 import NIOTLS
 import Synchronization
 
-/// What callers write into a client connection's pipeline.
-enum ClientCommand: Sendable {
-    /// Open a call; the handler assigns the stream id and completes `promise` with the outcome.
-    case call(OutboundCall)
-    /// Give up on the call with this id: fail it locally and tell the server.
-    case cancel(callID: UInt64, error: GuildError)
-}
-
-/// One call waiting to be written.
-struct OutboundCall: Sendable {
+/// One call on its way to the server.
+///
+/// A class, so that its payload can be taken out by the connection handler as the only owner of
+/// the buffer: the REQUEST's header and the frame prefix are then written into the room in front
+/// of the payload without a copy. Made by the caller, who sets the continuation, and handed to
+/// the event loop, after which only the loop touches it (but for the cancelled flag).
+final class OutboundCall: @unchecked Sendable {
     let callID: UInt64
     /// The method, metadata and timeout (set when written).
     let request: WireRequest
-    /// The method's request message, serialized.
-    let payload: Data
+    /// The method's request message, serialized; nil once taken.
+    private var payload: WirePayload?
     let timeout: Duration
-    let promise: EventLoopPromise<Data>
+    /// Resumed once with the RESPONSE's payload (a slice of the frame) or the call's error; nil
+    /// once handed to the connection's table of pending calls.
+    private var continuation: UnsafeContinuation<ByteBuffer, any Error>?
+    private let cancelled = Atomic<Bool>(false)
+
+    init(callID: UInt64, request: WireRequest, payload: consuming WirePayload, timeout: Duration) {
+        self.callID = callID
+        self.request = request
+        self.payload = payload
+        self.timeout = timeout
+    }
+
+    /// Set by the caller before the call is handed to the event loop.
+    func setContinuation(_ continuation: UnsafeContinuation<ByteBuffer, any Error>) {
+        self.continuation = continuation
+    }
+
+    /// The payload, once: the caller gets the only reference to its buffer.
+    func takePayload() -> WirePayload {
+        defer { payload = nil }
+        return payload ?? WirePayload(bytes: ByteBuffer())
+    }
+
+    /// The continuation, once.
+    func takeContinuation() -> UnsafeContinuation<ByteBuffer, any Error>? {
+        defer { continuation = nil }
+        return continuation
+    }
+
+    /// The caller gave up (its task was cancelled), maybe before the call was written.
+    func markCancelled() { cancelled.store(true, ordering: .releasing) }
+
+    var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
 }
 
 /// The client side of one connection: sends HELLO, checks the server's identity, assigns stream
 /// ids, matches RESPONSE and ERROR frames to callers by stream id, enforces each call's deadline
 /// (failing it and sending CANCEL), and fails every pending call when the connection ends.
-final class ClientConnectionHandler: ChannelDuplexHandler {
+final class ClientConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = Frame
-    typealias OutboundIn = ClientCommand
     typealias OutboundOut = Frame
 
+    /// A call written and not yet answered. Its continuation is resumed exactly once: each path
+    /// that resumes it removes it from ``pending`` first.
     private struct Pending {
         let streamID: UInt32
-        let promise: EventLoopPromise<Data>
+        let continuation: UnsafeContinuation<ByteBuffer, any Error>
         let method: String
         let deadline: NIODeadline
+
+        func fail(_ error: any Error) { continuation.resume(throwing: error) }
     }
 
     /// Fires at the earliest deadline of the pending calls.
@@ -76,6 +108,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private let flush = CoalescedFlush()
     private var pendingByStream: [UInt32: UInt64] = [:]
     private var pending: [UInt64: Pending] = [:]
+    private var context: ChannelHandlerContext?
 
     init(
         expectedPeer: ServiceName, maxFrameSize: Int, handshakePromise: EventLoopPromise<WireHelloAck>, status: ConnectionStatus,
@@ -95,6 +128,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     /// True while new calls may be sent on this connection.
     var acceptsCalls: Bool { isOpen && !status.isGoingAway }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         lastReadAt = context.eventLoop.now
@@ -133,48 +174,52 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
-        case .call(let call):
-            guard acceptsCalls else {
-                call.promise.fail(GuildError(.unavailable, "The connection to \(expectedPeer) is closing.", retryAfterSeconds: 1, reason: "connection_closing"))
-                promise?.succeed()
-                return
-            }
-            let streamID = nextStreamID
-            nextStreamID &+= 1
-            if nextStreamID == 0 {
-                // Stream ids are spent: this is the connection's last call; new calls go to a new one.
-                status.markGoingAway()
-            }
-            var request = call.request
-            request.timeoutMs = UInt64(max(1, call.timeout.wholeMilliseconds))
-            var frame: Frame
-            do {
-                frame = try WireEnvelope.requestFrame(streamID: streamID, header: request, payload: call.payload)
-                if isCompressing, let threshold = compressionThreshold {
-                    frame = FrameCompression.compressIfWorthwhile(frame, threshold: threshold)
-                }
-            } catch {
-                call.promise.fail(GuildError(.internal, "The request could not be encoded."))
-                promise?.succeed()
-                return
-            }
-            guard frame.body.readableBytes + Frame.headerSize <= peerMaxFrameSize else {
-                call.promise.fail(GuildError(.invalidArgument, "The request is larger than the server's maximum frame size (\(peerMaxFrameSize) bytes)."))
-                promise?.succeed()
-                return
-            }
-            let deadline = context.eventLoop.now + TimeAmount(call.timeout)
-            pending[call.callID] = Pending(streamID: streamID, promise: call.promise, method: call.request.method, deadline: deadline)
-            armDeadlineTimer(at: deadline, context: context)
-            pendingByStream[streamID] = call.callID
-            context.write(wrapOutboundOut(frame), promise: promise)
-            flush.request(context: context)
-        case .cancel(let callID, let error):
-            cancel(callID: callID, error: error, context: context)
-            promise?.succeed()
+    /// Writes a call (on the event loop), or fails it when it cannot be sent. The caller waits
+    /// on the call's continuation, which this handler resumes with the outcome.
+    func send(_ call: OutboundCall) {
+        guard let continuation = call.takeContinuation() else { return }
+        guard let context, acceptsCalls else {
+            continuation.resume(throwing: GuildError(.unavailable, "The connection to \(expectedPeer) is closing.", retryAfterSeconds: 1, reason: "connection_closing"))
+            return
         }
+        guard !call.isCancelled else {
+            continuation.resume(throwing: GuildError(.cancelled, "The call was cancelled."))
+            return
+        }
+        let streamID = nextStreamID
+        nextStreamID &+= 1
+        if nextStreamID == 0 {
+            // Stream ids are spent: this is the connection's last call; new calls go to a new one.
+            status.markGoingAway()
+        }
+        var request = call.request
+        request.timeoutMs = UInt64(max(1, call.timeout.wholeMilliseconds))
+        var frame: Frame
+        do {
+            frame = try WireEnvelope.requestFrame(streamID: streamID, header: request, payload: call.takePayload())
+            if isCompressing, let threshold = compressionThreshold {
+                frame = FrameCompression.compressIfWorthwhile(frame, threshold: threshold)
+            }
+        } catch {
+            continuation.resume(throwing: GuildError(.internal, "The request could not be encoded."))
+            return
+        }
+        guard frame.body.readableBytes + Frame.headerSize <= peerMaxFrameSize else {
+            continuation.resume(throwing: GuildError(.invalidArgument, "The request is larger than the server's maximum frame size (\(peerMaxFrameSize) bytes)."))
+            return
+        }
+        let deadline = context.eventLoop.now + TimeAmount(call.timeout)
+        pending[call.callID] = Pending(streamID: streamID, continuation: continuation, method: call.request.method, deadline: deadline)
+        armDeadlineTimer(at: deadline, context: context)
+        pendingByStream[streamID] = call.callID
+        context.write(wrapOutboundOut(frame), promise: nil)
+        flush.request(context: context)
+    }
+
+    /// The caller gave up on a call (its task was cancelled): fails it and tells the server.
+    func cancel(callID: UInt64) {
+        guard let context else { return }
+        cancel(callID: callID, error: GuildError(.cancelled, "The call was cancelled."), context: context)
     }
 
     private func armDeadlineTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
@@ -201,7 +246,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private func cancel(callID: UInt64, error: GuildError, context: ChannelHandlerContext) {
         guard let call = pending.removeValue(forKey: callID) else { return }
         pendingByStream[call.streamID] = nil
-        call.promise.fail(error)
+        call.fail(error)
         if context.channel.isActive {
             context.writeAndFlush(wrapOutboundOut(Frame(type: .cancel, streamID: call.streamID)), promise: nil)
         }
@@ -239,7 +284,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                     frame.body = try FrameCompression.decompress(frame.body, limit: maxDecompressedSize)
                 } catch let error as GuildError {
                     // A bomb or garbage: this call fails, the connection goes on.
-                    takePending(streamID: frame.streamID)?.promise.fail(error)
+                    takePending(streamID: frame.streamID)?.fail(error)
                     return
                 }
             }
@@ -259,9 +304,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             case .response:
                 guard let call = takePending(streamID: frame.streamID) else { return }
                 do {
-                    call.promise.succeed(try WireEnvelope.decodeResponse(frame.body))
+                    call.continuation.resume(returning: try WireEnvelope.decodeResponse(frame.body))
                 } catch {
-                    call.promise.fail(GuildError(.protocolViolation, "\(expectedPeer) sent a malformed RESPONSE.", reason: "malformed_body"))
+                    call.fail(GuildError(.protocolViolation, "\(expectedPeer) sent a malformed RESPONSE.", reason: "malformed_body"))
                     throw error
                 }
             case .error where frame.streamID == 0:
@@ -274,9 +319,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 guard let call = takePending(streamID: frame.streamID) else { return }
                 do {
                     let status: WireStatus = try frame.decodeBody()
-                    call.promise.fail(GuildError(status))
+                    call.fail(GuildError(status))
                 } catch {
-                    call.promise.fail(GuildError(.protocolViolation, "\(expectedPeer) sent a malformed ERROR.", reason: "malformed_body"))
+                    call.fail(GuildError(.protocolViolation, "\(expectedPeer) sent a malformed ERROR.", reason: "malformed_body"))
                     throw error
                 }
             case .ping:
@@ -333,7 +378,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         pending.removeAll()
         pendingByStream.removeAll()
         for call in calls {
-            call.promise.fail(error)
+            call.fail(error)
         }
     }
 }

@@ -52,7 +52,8 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// Every type version 1 defines.
     public static let known: Set<FrameType> = [.hello, .helloAck, .request, .response, .error, .cancel, .ping, .pong, .goAway]
 
-    public var isKnown: Bool { Self.known.contains(self) }
+    /// Version 1 numbers its types 0x01 to 0x09 (`known`), so this is a range check.
+    public var isKnown: Bool { (FrameType.hello.rawValue...FrameType.goAway.rawValue).contains(rawValue) }
 
     public var description: String {
         switch self {

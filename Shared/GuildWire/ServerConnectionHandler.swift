@@ -45,13 +45,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var executor: EventLoopTaskExecutor?
     /// Answers of calls finishing in one turn of the event loop are flushed together.
     private let flush = CoalescedFlush()
+    /// Between a read and its read-complete: answers made meanwhile are flushed at the
+    /// read-complete (with no job for the loop), the others by ``flush``.
+    private var isReading = false
+    private var flushesAtReadComplete = false
 
     /// One call between its REQUEST and its answer.
     private struct RunningCall {
         /// When it started, for the latency metric.
         let startedAt: ContinuousClock.Instant
-        /// The registered method it runs (nil until known: unknown methods are metered as such).
-        var method: String?
+        /// The metrics of the method it runs (those of unknown methods until it is known).
+        var metrics: WireServerMetrics.Method
         /// The handler's task, once started.
         var task: Task<Void, Never>?
         /// When the caller stops waiting (set once the handler runs).
@@ -168,6 +172,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        isReading = true
         lastReadAt = context.eventLoop.now
         if case .closed = state.state { return }
         let action: ServerConnectionState.Action
@@ -221,70 +226,73 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func startCall(frame: Frame, streamID: UInt32, context: ChannelHandlerContext) {
-        calls[streamID] = RunningCall(startedAt: .now)
+        var call = RunningCall(startedAt: .now, metrics: metrics.unknown)
         var frame = frame
         if frame.flags.contains(.compressed) {
             do {
                 frame.body = try FrameCompression.decompress(frame.body, limit: configuration.maxDecompressedSize)
             } catch let error as GuildError {
-                finish(streamID: streamID, with: .failure(error))
+                refuse(streamID: streamID, call, error)
                 return
             } catch {
-                finish(streamID: streamID, with: .failure(GuildError(.invalidArgument, "The compressed body is invalid.")))
+                refuse(streamID: streamID, call, GuildError(.invalidArgument, "The compressed body is invalid."))
                 return
             }
         }
         let request: WireRequest
-        let payload: Data
+        let payload: ByteBuffer
         do {
             (request, payload) = try WireEnvelope.decodeRequest(frame.body)
         } catch {
-            finish(streamID: streamID, with: .failure(GuildError(.invalidArgument, "The REQUEST body is not a valid request.")))
+            refuse(streamID: streamID, call, GuildError(.invalidArgument, "The REQUEST body is not a valid request."))
             return
         }
         if let problem = metadataProblem(request.metadata) {
-            finish(streamID: streamID, with: .failure(GuildError(.invalidArgument, problem, reason: "metadata_too_large")))
+            refuse(streamID: streamID, call, GuildError(.invalidArgument, problem, reason: "metadata_too_large"))
             return
         }
         guard let caller = identity else {
-            finish(streamID: streamID, with: .failure(GuildError(.unauthenticated, "The peer's identity is unknown.")))
+            refuse(streamID: streamID, call, GuildError(.unauthenticated, "The peer's identity is unknown."))
             return
         }
         guard let method = router.method(named: request.method) else {
-            finish(streamID: streamID, with: .failure(GuildError(.unimplemented, "\(serviceName) has no method \(request.method.prefix(128)).")))
+            refuse(streamID: streamID, call, GuildError(.unimplemented, "\(serviceName) has no method \(request.method.prefix(128))."))
             return
         }
-        calls[streamID]?.method = method.name
+        call.metrics = metrics.method(method)
         guard method.allowedCallers.contains(caller) else {
-            finish(streamID: streamID, with: .failure(GuildError(.permissionDenied, "\(caller) may not call \(request.method.prefix(128)).")))
+            refuse(streamID: streamID, call, GuildError(.permissionDenied, "\(caller) may not call \(request.method.prefix(128))."))
             return
         }
         guard load.tryAcquire() else {
-            finish(streamID: streamID, with: .failure(GuildError(
+            refuse(streamID: streamID, call, GuildError(
                 .resourceExhausted, "\(serviceName) is at its limit of \(load.limit) calls in flight; try again shortly.",
-                retryAfterSeconds: 1, reason: "server_overloaded")))
+                retryAfterSeconds: 1, reason: "server_overloaded"))
             return
         }
         var timeout = configuration.defaultCallTimeout
         if request.timeoutMs > 0 {
             timeout = min(.milliseconds(Int64(clamping: request.timeoutMs)), configuration.maxCallTimeout)
         }
-        let deadline = ContinuousClock.now + timeout
+        let deadline = call.startedAt + timeout
         let callContext = CallContext(caller: caller, method: request.method, metadata: request.metadata, deadline: deadline, logger: logger)
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         // The deadline is watched on the loop: when it passes first, the caller is answered at
         // once and the handler's task cancelled.
         let loopDeadline = eventLoop.now + TimeAmount(timeout)
-        calls[streamID]?.deadline = loopDeadline
+        call.deadline = loopDeadline
+        calls[streamID] = call
         deadlineTimer.arm(at: loopDeadline, on: eventLoop, handler: DeadlineCallback(handler: loopBound))
         let body: @Sendable () async -> Void = {
-            let result: Result<Data, GuildError>
+            // The answer's buffer is moved, never copied, on its way to the frame: with a single
+            // owner, the frame's prefix is written into the room in front of it in place.
+            let result: Result<WirePayload, GuildError>
             do {
                 let bytes = try await RequestDeadline.$current.withValue(deadline) {
                     try await method.invoke(payload, callContext)
                 }
-                result = .success(bytes)
+                result = .success(consume bytes)
             } catch let error as GuildError {
                 result = .failure(error)
             } catch is CancellationError {
@@ -294,7 +302,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 result = .failure(GuildError(.internal, "Internal error."))
             }
             if eventLoop.inEventLoop {
-                loopBound.value.callReturned(streamID: streamID, with: result)
+                loopBound.value.callReturned(streamID: streamID, with: consume result)
             } else {
                 eventLoop.execute { loopBound.value.callReturned(streamID: streamID, with: result) }
             }
@@ -307,10 +315,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         calls[streamID]?.task = task
     }
 
+    /// Answers a call that never reached its handler.
+    private func refuse(streamID: UInt32, _ call: RunningCall, _ error: GuildError) {
+        answer(streamID: streamID, call, with: .failure(error), batched: false)
+    }
+
     /// The handler's task ended (answered, failed, or gave up after cancellation).
-    private func callReturned(streamID: UInt32, with result: Result<Data, GuildError>) {
+    private func callReturned(streamID: UInt32, with result: consuming Result<WirePayload, GuildError>) {
         load.release()
-        finish(streamID: streamID, with: result, batched: true)
+        finish(streamID: streamID, with: consume result, batched: true)
     }
 
     /// Fires at the earliest deadline.
@@ -364,15 +377,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Answers a call, once: a call already answered (at its deadline) or given up is ignored.
     /// A `batched` answer (from a handler's task) is flushed together with others finishing in
     /// the same turn of the event loop; the rest are flushed at once.
-    private func finish(streamID: UInt32, with result: Result<Data, GuildError>, batched: Bool = false) {
+    private func finish(streamID: UInt32, with result: consuming Result<WirePayload, GuildError>, batched: Bool = false) {
         guard let call = calls.removeValue(forKey: streamID) else { return }
+        answer(streamID: streamID, call, with: consume result, batched: batched)
+    }
+
+    private func answer(streamID: UInt32, _ call: RunningCall, with result: consuming Result<WirePayload, GuildError>, batched: Bool) {
         let code: GuildError.Code? = if case .failure(let error) = result { error.code } else { nil }
-        metrics.record(method: call.method, code: code, duration: .now - call.startedAt)
+        call.metrics.record(code: code, duration: .now - call.startedAt)
         let shouldClose = state.callFinished(streamID: streamID)
         guard let context else { return }
-        switch result {
+        switch consume result {
         case .success(let bytes):
-            var frame = WireEnvelope.responseFrame(streamID: streamID, payload: bytes)
+            var frame = WireEnvelope.responseFrame(streamID: streamID, payload: consume bytes)
             if isCompressing, let threshold = configuration.compressionThreshold {
                 frame = FrameCompression.compressIfWorthwhile(frame, threshold: threshold)
             }
@@ -402,11 +419,25 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
 
-    /// Writes an answer, to be flushed with the others of this turn of the event loop.
+    /// Writes an answer, to be flushed with the others of this turn of the event loop: at the
+    /// read-complete when made inside a read, otherwise once the loop has run what is queued.
     private func sendSoon(_ frame: Frame?, context: ChannelHandlerContext) {
         guard let frame else { return }
         context.write(wrapOutboundOut(frame), promise: nil)
-        flush.request(context: context)
+        if isReading {
+            flushesAtReadComplete = true
+        } else {
+            flush.request(context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        isReading = false
+        if flushesAtReadComplete {
+            flushesAtReadComplete = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

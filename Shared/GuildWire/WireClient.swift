@@ -99,16 +99,23 @@ public final class WireClient: Sendable {
         var deadline = ContinuousClock.now + (timeout ?? configuration.defaultTimeout)
         // Inside a handler, never wait past the deadline of the request being served.
         if let inherited = RequestDeadline.current { deadline = min(deadline, inherited) }
-        let payload: Data = try request.serializedBytes()
-        let bytes = try await send(method: method.name, isIdempotent: method.isIdempotent, payload: payload, metadata: metadata, deadline: deadline)
+        let bytes = try await send(method: method.name, isIdempotent: method.isIdempotent, metadata: metadata, deadline: deadline) {
+            try request.serializedBytes()
+        }
         do {
-            return try Response(serializedBytes: bytes)
+            return try Response(payload: bytes)
         } catch {
             throw GuildError(.internal, "\(service) answered \(method.name) with a malformed \(Response.protoMessageName).")
         }
     }
 
-    private func send(method: String, isIdempotent: Bool, payload: Data, metadata: [String: String], deadline: ContinuousClock.Instant) async throws -> Data {
+    /// Sends a call, retrying as the policy allows. `encode` serializes the request for each
+    /// attempt: each gets a buffer of its own, which the connection writes the frame around in
+    /// place (retries are rare; a copy per call is not).
+    private func send(
+        method: String, isIdempotent: Bool, metadata: [String: String], deadline: ContinuousClock.Instant,
+        encode: () throws -> WirePayload
+    ) async throws -> ByteBuffer {
         pool.withLock { $0.budget.deposit() }
         var tried: [Int] = []  // endpoints that failed this call; empty (no allocation) on the usual path
         var attempt = 0
@@ -134,7 +141,7 @@ public final class WireClient: Sendable {
                 let connection = if let open { open } else { try await connect(index, deadline: deadline) }
                 let remaining = deadline - ContinuousClock.now
                 guard remaining > .zero else { throw GuildError(.deadlineExceeded, "\(method) did not answer within its deadline.") }
-                let bytes = try await connection.call(method: method, payload: payload, metadata: metadata, timeout: remaining)
+                let bytes = try await connection.call(method: method, payload: try encode(), metadata: metadata, timeout: remaining)
                 pool.withLock { pool in
                     pool.endpoints[index].outstanding -= 1
                     pool.endpoints[index].health.recordSuccess()

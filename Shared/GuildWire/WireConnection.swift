@@ -13,12 +13,16 @@ public final class WireConnection: Sendable {
     public let service: ServiceName
     public let endpoint: WireEndpoint
     let channel: any Channel
+    /// The connection's handler, which calls are handed to on the event loop (straight, not
+    /// through the pipeline: no boxing, no future per write).
+    private let handler: NIOLoopBound<ClientConnectionHandler>
     private let callIDs = Atomic<UInt64>(0)
 
     private let status: ConnectionStatus
 
-    private init(service: ServiceName, endpoint: WireEndpoint, channel: any Channel, status: ConnectionStatus) {
+    private init(service: ServiceName, endpoint: WireEndpoint, channel: any Channel, handler: NIOLoopBound<ClientConnectionHandler>, status: ConnectionStatus) {
         self.status = status
+        self.handler = handler
         self.service = service
         self.endpoint = endpoint
         self.channel = channel
@@ -68,16 +72,20 @@ public final class WireConnection: Sendable {
         let timer = eventLoop.scheduleTask(in: TimeAmount(max(.zero, deadline - ContinuousClock.now))) {
             handshake.fail(GuildError(.unavailable, "\(service) at \(endpoint) did not complete the handshake in time.", retryAfterSeconds: 1, reason: "handshake_timeout"))
         }
+        let handler: NIOLoopBound<ClientConnectionHandler>
         do {
             _ = try await handshake.futureResult.get()
             timer.cancel()
+            handler = try await eventLoop.submit {
+                NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self), eventLoop: eventLoop)
+            }.get()
         } catch {
             timer.cancel()
             channel.close(promise: nil)
             if let guildError = error as? GuildError, guildError.code == .unavailable { throw guildError }
             throw GuildError(.unavailable, "\(service) at \(endpoint) refused the connection (\(error)).", retryAfterSeconds: 1, reason: "handshake_failed")
         }
-        return WireConnection(service: service, endpoint: endpoint, channel: channel, status: status)
+        return WireConnection(service: service, endpoint: endpoint, channel: channel, handler: handler, status: status)
     }
 
     /// True while the connection is up.
@@ -87,32 +95,24 @@ public final class WireConnection: Sendable {
     public var acceptsCalls: Bool { channel.isActive && !status.isGoingAway }
 
     /// Sends one call and waits for its outcome, at most `timeout`.
+    /// - Returns: The RESPONSE's payload, a slice of the frame.
     /// - Throws: ``GuildError`` from the server, `deadlineExceeded`, `cancelled`, or `unavailable`.
-    public func call(method: String, payload: Data, metadata: [String: String], timeout: Duration) async throws -> Data {
-        let callID = callIDs.add(1, ordering: .relaxed).newValue
-        let promise = channel.eventLoop.makePromise(of: Data.self)
+    func call(method: String, payload: consuming WirePayload, metadata: [String: String], timeout: Duration) async throws -> ByteBuffer {
         var request = WireRequest()
         request.method = method
         request.metadata = metadata
-        let channel = self.channel
-        let command = ClientCommand.call(OutboundCall(callID: callID, request: request, payload: payload, timeout: timeout, promise: promise))
+        let call = OutboundCall(callID: callIDs.add(1, ordering: .relaxed).newValue, request: request, payload: payload, timeout: timeout)
+        let (eventLoop, handler) = (channel.eventLoop, self.handler)
         return try await withTaskCancellationHandler {
-            // The promise completes exactly once, so the continuation is resumed exactly once.
             try await withUnsafeThrowingContinuation { continuation in
-                // One trip to the event loop: write the call and wait for its answer. (Writing,
-                // watching the write and waiting apart would each hop to the loop.)
-                channel.eventLoop.executeOrRun {
-                    promise.futureResult.whenComplete { continuation.resume(with: $0) }
-                    // The connection handler flushes; calls written together leave together.
-                    channel.write(command).whenFailure { error in
-                        promise.fail(GuildError(.unavailable, "The call could not be sent (\(error)).", retryAfterSeconds: 1, reason: "connection_closed"))
-                    }
-                }
+                call.setContinuation(continuation)
+                // One trip to the event loop: the handler writes the call (its flush is shared
+                // with the calls written in the same turn) and later resumes the continuation.
+                eventLoop.executeOrRun { handler.value.send(call) }
             }
         } onCancel: {
-            channel.writeAndFlush(ClientCommand.cancel(callID: callID, error: GuildError(.cancelled, "The call was cancelled."))).whenFailure { _ in
-                promise.fail(GuildError(.cancelled, "The call was cancelled."))
-            }
+            call.markCancelled()
+            eventLoop.executeOrRun { handler.value.cancel(callID: call.callID) }
         }
     }
 

@@ -10,63 +10,89 @@ import SwiftProtobuf
 /// On the wire they are the protobuf messages `Request` and `Response` of docs/protocol.md,
 /// byte for byte as SwiftProtobuf writes them: fields in number order, and the payload (field 4
 /// of `Request`, field 1 of `Response`, both `bytes`) omitted when empty. Because the payload is
-/// the last field written, it can be appended straight from the method's serialized message, and
-/// read as a slice of the frame. A body laid out any other (valid) way is decoded by SwiftProtobuf.
+/// the last field written, the fields before it and the frame prefix are written into the room
+/// in front of the method's serialized message (a ``WirePayload``), so the message's bytes are
+/// never copied; and it is read as a slice of the frame, which the method's message is decoded
+/// from in place. A body laid out any other (valid) way is decoded by SwiftProtobuf.
 enum WireEnvelope {
     /// Tag of `Request.payload`: field 4, length-delimited.
     static let requestPayloadTag: UInt64 = 4 << 3 | 2
     /// Tag of `Response.payload`: field 1, length-delimited.
     static let responsePayloadTag: UInt64 = 1 << 3 | 2
 
-    /// A REQUEST frame: `header` (its `payload` unused) followed by `payload`.
-    static func requestFrame(streamID: UInt32, header: WireRequest, payload: Data) throws -> Frame {
+    /// A REQUEST frame: `header` (its `payload` unused) followed by `payload`. The header and
+    /// the frame prefix go into the room in front of the payload when they fit (no copy).
+    static func requestFrame(streamID: UInt32, header: WireRequest, payload: consuming WirePayload) throws -> Frame {
         let headerBytes: [UInt8] = try header.serializedBytes()
-        var body = Frame.bodyBuffer(capacity: headerBytes.count + 11 + payload.count)
+        let fieldPrefix = payload.count == 0 ? 0 : varintSize(requestPayloadTag) + varintSize(UInt64(payload.count))
+        if headerBytes.count + fieldPrefix + FrameEncoder.prefixSize <= payload.room {
+            writeFieldPrefix(tag: requestPayloadTag, into: &payload)
+            payload.prepend(headerBytes.count) { buffer, index in buffer.setBytes(headerBytes, at: index) }
+            return Frame(type: .request, streamID: streamID, prefixedBody: payload.take())
+        }
+        var body = Frame.bodyBuffer(capacity: headerBytes.count + fieldPrefix + payload.count)
         body.writeBytes(headerBytes)
-        appendField(tag: requestPayloadTag, payload, to: &body)
+        appendField(tag: requestPayloadTag, payload.bytes, to: &body)
         return Frame(type: .request, streamID: streamID, prefixedBody: body)
     }
 
-    /// A RESPONSE frame carrying `payload`.
-    static func responseFrame(streamID: UInt32, payload: Data) -> Frame {
-        var body = Frame.bodyBuffer(capacity: 11 + payload.count)
-        appendField(tag: responsePayloadTag, payload, to: &body)
+    /// A RESPONSE frame carrying `payload`, written into the room in front of it when there is
+    /// enough (no copy).
+    static func responseFrame(streamID: UInt32, payload: consuming WirePayload) -> Frame {
+        let fieldPrefix = payload.count == 0 ? 0 : varintSize(responsePayloadTag) + varintSize(UInt64(payload.count))
+        if fieldPrefix + FrameEncoder.prefixSize <= payload.room {
+            writeFieldPrefix(tag: responsePayloadTag, into: &payload)
+            return Frame(type: .response, streamID: streamID, prefixedBody: payload.take())
+        }
+        var body = Frame.bodyBuffer(capacity: fieldPrefix + payload.count)
+        appendField(tag: responsePayloadTag, payload.bytes, to: &body)
         return Frame(type: .response, streamID: streamID, prefixedBody: body)
     }
 
-    /// The header fields and the payload of a REQUEST body.
+    /// The header fields and the payload (a slice of `body`) of a REQUEST body.
     /// - Throws: ``WireProtocolError`` (`malformed_body`) when the body is not a `Request`.
-    static func decodeRequest(_ body: ByteBuffer) throws -> (header: WireRequest, payload: Data) {
+    static func decodeRequest(_ body: ByteBuffer) throws -> (header: WireRequest, payload: ByteBuffer) {
         do {
             if let split = trailingField(tag: requestPayloadTag, in: body) {
-                let header = try WireRequest(serializedBytes: Data(buffer: split.before, byteTransferStrategy: .copy))
-                return (header, Data(buffer: split.field, byteTransferStrategy: .automatic))
+                return (try WireRequest(payload: split.before), split.field)
             }
-            let request = try WireRequest(serializedBytes: Data(buffer: body, byteTransferStrategy: .automatic))
-            return (request, request.payload)
+            let request = try WireRequest(payload: body)
+            return (request, ByteBuffer(data: request.payload))
         } catch {
             throw WireProtocolError(.malformedBody, "the REQUEST frame body is not a valid \(WireRequest.protoMessageName)")
         }
     }
 
-    /// The payload of a RESPONSE body.
+    /// The payload (a slice of `body`) of a RESPONSE body.
     /// - Throws: ``WireProtocolError`` (`malformed_body`) when the body is not a `Response`.
-    static func decodeResponse(_ body: ByteBuffer) throws -> Data {
+    static func decodeResponse(_ body: ByteBuffer) throws -> ByteBuffer {
         if let split = trailingField(tag: responsePayloadTag, in: body), split.before.readableBytes == 0 {
-            return Data(buffer: split.field, byteTransferStrategy: .automatic)
+            return split.field
         }
         do {
-            return try WireResponse(serializedBytes: Data(buffer: body, byteTransferStrategy: .automatic)).payload
+            return ByteBuffer(data: try WireResponse(payload: body).payload)
         } catch {
             throw WireProtocolError(.malformedBody, "the RESPONSE frame body is not a valid \(WireResponse.protoMessageName)")
         }
     }
 
-    private static func appendField(tag: UInt64, _ bytes: Data, to body: inout ByteBuffer) {
-        guard !bytes.isEmpty else { return }  // proto3 leaves an empty field out
+    /// Writes a length-delimited field's tag and length in front of `payload` (nothing for an
+    /// empty payload: proto3 leaves an empty field out).
+    private static func writeFieldPrefix(tag: UInt64, into payload: inout WirePayload) {
+        let length = UInt64(payload.count)
+        guard length > 0 else { return }
+        payload.prepend(varintSize(tag) + varintSize(length)) { buffer, index in
+            let end = writeVarint(tag, to: &buffer, at: index)
+            _ = writeVarint(length, to: &buffer, at: end)
+        }
+    }
+
+    private static func appendField(tag: UInt64, _ bytes: ByteBuffer, to body: inout ByteBuffer) {
+        guard bytes.readableBytes > 0 else { return }  // proto3 leaves an empty field out
         writeVarint(tag, to: &body)
-        writeVarint(UInt64(bytes.count), to: &body)
-        body.writeBytes(bytes)
+        writeVarint(UInt64(bytes.readableBytes), to: &body)
+        var bytes = bytes
+        body.writeBuffer(&bytes)
     }
 
     /// Finds the top-level field `tag` when it occurs once, as the last field: the bytes before
@@ -101,12 +127,25 @@ enum WireEnvelope {
     }
 
     private static func writeVarint(_ value: UInt64, to buffer: inout ByteBuffer) {
+        let end = writeVarint(value, to: &buffer, at: buffer.writerIndex)
+        buffer.moveWriterIndex(to: end)
+    }
+
+    /// Sets `value` as a varint at `index`; returns the index after it.
+    private static func writeVarint(_ value: UInt64, to buffer: inout ByteBuffer, at index: Int) -> Int {
         var value = value
+        var index = index
         while value >= 0x80 {
-            buffer.writeInteger(UInt8(truncatingIfNeeded: value) | 0x80)
+            buffer.setInteger(UInt8(truncatingIfNeeded: value) | 0x80, at: index)
             value >>= 7
+            index += 1
         }
-        buffer.writeInteger(UInt8(value))
+        buffer.setInteger(UInt8(value), at: index)
+        return index + 1
+    }
+
+    private static func varintSize(_ value: UInt64) -> Int {
+        (64 - value.leadingZeroBitCount + 6) / 7 + (value == 0 ? 1 : 0)
     }
 
     private static func readVarint(_ buffer: ByteBuffer, at index: inout Int) -> UInt64? {

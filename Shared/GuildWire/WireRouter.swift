@@ -4,12 +4,15 @@ import GuildMessages
 import NIOCore
 import SwiftProtobuf
 
-/// One method a server answers: its descriptor data and a handler over raw bytes.
+/// One method a server answers: its descriptor data and a handler over raw bytes (the payload
+/// as a slice of the received frame in, the serialized answer with room for its frame out).
 public struct WireMethod: Sendable {
     public let name: String
     public let allowedCallers: Set<ServiceName>
     public let isIdempotent: Bool
-    let invoke: @Sendable (Data, CallContext) async throws -> Data
+    /// Its place in the router, set when registered (per-method state is kept by this index).
+    var index = -1
+    let invoke: @Sendable (ByteBuffer, CallContext) async throws -> WirePayload
 
     /// Binds a typed handler to a method descriptor. The payload is decoded as the descriptor's
     /// request type (a malformed payload is `invalidArgument`) and the response encoded.
@@ -23,7 +26,7 @@ public struct WireMethod: Sendable {
         self.invoke = { bytes, context in
             let request: Request
             do {
-                request = try Request(serializedBytes: bytes)
+                request = try Request(payload: bytes)
             } catch {
                 throw GuildError(.invalidArgument, "The request payload is not a valid \(Request.protoMessageName).")
             }
@@ -43,8 +46,13 @@ public struct WireRouter: Sendable {
     /// Adds a method. Registering a name twice is a programming error.
     public mutating func register(_ method: WireMethod) {
         precondition(methods[method.name] == nil, "method \(method.name) registered twice")
+        var method = method
+        method.index = methods.count
         methods[method.name] = method
     }
+
+    /// How many methods are registered; their indexes are `0..<count`.
+    public var count: Int { methods.count }
 
     public func method(named name: String) -> WireMethod? { methods[name] }
 

@@ -155,7 +155,7 @@ public final class WireServer: Service, Sendable {
         try pipeline.addHandler(WireErrorHandler(logger: logger))
         try pipeline.addHandler(ServerConnectionHandler(
             router: router, configuration: configuration, serviceName: serviceName, identity: identity,
-            load: load, metrics: WireServerMetrics(service: serviceName, factory: configuration.metricsFactory), logger: logger))
+            load: load, metrics: WireServerMetrics(service: serviceName, factory: configuration.metricsFactory, methodCount: router.count), logger: logger))
     }
 
     /// Serves until graceful shutdown, then drains.

@@ -10,40 +10,68 @@ import Synchronization
 /// One per connection, confined to its event loop: the counters and timers are made once per
 /// method and outcome and then reused, so a call costs no registry lookup and no lock here.
 final class WireServerMetrics {
-    private struct MethodMetrics {
+    /// The metrics of one method: made when the method is first called on the connection.
+    final class Method {
+        let name: String
         let latency: Timer
-        var outcomes: [GuildError.Code?: Counter] = [:]
+        private var succeeded: Counter?
+        private var failed: [GuildError.Code: Counter] = [:]
+        private let owner: WireServerMetrics
+
+        fileprivate init(name: String, owner: WireServerMetrics) {
+            self.name = name
+            self.owner = owner
+            latency = Timer(
+                label: "guild_wire_server_call_duration_seconds",
+                dimensions: [("service", owner.service.rawValue), ("method", name)],
+                preferredDisplayUnit: .seconds,
+                factory: owner.factory)
+        }
+
+        func record(code: GuildError.Code?, duration: Duration) {
+            latency.recordNanoseconds(duration.wholeNanoseconds)
+            counter(for: code).increment()
+        }
+
+        private func counter(for code: GuildError.Code?) -> Counter {
+            if code == nil, let succeeded { return succeeded }
+            if let code, let counter = failed[code] { return counter }
+            let counter = Counter(
+                label: "guild_wire_server_calls_total",
+                dimensions: [("service", owner.service.rawValue), ("method", name), ("code", code?.name ?? "ok")],
+                factory: owner.factory)
+            if let code { failed[code] = counter } else { succeeded = counter }
+            return counter
+        }
     }
 
     let service: ServiceName
     let factory: any MetricsFactory
-    private var methods: [String: MethodMetrics] = [:]
+    /// By the method's index in the router.
+    private var methods: [Method?]
+    /// Calls to names the router does not know.
+    private var unknownMethod: Method?
 
-    init(service: ServiceName, factory: (any MetricsFactory)?) {
+    init(service: ServiceName, factory: (any MetricsFactory)?, methodCount: Int = 0) {
         self.service = service
         self.factory = factory ?? MetricsSystem.factory
+        self.methods = Array(repeating: nil, count: methodCount)
     }
 
-    func record(method: String?, code: GuildError.Code?, duration: Duration) {
-        let name = method ?? "unknown"
-        if methods[name] == nil {
-            methods[name] = MethodMetrics(latency: Timer(
-                label: "guild_wire_server_call_duration_seconds",
-                dimensions: [("service", service.rawValue), ("method", name)],
-                preferredDisplayUnit: .seconds,
-                factory: factory))
-        }
-        methods[name]!.latency.recordNanoseconds(duration.wholeNanoseconds)
-        if let counter = methods[name]!.outcomes[code] {
-            counter.increment()
-            return
-        }
-        let counter = Counter(
-            label: "guild_wire_server_calls_total",
-            dimensions: [("service", service.rawValue), ("method", name), ("code", code?.name ?? "ok")],
-            factory: factory)
-        methods[name]!.outcomes[code] = counter
-        counter.increment()
+    /// The metrics of a registered method, by its router index.
+    func method(_ method: WireMethod) -> Method {
+        if methods.indices.contains(method.index), let known = methods[method.index] { return known }
+        let made = Method(name: method.name, owner: self)
+        if methods.indices.contains(method.index) { methods[method.index] = made }
+        return made
+    }
+
+    /// The metrics of calls to unknown methods (one series, whatever names hostile callers send).
+    var unknown: Method {
+        if let unknownMethod { return unknownMethod }
+        let made = Method(name: "unknown", owner: self)
+        unknownMethod = made
+        return made
     }
 }
 

@@ -150,7 +150,14 @@ struct GatewayEndToEndTests {
     func authDown() async throws {
         try await TestCluster.withCluster { cluster in
             try await cluster.gateway.makeApplication().test(.live) { client in
-                let ready = try await client.execute(uri: "/readyz", method: .get)
+                // The first check opens a connection to each service, within /readyz's 1 s per
+                // service; on a loaded machine that can take longer, so the cluster gets a few
+                // tries to be ready before auth goes down.
+                var ready = try await client.execute(uri: "/readyz", method: .get)
+                for _ in 0..<10 where ready.status != .ok {
+                    try await Task.sleep(for: .milliseconds(500))
+                    ready = try await client.execute(uri: "/readyz", method: .get)
+                }
                 #expect(ready.status == .ok)
                 #expect(try (Self.object(ready)["services"] as? [String: String]) == ["auth": "ready", "membership": "ready", "content": "ready", "referral": "ready"])
 

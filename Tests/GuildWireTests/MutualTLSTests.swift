@@ -3,6 +3,7 @@ import GuildCore
 import GuildMessages
 import GuildTesting
 import Logging
+import NIOCore
 import NIOSSL
 import Synchronization
 import Testing
@@ -142,7 +143,7 @@ struct MutualTLSTests {
             await #expect(throws: GuildError.self) {
                 let connection = try await WireConnection.connect(to: fixture.endpoint, service: .auth, sslContext: context, timeout: .seconds(5), logger: Logger(label: "test"))
                 // TLS 1.3 client auth fails after the client's handshake finished: the first call must not succeed.
-                _ = try await connection.call(method: Self.echo.name, payload: Data(), metadata: [:], timeout: .seconds(5))
+                _ = try await connection.call(method: Self.echo.name, payload: WirePayload(bytes: ByteBuffer()), metadata: [:], timeout: .seconds(5))
             }
         }
     }
