@@ -7,7 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TO_RUN=${1:-60}
 SCRATCH=.build-fuzz
-FLAGS=(--product guild-wire-fuzz --scratch-path "$SCRATCH" --sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING)
+# SwiftPM passes each --sanitize to swiftc as a flag of its own, and swiftc keeps only the last
+# -sanitize= it is given: with both, the Swift code would get AddressSanitizer and no coverage
+# counters, and libFuzzer would find nothing "interesting" in it. The combined flag, given last
+# through -Xswiftc, keeps both; the --sanitize options still set up clang and the link.
+FLAGS=(--product guild-wire-fuzz --scratch-path "$SCRATCH" --sanitize=fuzzer --sanitize=address
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING)
 swift build "${FLAGS[@]}"
 BIN=$(swift build "${FLAGS[@]}" --show-bin-path)/guild-wire-fuzz
 CORPUS=$SCRATCH/corpus
