@@ -11,21 +11,24 @@ import Synchronization
 /// method and outcome and then reused, so a call costs no registry lookup and no lock here.
 final class WireServerMetrics {
     /// The metrics of one method: made when the method is first called on the connection.
+    /// (It holds what it needs of the connection's metrics, not them: they hold it.)
     final class Method {
         let name: String
         let latency: Timer
         private var succeeded: Counter?
         private var failed: [GuildError.Code: Counter] = [:]
-        private let owner: WireServerMetrics
+        private let service: ServiceName
+        private let factory: any MetricsFactory
 
-        fileprivate init(name: String, owner: WireServerMetrics) {
+        fileprivate init(name: String, service: ServiceName, factory: any MetricsFactory) {
             self.name = name
-            self.owner = owner
+            self.service = service
+            self.factory = factory
             latency = Timer(
                 label: "guild_wire_server_call_duration_seconds",
-                dimensions: [("service", owner.service.rawValue), ("method", name)],
+                dimensions: [("service", service.rawValue), ("method", name)],
                 preferredDisplayUnit: .seconds,
-                factory: owner.factory)
+                factory: factory)
         }
 
         func record(code: GuildError.Code?, duration: Duration) {
@@ -38,8 +41,8 @@ final class WireServerMetrics {
             if let code, let counter = failed[code] { return counter }
             let counter = Counter(
                 label: "guild_wire_server_calls_total",
-                dimensions: [("service", owner.service.rawValue), ("method", name), ("code", code?.name ?? "ok")],
-                factory: owner.factory)
+                dimensions: [("service", service.rawValue), ("method", name), ("code", code?.name ?? "ok")],
+                factory: factory)
             if let code { failed[code] = counter } else { succeeded = counter }
             return counter
         }
@@ -61,7 +64,7 @@ final class WireServerMetrics {
     /// The metrics of a registered method, by its router index.
     func method(_ method: WireMethod) -> Method {
         if methods.indices.contains(method.index), let known = methods[method.index] { return known }
-        let made = Method(name: method.name, owner: self)
+        let made = Method(name: method.name, service: service, factory: factory)
         if methods.indices.contains(method.index) { methods[method.index] = made }
         return made
     }
@@ -69,7 +72,7 @@ final class WireServerMetrics {
     /// The metrics of calls to unknown methods (one series, whatever names hostile callers send).
     var unknown: Method {
         if let unknownMethod { return unknownMethod }
-        let made = Method(name: "unknown", owner: self)
+        let made = Method(name: "unknown", service: service, factory: factory)
         unknownMethod = made
         return made
     }

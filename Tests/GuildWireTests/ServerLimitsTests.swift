@@ -96,4 +96,19 @@ struct ServerLimitsTests {
         let timer = try metrics.expectTimer("guild_wire_server_call_duration_seconds", [("service", "auth"), ("method", "test.Echo")])
         #expect(timer.values.count == 2)
     }
+
+    @Test("a connection's metrics are freed with it (its methods' metrics do not hold them)")
+    func metricsFreed() {
+        let router = WireRouter([WireMethod(MutualTLSTests.echo) { request, _ in request }])
+        weak var freed: WireServerMetrics?
+        do {
+            let metrics = WireServerMetrics(service: .auth, factory: TestMetrics(), methodCount: router.count)
+            let method = metrics.method(router.method(named: MutualTLSTests.echo.name)!)
+            method.record(code: nil, duration: .milliseconds(1))
+            metrics.unknown.record(code: .unimplemented, duration: .milliseconds(1))
+            #expect(metrics.method(router.method(named: MutualTLSTests.echo.name)!) === method)  // made once
+            freed = metrics
+        }
+        #expect(freed == nil)
+    }
 }
