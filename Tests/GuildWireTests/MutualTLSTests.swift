@@ -205,7 +205,9 @@ struct MutualTLSTests {
             let client = try fixture.client()
             _ = try await client.call(Self.echo, Self.message("warm-up"))
             let task = Task { try await client.call(Self.echo, Self.message("cancel-me", delayMs: 10_000)) }
-            try await Task.sleep(for: .milliseconds(100))
+            // Cancel once the server runs the call (a call cancelled before it is written is
+            // never sent, and on a loaded machine 100 ms may not be enough to send it).
+            try await Self.eventually { fixture.server.callsInFlight == 1 }
             let started = ContinuousClock.now
             task.cancel()
             #expect(await thrownError { _ = try await task.value }?.code == .cancelled)
