@@ -20,33 +20,32 @@ enum WireEnvelope {
     /// Tag of `Response.payload`: field 1, length-delimited.
     static let responsePayloadTag: UInt64 = 1 << 3 | 2
 
-    /// A REQUEST frame: `header` (its `payload` unused) followed by `payload`. The header and
-    /// the frame prefix go into the room in front of the payload when they fit (no copy).
+    /// A REQUEST frame: `header` (its `payload` unused) followed by `payload`.
     static func requestFrame(streamID: UInt32, header: WireRequest, payload: consuming WirePayload) throws -> Frame {
-        let headerBytes: [UInt8] = try header.serializedBytes()
-        let fieldPrefix = payload.count == 0 ? 0 : varintSize(requestPayloadTag) + varintSize(UInt64(payload.count))
-        if headerBytes.count + fieldPrefix + FrameEncoder.prefixSize <= payload.room {
-            writeFieldPrefix(tag: requestPayloadTag, into: &payload)
-            payload.prepend(headerBytes.count) { buffer, index in buffer.setBytes(headerBytes, at: index) }
-            return Frame(type: .request, streamID: streamID, prefixedBody: payload.take())
-        }
-        var body = Frame.bodyBuffer(capacity: headerBytes.count + fieldPrefix + payload.count)
-        body.writeBytes(headerBytes)
-        appendField(tag: requestPayloadTag, payload.bytes, to: &body)
-        return Frame(type: .request, streamID: streamID, prefixedBody: body)
+        frame(.request, streamID: streamID, leading: try header.serializedBytes(), tag: requestPayloadTag, payload: consume payload)
     }
 
-    /// A RESPONSE frame carrying `payload`, written into the room in front of it when there is
-    /// enough (no copy).
+    /// A RESPONSE frame carrying `payload`.
     static func responseFrame(streamID: UInt32, payload: consuming WirePayload) -> Frame {
-        let fieldPrefix = payload.count == 0 ? 0 : varintSize(responsePayloadTag) + varintSize(UInt64(payload.count))
-        if fieldPrefix + FrameEncoder.prefixSize <= payload.room {
-            writeFieldPrefix(tag: responsePayloadTag, into: &payload)
-            return Frame(type: .response, streamID: streamID, prefixedBody: payload.take())
+        frame(.response, streamID: streamID, leading: [], tag: responsePayloadTag, payload: consume payload)
+    }
+
+    /// A frame whose body is `leading` (the fields before the payload) and then `payload` as
+    /// field `tag`. They and the frame prefix go into the room in front of the payload when they
+    /// fit (no copy); otherwise the body is written into a new buffer.
+    private static func frame(_ type: FrameType, streamID: UInt32, leading: [UInt8], tag: UInt64, payload: consuming WirePayload) -> Frame {
+        let fieldPrefix = payload.count == 0 ? 0 : varintSize(tag) + varintSize(UInt64(payload.count))
+        if leading.count + fieldPrefix + FrameEncoder.prefixSize <= payload.room {
+            writeFieldPrefix(tag: tag, into: &payload)
+            if !leading.isEmpty {
+                payload.prepend(leading.count) { buffer, index in buffer.setBytes(leading, at: index) }
+            }
+            return Frame(type: type, streamID: streamID, prefixedBody: payload.take())
         }
-        var body = Frame.bodyBuffer(capacity: fieldPrefix + payload.count)
-        appendField(tag: responsePayloadTag, payload.bytes, to: &body)
-        return Frame(type: .response, streamID: streamID, prefixedBody: body)
+        var body = Frame.bodyBuffer(capacity: leading.count + fieldPrefix + payload.count)
+        body.writeBytes(leading)
+        appendField(tag: tag, payload.bytes, to: &body)
+        return Frame(type: type, streamID: streamID, prefixedBody: body)
     }
 
     /// The header fields and the payload (a slice of `body`) of a REQUEST body.

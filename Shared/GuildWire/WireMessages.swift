@@ -25,13 +25,12 @@ extension Frame {
         self.init(type: type, streamID: streamID, body: body)
     }
 
-    /// An empty body buffer with room in front for the length and header, so that
+    /// An empty body buffer with `room` in front (at least the length and header), so that
     /// ``FrameEncoder`` sends the body without copying it behind a new header.
-    static func bodyBuffer(capacity: Int) -> ByteBuffer {
-        let prefix = FrameEncoder.prefixSize
-        var body = ByteBufferAllocator().buffer(capacity: prefix + capacity)
-        body.moveWriterIndex(forwardBy: prefix)
-        body.moveReaderIndex(forwardBy: prefix)
+    static func bodyBuffer(capacity: Int, room: Int = FrameEncoder.prefixSize) -> ByteBuffer {
+        var body = ByteBufferAllocator().buffer(capacity: room + capacity)
+        body.moveWriterIndex(forwardBy: room)
+        body.moveReaderIndex(forwardBy: room)
         return body
     }
 

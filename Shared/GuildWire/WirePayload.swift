@@ -24,20 +24,13 @@ struct WirePayload: SwiftProtobufContiguousBytes, Sendable {
     }
 
     init(repeating byte: UInt8, count: Int) {
-        bytes = Self.emptyBuffer(capacity: count)
+        bytes = Frame.bodyBuffer(capacity: count, room: Self.headroom)
         bytes.writeRepeatingByte(byte, count: count)
     }
 
     init<S: Sequence>(_ sequence: S) where S.Element == UInt8 {
-        bytes = Self.emptyBuffer(capacity: sequence.underestimatedCount)
+        bytes = Frame.bodyBuffer(capacity: sequence.underestimatedCount, room: Self.headroom)
         bytes.writeBytes(sequence)
-    }
-
-    private static func emptyBuffer(capacity: Int) -> ByteBuffer {
-        var buffer = ByteBufferAllocator().buffer(capacity: headroom + capacity)
-        buffer.moveWriterIndex(forwardBy: headroom)
-        buffer.moveReaderIndex(forwardBy: headroom)
-        return buffer
     }
 
     var count: Int { bytes.readableBytes }
