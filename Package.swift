@@ -373,6 +373,8 @@ let package = Package(
             name: "GuildGatewayTests",
             dependencies: [
                 "GuildGateway", "GuildAuth", "GuildMembership", "GuildContent", "GuildReferral", "GuildSecurity", "GuildCore", "GuildWire", "GuildTesting", "GuildMessages", "GuildService",
+                "GuildStorage",
+                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -155,6 +155,10 @@ public final class Database: Service, Sendable {
             }
         }
         if let psql = error as? PSQLError {
+            // A deadlock or a serialization failure: PostgreSQL rolled one side back; asking again succeeds.
+            if let state = psql.serverInfo?[.sqlState], state == "40P01" || state == "40001" {
+                return GuildError(.aborted, "The request met a concurrent change; try again.", retryAfterSeconds: 1, reason: "concurrent_change")
+            }
             if psql.code == .connectionError || psql.code == .clientClosedConnection || psql.code == .serverClosedConnection {
                 return GuildError(.unavailable, "The database is unreachable.", retryAfterSeconds: 1)
             }

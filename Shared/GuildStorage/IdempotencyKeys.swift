@@ -52,26 +52,36 @@ public enum IdempotencyKeys {
         if let stored = try await database.withConnection({ sql in try await storedResult(sql, scope: scope, key: key) }) {
             return try replay(stored, fingerprint: fingerprint, decode: decode)
         }
-        do {
-            return try await database.transaction { sql in
-                try await sql.raw("""
-                    INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, created_at_ms)
-                    VALUES (\(bind: scope), \(bind: key), \(bind: fingerprint), \(bind: now.millisecondsSince1970))
-                    """).run()
-                let result = try await body(sql)
-                try await sql.raw("""
-                    UPDATE idempotency_keys SET result = \(bind: Data(try encode(result)))
-                    WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
-                    """).run()
-                return result
+        let outcome: Outcome<Result> = try await database.transaction { sql in
+            // A concurrent request with the same key: this insert waits for it (PostgreSQL) or
+            // runs after it (SQLite), then claims nothing, and its stored result is replayed.
+            guard try await sql.raw("""
+                INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, created_at_ms)
+                VALUES (\(bind: scope), \(bind: key), \(bind: fingerprint), \(bind: now.millisecondsSince1970))
+                ON CONFLICT (scope, idempotency_key) DO NOTHING RETURNING scope
+                """).first() != nil
+            else {
+                guard let stored = try await storedResult(sql, scope: scope, key: key) else {
+                    throw GuildError(.aborted, "A request with this idempotency key is still in progress; retry shortly.", retryAfterSeconds: 1, reason: "idempotency_key_in_progress")
+                }
+                return .replayed(stored)
             }
-        } catch let error as GuildError where error.code == .alreadyExists && error.reason == "unique_violation" {
-            // A concurrent request with the same key committed first.
-            guard let stored = try await database.withConnection({ sql in try await storedResult(sql, scope: scope, key: key) }) else {
-                throw error
-            }
-            return try replay(stored, fingerprint: fingerprint, decode: decode)
+            let result = try await body(sql)
+            try await sql.raw("""
+                UPDATE idempotency_keys SET result = \(bind: Data(try encode(result)))
+                WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
+                """).run()
+            return .ran(result)
         }
+        switch outcome {
+        case .ran(let result): return result
+        case .replayed(let stored): return try replay(stored, fingerprint: fingerprint, decode: decode)
+        }
+    }
+
+    private enum Outcome<Result: Sendable>: Sendable {
+        case ran(Result)
+        case replayed(Stored)
     }
 
     private struct Stored: Sendable {

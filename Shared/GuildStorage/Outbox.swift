@@ -82,26 +82,20 @@ public enum Outbox {
     }
 
     /// Records the outcome of one delivery attempt: delivered, or failed and due again at `retryAt`.
+    /// One statement (an upsert), so two relays recording the same event at once count both
+    /// attempts, and a failure recorded after a success never makes the event undelivered.
     public static func record(_ database: Database, event: String, subscriber: String, delivered: Bool, error: String, retryAt: Date, now: Date) async throws {
-        let nowMs = now.millisecondsSince1970
-        let retryMs = retryAt.millisecondsSince1970
-        try await database.transaction { sql in
-            let attempts = try await sql.raw("""
-                SELECT attempts FROM outbox_deliveries WHERE event_id = \(bind: event) AND subscriber = \(bind: subscriber)
-                """).first()?.decode(column: "attempts", as: Int.self)
-            let deliveredAt: Int64? = delivered ? nowMs : nil
-            if let attempts {
-                try await sql.raw("""
-                    UPDATE outbox_deliveries SET attempts = \(bind: attempts + 1), next_attempt_at_ms = \(bind: retryMs),
-                        delivered_at_ms = \(bind: deliveredAt), last_error = \(bind: String(error.prefix(500)))
-                    WHERE event_id = \(bind: event) AND subscriber = \(bind: subscriber)
-                    """).run()
-            } else {
-                try await sql.raw("""
-                    INSERT INTO outbox_deliveries (event_id, subscriber, attempts, next_attempt_at_ms, delivered_at_ms, last_error)
-                    VALUES (\(bind: event), \(bind: subscriber), 1, \(bind: retryMs), \(bind: deliveredAt), \(bind: String(error.prefix(500))))
-                    """).run()
-            }
+        let deliveredAt: Int64? = delivered ? now.millisecondsSince1970 : nil
+        try await database.withConnection { sql in
+            try await sql.raw("""
+                INSERT INTO outbox_deliveries (event_id, subscriber, attempts, next_attempt_at_ms, delivered_at_ms, last_error)
+                VALUES (\(bind: event), \(bind: subscriber), 1, \(bind: retryAt.millisecondsSince1970), \(bind: deliveredAt), \(bind: String(error.prefix(500))))
+                ON CONFLICT (event_id, subscriber) DO UPDATE SET
+                    attempts = outbox_deliveries.attempts + 1,
+                    next_attempt_at_ms = excluded.next_attempt_at_ms,
+                    delivered_at_ms = COALESCE(outbox_deliveries.delivered_at_ms, excluded.delivered_at_ms),
+                    last_error = excluded.last_error
+                """).run()
         }
     }
 
@@ -128,12 +122,12 @@ public enum Inbox {
         """
 
     /// Claims `eventID` inside the caller's transaction: true the first time, false when it was
-    /// applied before (then the caller applies nothing).
+    /// applied before (then the caller applies nothing). Two deliveries of one event at once: the
+    /// second waits on the first's row (PostgreSQL) or the write lock (SQLite), then gets false.
     public static func claim(_ sql: any SQLDatabase, eventID: String, topic: String, now: Date) async throws -> Bool {
-        if try await sql.raw("SELECT id FROM inbox_events WHERE id = \(bind: eventID)").first() != nil { return false }
         try await sql.raw("""
             INSERT INTO inbox_events (id, topic, applied_at_ms) VALUES (\(bind: eventID), \(bind: topic), \(bind: now.millisecondsSince1970))
-            """).run()
-        return true
+            ON CONFLICT (id) DO NOTHING RETURNING id
+            """).first() != nil
     }
 }

@@ -17,6 +17,10 @@ public enum TestDatabaseKind: String, Sendable, CaseIterable, CustomStringConver
     /// True when PostgreSQL tests can run.
     public static var isPostgresConfigured: Bool { postgresURL != nil }
 
+    /// The stores tests can run on here: SQLite, and PostgreSQL when it is configured. For
+    /// parameterized tests (`@Test(arguments: TestDatabaseKind.available)`).
+    public static var available: [TestDatabaseKind] { isPostgresConfigured ? [.sqlite, .postgres] : [.sqlite] }
+
     /// Why PostgreSQL tests are skipped.
     public static let postgresSkipReason = "PostgreSQL tests skipped: set GUILD_TEST_POSTGRES_URL (CI does) to run them"
 

@@ -260,7 +260,7 @@ extension InteractionScenarios {
     }
 }
 
-fileprivate extension ContentFixture {
+extension ContentFixture {
     func reviewMembers(_ names: [String]) async throws -> [UserID] {
         var users: [UserID] = []
         for name in names {

@@ -11,7 +11,8 @@ import NIOCore
 import Testing
 
 /// The membership part of the HTTP API, over real sockets: HTTP into the gateway, mutual TLS to
-/// the auth and membership services, each with its own SQLite file. This is the README's tour.
+/// the auth and membership services, each with its own database: an SQLite file, and a
+/// PostgreSQL database when one is configured. This is the README's tour.
 @Suite("Gateway membership end to end")
 struct GatewayMembershipTests {
     typealias E2E = GatewayEndToEndTests
@@ -36,9 +37,10 @@ struct GatewayMembershipTests {
         return try await client.execute(uri: uri, method: method, headers: headers, body: body.map(E2E.json))
     }
 
-    @Test("an owner opens a community with a plan and a coupon; a member pays with the sandbox and holds a membership")
-    func tour() async throws {
-        try await TestCluster.withCluster { cluster in
+    @Test("an owner opens a community with a plan and a coupon; a member pays with the sandbox and holds a membership",
+          arguments: TestDatabaseKind.available)
+    func tour(_ store: TestDatabaseKind) async throws {
+        try await TestCluster.withCluster(database: store) { cluster in
             try await cluster.gateway.makeApplication().test(.live) { client in
                 let owner = try await Self.register(client, "owner@example.com", "Owner")
                 let created = try await Self.call(client, .post, "/api/v1/communities", token: owner.token,
@@ -120,9 +122,9 @@ struct GatewayMembershipTests {
         }
     }
 
-    @Test("a group buy over HTTP: open, share, join, pay; the group completes and both are members")
-    func groupBuy() async throws {
-        try await TestCluster.withCluster { cluster in
+    @Test("a group buy over HTTP: open, share, join, pay; the group completes and both are members", arguments: TestDatabaseKind.available)
+    func groupBuy(_ store: TestDatabaseKind) async throws {
+        try await TestCluster.withCluster(database: store) { cluster in
             try await cluster.gateway.makeApplication().test(.live) { client in
                 let owner = try await Self.register(client, "owner@example.com", "Owner")
                 let community = try E2E.object(try await Self.call(client, .post, "/api/v1/communities", token: owner.token, body: ["slug": "team-buy", "name": "Team"]))

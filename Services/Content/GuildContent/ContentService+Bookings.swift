@@ -99,10 +99,10 @@ extension ContentService {
         let windows = String(decoding: try JSONEncoder().encode(availability.windows), as: UTF8.self)
         let now = clock.now()
         try await database.transaction { sql in
-            try await sql.raw("DELETE FROM availability WHERE community_id = \(bind: community.rawValue) AND expert_id = \(bind: user.rawValue)").run()
             try await sql.raw("""
                 INSERT INTO availability (community_id, expert_id, time_zone, windows, updated_at_ms)
                 VALUES (\(bind: community.rawValue), \(bind: user.rawValue), \(bind: request.timeZone), \(bind: windows), \(bind: now.millisecondsSince1970))
+                ON CONFLICT (community_id, expert_id) DO UPDATE SET time_zone = excluded.time_zone, windows = excluded.windows, updated_at_ms = excluded.updated_at_ms
                 """).run()
         }
         var message = ContentAvailability()

@@ -125,8 +125,11 @@ extension ContentService {
         let localDate = record.calendar.localDate(ofDay: day).description
         do {
             try await database.transaction { sql in
+                // The member's row is locked: two check-ins at once (either side of local
+                // midnight) take turns, so the one that completes every day sees the other.
                 guard try await sql.raw("""
                     SELECT user_id FROM challenge_members WHERE challenge_id = \(bind: record.id) AND user_id = \(bind: user.rawValue)
+                    \(SQLLockingClause.update)
                     """).first() != nil else {
                     throw GuildError(.failedPrecondition, "Join the challenge before checking in.", reason: "not_joined")
                 }

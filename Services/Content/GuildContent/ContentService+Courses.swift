@@ -287,22 +287,19 @@ extension ContentService {
                 try self.requireFullAccess(course, standing: standing, user: user)
             }
             let now = self.clock.now()
-            try await sql.raw("DELETE FROM course_positions WHERE user_id = \(bind: user.rawValue) AND course_id = \(bind: course.id)").run()
             try await sql.raw("""
                 INSERT INTO course_positions (user_id, course_id, lesson_id, position, updated_at_ms)
                 VALUES (\(bind: user.rawValue), \(bind: course.id), \(bind: request.lessonID), \(bind: Int(request.position)), \(bind: now.millisecondsSince1970))
+                ON CONFLICT (user_id, course_id) DO UPDATE SET lesson_id = excluded.lesson_id, position = excluded.position, updated_at_ms = excluded.updated_at_ms
                 """).run()
-            let already = try await sql.raw("""
-                SELECT lesson_id FROM lesson_progress WHERE user_id = \(bind: user.rawValue) AND lesson_id = \(bind: request.lessonID)
-                """).first() != nil
-            if request.completed, !already {
-                try await sql.raw("""
-                    INSERT INTO lesson_progress (user_id, lesson_id, course_id, completed_at_ms)
-                    VALUES (\(bind: user.rawValue), \(bind: request.lessonID), \(bind: course.id), \(bind: now.millisecondsSince1970))
-                    """).run()
-            }
+            // Completed once: of two completions at once, one inserts and writes the event.
+            let completedNow = request.completed ? try await sql.raw("""
+                INSERT INTO lesson_progress (user_id, lesson_id, course_id, completed_at_ms)
+                VALUES (\(bind: user.rawValue), \(bind: request.lessonID), \(bind: course.id), \(bind: now.millisecondsSince1970))
+                ON CONFLICT (user_id, lesson_id) DO NOTHING RETURNING lesson_id
+                """).first() != nil : false
             let progress = try await self.progress(sql, course: course.id, user: user)
-            if request.completed, !already {
+            if completedNow {
                 var event = ContentLessonCompletedEvent()
                 event.lessonID = request.lessonID
                 event.courseID = course.id
@@ -357,17 +354,12 @@ extension ContentService {
             try Self.policy.authorize(Operation.rate, role: standing.role)
             guard course.authorID != user else { throw GuildError(.failedPrecondition, "Authors do not rate their own course.", reason: "own_course") }
             let now = self.clock.now().millisecondsSince1970
-            if try await sql.raw("SELECT user_id FROM ratings WHERE course_id = \(bind: course.id) AND user_id = \(bind: user.rawValue)").first() != nil {
-                try await sql.raw("""
-                    UPDATE ratings SET stars = \(bind: Int(request.stars)), review = \(bind: request.review), updated_at_ms = \(bind: now)
-                    WHERE course_id = \(bind: course.id) AND user_id = \(bind: user.rawValue)
-                    """).run()
-            } else {
-                try await sql.raw("""
-                    INSERT INTO ratings (course_id, user_id, stars, review, reply, created_at_ms, updated_at_ms)
-                    VALUES (\(bind: course.id), \(bind: user.rawValue), \(bind: Int(request.stars)), \(bind: request.review), '', \(bind: now), \(bind: now))
-                    """).run()
-            }
+            // One rating per member and course; rating again replaces the stars and the review.
+            try await sql.raw("""
+                INSERT INTO ratings (course_id, user_id, stars, review, reply, created_at_ms, updated_at_ms)
+                VALUES (\(bind: course.id), \(bind: user.rawValue), \(bind: Int(request.stars)), \(bind: request.review), '', \(bind: now), \(bind: now))
+                ON CONFLICT (course_id, user_id) DO UPDATE SET stars = excluded.stars, review = excluded.review, updated_at_ms = excluded.updated_at_ms
+                """).run()
             var event = ContentCourseRatedEvent()
             event.courseID = course.id
             event.communityID = course.communityID.rawValue
@@ -430,6 +422,8 @@ extension ContentService {
             guard Self.canEdit(item, user: user, standing: standing) else {
                 throw GuildError(.permissionDenied, "Only the item's author or the community's owners may attach files.", reason: "not_author")
             }
+            // Counted under the item's lock: concurrent uploads to one item take turns.
+            try await sql.lockRow("items", is: item.id)
             let count = try await sql.raw("SELECT COUNT(*) AS n FROM attachments WHERE item_id = \(bind: item.id)").first()?.decode(column: "n", as: Int.self) ?? 0
             guard count < 20 else { throw GuildError(.resourceExhausted, "An item holds at most 20 attachments.", reason: "too_many_attachments") }
             try request.data.write(to: self.attachmentURL(id), options: .atomic)

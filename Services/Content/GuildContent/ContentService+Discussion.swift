@@ -232,11 +232,13 @@ extension ContentService {
                     DELETE FROM reactions WHERE target_kind = \(bind: request.targetKind) AND target_id = \(bind: request.targetID)
                       AND user_id = \(bind: user.rawValue) AND emoji = \(bind: request.emoji)
                     """).run()
-            } else if !request.remove, !exists {
-                try await sql.raw("""
-                    INSERT INTO reactions (target_kind, target_id, user_id, emoji, created_at_ms)
-                    VALUES (\(bind: request.targetKind), \(bind: request.targetID), \(bind: user.rawValue), \(bind: request.emoji), \(bind: now.millisecondsSince1970))
-                    """).run()
+            } else if !request.remove, !exists,
+                      // The same reaction sent twice at once: one insert wins, one event is written.
+                      try await sql.raw("""
+                          INSERT INTO reactions (target_kind, target_id, user_id, emoji, created_at_ms)
+                          VALUES (\(bind: request.targetKind), \(bind: request.targetID), \(bind: user.rawValue), \(bind: request.emoji), \(bind: now.millisecondsSince1970))
+                          ON CONFLICT (target_kind, target_id, user_id, emoji) DO NOTHING RETURNING user_id
+                          """).first() != nil {
                 var event = ContentReactionEvent()
                 event.targetKind = request.targetKind
                 event.targetID = request.targetID

@@ -391,10 +391,10 @@ extension ContentService {
         let secret = Bytes.random(32).hexString
         let now = clock.now()
         try await database.transaction { sql in
-            try await sql.raw("DELETE FROM calendar_feeds WHERE user_id = \(bind: user.rawValue)").run()
             try await sql.raw("""
                 INSERT INTO calendar_feeds (user_id, secret_hash, created_at_ms)
                 VALUES (\(bind: user.rawValue), \(bind: SHA256.hash(data: Array(secret.utf8)).hexString), \(bind: now.millisecondsSince1970))
+                ON CONFLICT (user_id) DO UPDATE SET secret_hash = excluded.secret_hash, created_at_ms = excluded.created_at_ms
                 """).run()
         }
         var feed = ContentCalendarFeed()

@@ -166,6 +166,8 @@ extension ContentService {
     public func publishItem(_ request: ContentPublishItemRequest, user: UserID) async throws -> ContentItem {
         try await prefetchStanding(.item(request.itemID), user: user)
         try await database.transaction { sql in
+            // The item's lock: a second publish at once finds it published and does nothing.
+            try await sql.lockRow("items", is: request.itemID)
             let (item, standing) = try await self.load(sql, item: request.itemID, user: user)
             guard Self.canEdit(item, user: user, standing: standing) else {
                 throw GuildError(.permissionDenied, "Only its author or the community's owners may publish this item.", reason: "not_author")
@@ -242,7 +244,7 @@ extension ContentService {
         var published = 0
         for id in due {
             let done = try await database.transaction { sql in
-                guard try await sql.raw("SELECT id FROM items WHERE id = \(bind: id) AND status = 'scheduled'").first() != nil else { return false }
+                guard try await sql.raw("SELECT id FROM items WHERE id = \(bind: id) AND status = 'scheduled' \(SQLLockingClause.update)").first() != nil else { return false }
                 try await self.release(sql, item: id, now: self.clock.now())
                 return true
             }

@@ -64,17 +64,25 @@ extension ContentService {
         guard violations.isEmpty else { throw GuildError.invalid(violations) }
         let now = clock.now()
         try await database.transaction { sql in
+            // The settings row is read, merged and written under its lock: a second save at once
+            // waits, then merges into what the first wrote.
+            let defaults = Settings()
+            try await sql.lockOrCreateRow("community_settings", key: [("community_id", community.rawValue)], extra: [
+                ("rules", defaults.rules), ("keywords", ItemRecord.text(defaults.keywords)), ("require_approval", defaults.requireApproval),
+                ("question_limit_minutes", defaults.questionLimitMinutes), ("time_zone", defaults.timeZone),
+                ("updated_at_ms", now.millisecondsSince1970),
+            ])
             var settings = try await self.settings(sql, community: community)
             if request.hasRules { settings.rules = request.rules }
             if request.replaceKeywords { settings.keywords = KeywordFilter(keywords: request.keywords).keywords }
             if request.hasRequireApproval { settings.requireApproval = request.requireApproval }
             if request.hasQuestionLimitMinutes { settings.questionLimitMinutes = Int(request.questionLimitMinutes) }
             if request.hasTimeZone { settings.timeZone = request.timeZone }
-            try await sql.raw("DELETE FROM community_settings WHERE community_id = \(bind: community.rawValue)").run()
             try await sql.raw("""
-                INSERT INTO community_settings (community_id, rules, keywords, require_approval, question_limit_minutes, time_zone, updated_at_ms)
-                VALUES (\(bind: community.rawValue), \(bind: settings.rules), \(bind: ItemRecord.text(settings.keywords)),
-                        \(bind: settings.requireApproval), \(bind: settings.questionLimitMinutes), \(bind: settings.timeZone), \(bind: now.millisecondsSince1970))
+                UPDATE community_settings SET rules = \(bind: settings.rules), keywords = \(bind: ItemRecord.text(settings.keywords)),
+                    require_approval = \(bind: settings.requireApproval), question_limit_minutes = \(bind: settings.questionLimitMinutes),
+                    time_zone = \(bind: settings.timeZone), updated_at_ms = \(bind: now.millisecondsSince1970)
+                WHERE community_id = \(bind: community.rawValue)
                 """).run()
             try await self.audit(sql, community: community, actor: user, action: "settings", targetKind: "community", targetID: community.rawValue, reason: "", now: now)
         }
@@ -83,9 +91,11 @@ extension ContentService {
         return try await settings(get, user: user)
     }
 
-    /// Adds an entry to the moderation queue (once per pending target and cause).
+    /// Adds an entry to the moderation queue (once per pending target and cause). The target's
+    /// row (the item or the comment) is locked first, so two reports at once make one entry.
     @discardableResult
     func enqueue(_ sql: any SQLDatabase, community: CommunityID, kind: String, target: String, cause: String, detail: String, now: Date) async throws -> String {
+        try await sql.lockRow(kind == "comment" ? "comments" : "items", is: target)
         if let row = try await sql.raw("""
             SELECT id FROM moderation_queue WHERE target_kind = \(bind: kind) AND target_id = \(bind: target) AND cause = \(bind: cause) AND status = 'pending'
             """).first() { return try row.decode(column: "id", as: String.self) }
@@ -182,6 +192,8 @@ extension ContentService {
             throw GuildError.invalid([.init(field: "reason", description: "Tell the author why, in 1 to 1,000 characters.")])
         }
         try await database.transaction { sql in
+            // The entry's lock: of two moderators deciding at once, the second sees the first's decision.
+            try await sql.lockRow("moderation_queue", is: request.entryID)
             let entry = try await self.queueEntry(sql, id: request.entryID, withExcerpt: false)
             let standing = try await self.access.standing(of: user, in: CommunityID(entry.communityID))
             try Self.policy.authorize(Operation.moderate, role: standing.role)
@@ -265,6 +277,7 @@ extension ContentService {
             _ = try await access.standing(of: UserID(request.expertID), in: community)
         }
         return try await database.transaction { sql in
+            try await sql.lockRow("items", is: request.itemID)  // one assignment at a time
             let (item, standing) = try await self.load(sql, item: request.itemID, user: user)
             try Self.policy.authorize(Operation.assignExpert, role: standing.role)
             guard [.draft, .rejected].contains(item.status), item.deletedAtMs == nil else {

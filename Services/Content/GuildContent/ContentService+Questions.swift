@@ -29,11 +29,12 @@ extension ContentService {
         let currency = try await currency(of: community)
         let now = clock.now()
         try await database.transaction { sql in
-            try await sql.raw("DELETE FROM answerers WHERE community_id = \(bind: community.rawValue) AND user_id = \(bind: user.rawValue)").run()
             try await sql.raw("""
                 INSERT INTO answerers (community_id, user_id, accepting, price_minor, intro, updated_at_ms)
                 VALUES (\(bind: community.rawValue), \(bind: user.rawValue), \(bind: request.accepting), \(bind: request.priceMinorUnits),
                         \(bind: request.intro), \(bind: now.millisecondsSince1970))
+                ON CONFLICT (community_id, user_id) DO UPDATE SET accepting = excluded.accepting, price_minor = excluded.price_minor,
+                    intro = excluded.intro, updated_at_ms = excluded.updated_at_ms
                 """).run()
         }
         var answerer = ContentAnswerer()

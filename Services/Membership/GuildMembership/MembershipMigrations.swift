@@ -287,5 +287,19 @@ enum MembershipMigrations {
             """,
             "CREATE INDEX commission_postings_by_commission ON commission_postings (commission_id)",
         ]),
+        // A member's row per community, made on their first purchase: the row their purchases
+        // lock, so that per-member limits hold on PostgreSQL (decisions, "Concurrency").
+        Migration(version: 10, name: "buyers", statements: [
+            """
+            CREATE TABLE buyers (
+                community_id TEXT NOT NULL REFERENCES communities(id),
+                user_id TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (community_id, user_id)
+            )
+            """,
+            // The healing job's question: which held payments sit in a group that is not open?
+            "CREATE INDEX orders_by_status ON orders (status, group_buy_id)",
+        ]),
     ]
 }

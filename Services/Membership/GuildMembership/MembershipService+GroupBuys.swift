@@ -14,6 +14,12 @@ import SwiftProtobuf
 /// subscription starts. When the window closes short, the scheduler (``closeExpiredGroupBuys()``)
 /// refunds every held payment and voids every unpaid one. Each outcome happens once: the group's
 /// status moves from `open` only inside the transaction that does the work.
+///
+/// Seats hold under concurrency because everything that counts them (a join, a payment, the
+/// completion, the close) first locks the group's row: joins and payments of one group run one
+/// after the other, on PostgreSQL as on SQLite. A payment that reaches a group already full or
+/// closed is refunded at once, and ``refundStrandedGroupPayments()`` returns any payment that an
+/// earlier version left held in a group that is no longer open.
 extension MembershipService {
     // MARK: Offers
 
@@ -101,6 +107,8 @@ extension MembershipService {
         let provider = try paymentProvider(named: request.provider)
         let now = clock.now()
         _ = try await once(request, operation: "join_group_buy", user: user, now: now) { sql in
+            // Seats are counted under the group's lock: concurrent joins take turns.
+            try await sql.lockRow("group_buys", is: request.groupBuyID)
             let group = try await self.groupRow(sql, request.groupBuyID)
             guard try group.decode(column: "status", as: String.self) == "open",
                   try group.decode(column: "closes_at_ms", as: Int64.self) > now.millisecondsSince1970
@@ -136,9 +144,13 @@ extension MembershipService {
             group.closesAtMs = try row.decode(column: "closes_at_ms", as: Int64.self)
             group.settledAtMs = try row.decode(column: "settled_at_ms", as: Int64?.self) ?? 0
             var yourOrder: String?
-            for order in try await sql.raw("SELECT id, user_id, status FROM orders WHERE group_buy_id = \(bind: request.groupBuyID)").all() {
+            for order in try await sql.raw("SELECT id, user_id, status, subscription_id FROM orders WHERE group_buy_id = \(bind: request.groupBuyID)").all() {
                 let status = try order.decode(column: "status", as: String.self)
-                if ["held", "paid", "refunded", "partially_refunded"].contains(status) { group.paid += 1 }
+                // Paid seats: held or settled payments, and refunded ones that held a seat (a
+                // membership later refunded, or a group that closed short); not a payment that
+                // came after the group filled and went straight back.
+                let heldASeat = try order.decode(column: "subscription_id", as: String?.self) != nil || group.status == "failed"
+                if ["held", "paid", "partially_refunded"].contains(status) || (status == "refunded" && heldASeat) { group.paid += 1 }
                 if status == "pending" { group.pending += 1 }
                 if let user, try order.decode(column: "user_id", as: String.self) == user.rawValue { yourOrder = try order.decode(column: "id", as: String.self) }
             }
@@ -159,6 +171,7 @@ extension MembershipService {
     /// An order at the group price, in a group, with a payment to make.
     private func placeGroupOrder(_ sql: any SQLDatabase, group: String, offer: MembershipGroupBuyOffer, user: UserID, provider: any PaymentProvider, now: Date) async throws {
         let community = CommunityID(offer.communityID)
+        try await lockBuyer(sql, community: community, user: user, now: now)
         let (record, _) = try await authorized(sql, community: community, user: user, operation: nil)
         guard record.status == .active else {
             throw GuildError(.failedPrecondition, "This community is not open for new members.", reason: "community_not_active")
@@ -201,7 +214,9 @@ extension MembershipService {
 
     /// A group order's payment succeeded. In an open group in time, the money is held and the
     /// group completes when this was its last seat; a group that has closed (or whose time ran
-    /// out a moment ago) is closed now and this payment goes back with the others.
+    /// out a moment ago) is closed now and this payment goes back with the others; a group that
+    /// filled or closed already gives this payment back at once. The caller holds the group's
+    /// lock (``lockOrder(_:_:)``), so the count of held seats is exact.
     func groupPaymentSucceeded(_ sql: any SQLDatabase, order orderID: OrderID, payment: PaymentID, group groupID: String, now: Date) async throws {
         let order = try await sql.raw("SELECT community_id, total_minor, currency FROM orders WHERE id = \(bind: orderID.rawValue)").first()!
         let community = CommunityID(try order.decode(column: "community_id", as: String.self))
@@ -221,8 +236,9 @@ extension MembershipService {
             return
         }
         guard status == "open" else {
-            // Paid after the group closed: this payment goes back at once.
-            try await refund(sql, order: orderID, amount: 0, reason: "group buy closed before this payment", by: Self.systemActor, overridingWindow: true, now: now)
+            // Paid after the group filled or closed: this payment goes back at once.
+            let reason = status == "completed" ? "group buy filled before this payment" : "group buy closed before this payment"
+            try await refund(sql, order: orderID, amount: 0, reason: reason, by: Self.systemActor, overridingWindow: true, now: now)
             return
         }
         let offer = try await groupBuyOffer(sql, try group.decode(column: "offer_id", as: String.self))
@@ -283,8 +299,45 @@ extension MembershipService {
                 .map { try $0.decode(column: "id", as: String.self) }
         }
         for group in due {
-            try await database.transaction { sql in try await self.closeGroup(sql, group, now: now) }
+            try await database.transaction { sql in
+                try await sql.lockRow("group_buys", is: group)
+                try await self.closeGroup(sql, group, now: now)
+            }
         }
         return due.count
+    }
+
+    /// Refunds every payment held in a group that is no longer open: money an earlier version
+    /// could strand when concurrent payments overfilled a group on PostgreSQL (the group
+    /// completed without them). Each is refunded once, under the group's and the order's locks,
+    /// and only while it is still held. The scheduler's work; returns how many were refunded.
+    @discardableResult
+    public func refundStrandedGroupPayments() async throws -> Int {
+        let now = clock.now()
+        let stranded = try await database.withConnection { sql in
+            try await sql.raw("""
+                SELECT o.id AS id FROM orders o JOIN group_buys g ON g.id = o.group_buy_id
+                WHERE o.status = 'held' AND g.status <> 'open'
+                """).all().map { OrderID(try $0.decode(column: "id", as: String.self)) }
+        }
+        var refunded = 0
+        for order in stranded {
+            let didRefund = try await database.transaction { sql -> Bool in
+                guard let group = try await self.lockOrder(sql, order),
+                      let row = try await sql.raw("""
+                          SELECT o.status AS order_status, g.status AS group_status FROM orders o JOIN group_buys g ON g.id = o.group_buy_id
+                          WHERE o.id = \(bind: order.rawValue)
+                          """).first(),
+                      try row.decode(column: "order_status", as: String.self) == "held",
+                      try row.decode(column: "group_status", as: String.self) != "open"
+                else { return false }
+                try await self.refund(sql, order: order, amount: 0, reason: "group buy was full before this payment", by: Self.systemActor,
+                                      overridingWindow: true, now: now)
+                self.logger.warning("stranded group-buy payment refunded", metadata: ["order": "\(order)", "group": "\(group)"])
+                return true
+            }
+            if didRefund { refunded += 1 }
+        }
+        return refunded
     }
 }

@@ -33,13 +33,17 @@ extension MembershipService {
             SELECT (SELECT COUNT(*) FROM orders WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: id.rawValue) AND status = 'paid' AND total_minor > 0) AS purchases,
                    (SELECT COUNT(*) FROM subscriptions WHERE user_id = \(bind: user.rawValue) AND community_id = \(bind: id.rawValue)) AS subscriptions,
                    (SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = \(bind: coupon?.id ?? "") AND user_id = \(bind: user.rawValue)) AS redemptions,
-                   (SELECT COUNT(*) FROM subscriptions WHERE user_id = \(bind: user.rawValue) AND plan_id = \(bind: planID.rawValue) AND status <> 'expired') AS holding
+                   (SELECT COUNT(*) FROM subscriptions WHERE user_id = \(bind: user.rawValue) AND plan_id = \(bind: planID.rawValue) AND status <> 'expired') AS holding,
+                   (SELECT COUNT(*) FROM orders o JOIN coupons c ON c.id = o.coupon_id
+                    WHERE o.user_id = \(bind: user.rawValue) AND o.community_id = \(bind: id.rawValue) AND o.status IN ('pending', 'held')
+                      AND c.first_purchase_only = \(bind: true)) AS first_purchases_waiting
             """).first()
         let buyer = Pricing.Buyer(
             hasPurchased: try history?.decode(column: "purchases", as: Int.self) ?? 0 > 0,
             hasSubscribed: try history?.decode(column: "subscriptions", as: Int.self) ?? 0 > 0,
             couponRedemptions: try history?.decode(column: "redemptions", as: Int.self) ?? 0,
-            isRenewal: try history?.decode(column: "holding", as: Int.self) ?? 0 > 0)
+            isRenewal: try history?.decode(column: "holding", as: Int.self) ?? 0 > 0,
+            hasFirstPurchaseWaiting: try history?.decode(column: "first_purchases_waiting", as: Int.self) ?? 0 > 0)
         // A retired plan sells no more, but its members may keep renewing it.
         guard plan.isActive || buyer.isRenewal else {
             throw GuildError(.failedPrecondition, "This plan has been retired.", reason: "plan_retired")
@@ -65,6 +69,12 @@ extension MembershipService {
 
     private func placeOrder(_ sql: any SQLDatabase, request: MembershipCreateOrderRequest, provider: any PaymentProvider, user: UserID, now: Date) async throws -> OrderID {
         let communityID = CommunityID(request.communityID)
+        // The buyer's lock first: what pricing reads of their history (coupon uses, trials, a
+        // first purchase waiting, the plan they hold) stays true until this order is written.
+        guard try await sql.raw("SELECT id FROM communities WHERE id = \(bind: communityID.rawValue)").first() != nil else {
+            throw GuildError(.notFound, "No such community.")
+        }
+        try await lockBuyer(sql, community: communityID, user: user, now: now)
         let pricing = try await pricing(sql, community: communityID, plan: PlanID(request.planID), couponCode: request.couponCode, user: user, now: now)
         let plan = pricing.plan
         // One live subscription per member and community; paying again for the same plan renews it.
@@ -75,7 +85,9 @@ extension MembershipService {
             throw GuildError(.failedPrecondition, "You are already a member on another plan; changing plans is not supported yet.", reason: "already_member")
         }
         if live.isEmpty, plan.seatLimit > 0 {
-            // Live subscriptions hold seats, and so do orders waiting for their payment (for an hour).
+            // Live subscriptions hold seats, and so do orders waiting for their payment (for an
+            // hour). Counted under the plan's lock: concurrent buyers of a full plan take turns.
+            try await sql.lockRow("plans", is: plan.id.rawValue)
             let seats = try await sql.raw("""
                 SELECT (SELECT COUNT(*) FROM subscriptions WHERE plan_id = \(bind: plan.id.rawValue) AND status <> 'expired')
                      + (SELECT COUNT(*) FROM orders WHERE plan_id = \(bind: plan.id.rawValue) AND status = 'pending'
@@ -162,20 +174,24 @@ extension MembershipService {
     /// it, for a group buy). `reference` replaces the provider's reference when given (Stripe's
     /// payment intent, which refunds need). `cardFingerprint` is the provider's fingerprint of
     /// the card ("" when unknown); the payment events carry it (referral's self-referral check).
-    func paymentSucceeded(_ sql: any SQLDatabase, payment: PaymentID, order: OrderID, reference: String? = nil, cardFingerprint: String = "", now: Date) async throws {
-        try await sql.raw("""
-            UPDATE payments SET status = 'succeeded', completed_at_ms = \(bind: now.millisecondsSince1970), card_fingerprint = \(bind: String(cardFingerprint.prefix(128)))
-            WHERE id = \(bind: payment.rawValue)
-            """).run()
-        if let reference {
-            try await sql.raw("UPDATE payments SET provider_reference = \(bind: reference) WHERE id = \(bind: payment.rawValue)").run()
-        }
-        if let group = try await sql.raw("SELECT group_buy_id FROM orders WHERE id = \(bind: order.rawValue)").first()?
-            .decode(column: "group_buy_id", as: String?.self) {
+    ///
+    /// Once per payment: under the order's lock (and its group's), the payment moves from
+    /// `pending` only here; a second confirmation, webhook or race finds it moved and changes
+    /// nothing (returns false).
+    @discardableResult
+    func paymentSucceeded(_ sql: any SQLDatabase, payment: PaymentID, order: OrderID, reference: String? = nil, cardFingerprint: String = "", now: Date) async throws -> Bool {
+        let group = try await lockOrder(sql, order)
+        guard try await sql.raw("""
+            UPDATE payments SET status = 'succeeded', completed_at_ms = \(bind: now.millisecondsSince1970), card_fingerprint = \(bind: String(cardFingerprint.prefix(128))),
+                   provider_reference = COALESCE(\(bind: reference), provider_reference)
+            WHERE id = \(bind: payment.rawValue) AND status = 'pending' RETURNING id
+            """).first() != nil else { return false }
+        if let group {
             try await groupPaymentSucceeded(sql, order: order, payment: payment, group: group, now: now)
         } else {
             try await completeOrder(sql, order: order, payment: payment, now: now)
         }
+        return true
     }
 
     /// Cancels orders left unpaid for ``MembershipConfiguration/abandonedOrderAge``: the
@@ -189,22 +205,29 @@ extension MembershipService {
             let rows = try await sql.raw("""
                 SELECT id FROM orders WHERE status = 'pending' AND group_buy_id IS NULL AND created_at_ms < \(bind: cutoff)
                 """).all()
-            for row in rows {
-                try await self.cancelUnpaidOrder(sql, OrderID(try row.decode(column: "id", as: String.self)), reason: "abandoned", now: now)
+            var cancelled = 0
+            for row in rows where try await self.cancelUnpaidOrder(sql, OrderID(try row.decode(column: "id", as: String.self)), reason: "abandoned", now: now) {
+                cancelled += 1
             }
-            return rows.count
+            return cancelled
         }
     }
 
     /// Cancels an order nobody paid: its pending payment is voided and its coupon redemption
-    /// given back.
-    func cancelUnpaidOrder(_ sql: any SQLDatabase, _ order: OrderID, reason: String, now: Date) async throws {
+    /// given back. Under the order's lock and only while it is pending: an order paid a moment
+    /// ago stays paid (returns false).
+    @discardableResult
+    func cancelUnpaidOrder(_ sql: any SQLDatabase, _ order: OrderID, reason: String, now: Date) async throws -> Bool {
+        try await lockOrder(sql, order)
+        guard try await sql.raw("""
+            UPDATE orders SET status = 'cancelled', updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: order.rawValue) AND status = 'pending' RETURNING id
+            """).first() != nil else { return false }
         try await sql.raw("""
             UPDATE payments SET status = 'voided', failure_reason = \(bind: reason), completed_at_ms = \(bind: now.millisecondsSince1970)
             WHERE order_id = \(bind: order.rawValue) AND status = 'pending'
             """).run()
-        try await sql.raw("UPDATE orders SET status = 'cancelled', updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: order.rawValue)").run()
         try await releaseCoupons(sql, order: order)
+        return true
     }
 
     /// The platform's fee on `amount`.
@@ -221,11 +244,14 @@ extension MembershipService {
         try await sql.raw("DELETE FROM coupon_redemptions WHERE order_id = \(bind: order.rawValue)").run()
     }
 
-    /// A payment failed: the order fails and its coupon redemption is given back.
+    /// A payment failed: the order fails and its coupon redemption is given back. Once, under
+    /// the order's lock, and only for a payment still pending.
     func failPayment(_ sql: any SQLDatabase, payment: PaymentID, order: OrderID, reason: String, now: Date) async throws {
-        try await sql.raw("""
-            UPDATE payments SET status = 'failed', failure_reason = \(bind: reason), completed_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: payment.rawValue)
-            """).run()
+        try await lockOrder(sql, order)
+        guard try await sql.raw("""
+            UPDATE payments SET status = 'failed', failure_reason = \(bind: reason), completed_at_ms = \(bind: now.millisecondsSince1970)
+            WHERE id = \(bind: payment.rawValue) AND status = 'pending' RETURNING id
+            """).first() != nil else { return }
         try await sql.raw("UPDATE orders SET status = 'failed', updated_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: order.rawValue)").run()
         try await releaseCoupons(sql, order: order)
         logger.info("payment failed", metadata: ["payment": "\(payment)", "reason": "\(reason)"])
@@ -250,8 +276,12 @@ extension MembershipService {
         }
         let plan = try await planRecord(sql, planID)
         let subscription: SubscriptionID
+        // Under the buyer's lock, then the subscription's: two payments completing at once make
+        // one subscription, and a renewal extends the period the other one left.
+        try await lockBuyer(sql, community: community, user: buyer, now: now)
         if let existing = try await sql.raw("""
             SELECT * FROM subscriptions WHERE user_id = \(bind: buyer.rawValue) AND community_id = \(bind: community.rawValue) AND status <> 'expired'
+            \(SQLLockingClause.update)
             """).first() {
             subscription = SubscriptionID(try existing.decode(column: "id", as: String.self))
             var state = try subscriptionState(existing, plan: plan)

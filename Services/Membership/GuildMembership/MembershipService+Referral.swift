@@ -120,8 +120,7 @@ extension MembershipService {
                 }
                 // The community's row is locked (PostgreSQL; SQLite writes one at a time anyway), so
                 // two movements of one commission cannot both take the same balance.
-                let lock = self.database.dialect == .postgres ? " FOR UPDATE" : ""
-                guard let row = try await sql.raw("SELECT * FROM communities WHERE id = \(bind: community.rawValue)\(unsafeRaw: lock)").first() else {
+                guard let row = try await sql.raw("SELECT * FROM communities WHERE id = \(bind: community.rawValue) \(SQLLockingClause.update)").first() else {
                     throw GuildError(.notFound, "No such community.")
                 }
                 // Any status: a dissolved community's commissions are still taken back.

@@ -33,12 +33,14 @@ extension MembershipService {
     }
 
     /// Refunds `amount` (0: the rest) of an order's payment: the provider returns it, the
-    /// ledger records it, and a full refund ends the subscription.
+    /// ledger records it, and a full refund ends the subscription. Under the order's lock, so
+    /// concurrent refunds of one order never return more than was paid.
     @discardableResult
     func refund(
         _ sql: any SQLDatabase, order orderID: OrderID, amount requested: Int64, reason: String, by actor: UserID,
         overridingWindow: Bool, now: Date
     ) async throws -> PaymentID {
+        try await lockOrder(sql, orderID)
         guard let row = try await sql.raw("""
             SELECT o.status AS order_status, o.community_id AS community_id, o.subscription_id AS subscription_id, o.user_id AS user_id,
                    p.id AS payment_id, p.provider AS provider, p.provider_reference AS reference, p.amount_minor AS amount, p.currency AS currency,
@@ -112,7 +114,7 @@ extension MembershipService {
 
     /// Ends a subscription at once.
     func endSubscription(_ sql: any SQLDatabase, _ id: SubscriptionID, now: Date) async throws {
-        guard let row = try await sql.raw("SELECT * FROM subscriptions WHERE id = \(bind: id.rawValue)").first() else { return }
+        guard let row = try await sql.raw("SELECT * FROM subscriptions WHERE id = \(bind: id.rawValue) \(SQLLockingClause.update)").first() else { return }
         let plan = try await planRecord(sql, PlanID(try row.decode(column: "plan_id", as: String.self)))
         var state = try subscriptionState(row, plan: plan)
         guard state.status != .expired else { return }
@@ -135,6 +137,8 @@ extension MembershipService {
                 return DissolveOutcome(refunds: parts.first ?? 0, refunded: parts.last ?? 0)
             }
         ) { (sql: any SQLDatabase) -> DissolveOutcome in
+            // The community's lock: a second dissolution (another key) waits, then finds it dissolved.
+            try await sql.lockRow("communities", is: id.rawValue)
             let (community, _) = try await self.authorized(sql, community: id, user: user, operation: Operation.changeLifecycle)
             guard community.status != .dissolved else {
                 throw GuildError(.failedPrecondition, "The community is already dissolved.", reason: "already_dissolved")

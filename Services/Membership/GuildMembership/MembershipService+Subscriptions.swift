@@ -97,7 +97,7 @@ extension MembershipService {
         let id = SubscriptionID(request.subscriptionID)
         let now = clock.now()
         return try await database.transaction { sql in
-            guard let row = try await sql.raw("SELECT * FROM subscriptions WHERE id = \(bind: id.rawValue)").first(),
+            guard let row = try await sql.raw("SELECT * FROM subscriptions WHERE id = \(bind: id.rawValue) \(SQLLockingClause.update)").first(),
                   try row.decode(column: "user_id", as: String.self) == user.rawValue
             else { throw GuildError(.notFound, "No such subscription.") }
             let plan = try await self.planRecord(sql, PlanID(try row.decode(column: "plan_id", as: String.self)))
@@ -115,7 +115,9 @@ extension MembershipService {
     }
 
     /// Moves every subscription whose period (or grace) ended: past due, expired. Run by the
-    /// scheduler; returns how many changed.
+    /// scheduler; returns how many changed. The rows are locked as they are read; on PostgreSQL
+    /// a row a renewal changed meanwhile is read again as it now is (and skipped when its new
+    /// period has not ended).
     @discardableResult
     public func advanceSubscriptions() async throws -> Int {
         let now = clock.now()
@@ -123,6 +125,7 @@ extension MembershipService {
             var changed = 0
             for row in try await sql.raw("""
                 SELECT * FROM subscriptions WHERE status <> 'expired' AND period_end_ms IS NOT NULL AND period_end_ms <= \(bind: now.millisecondsSince1970)
+                \(SQLLockingClause.update)
                 """).all() {
                 let plan = try await self.planRecord(sql, PlanID(try row.decode(column: "plan_id", as: String.self)))
                 var state = try self.subscriptionState(row, plan: plan)

@@ -16,6 +16,9 @@ struct Pricing: Sendable {
         var couponRedemptions: Int
         /// The buyer holds a live subscription to this plan: this purchase renews it.
         var isRenewal: Bool = false
+        /// The buyer has an order waiting for its payment that uses a first-purchase coupon:
+        /// only one order can be the first purchase.
+        var hasFirstPurchaseWaiting: Bool = false
     }
 
     let plan: PlanRecord
@@ -79,7 +82,7 @@ struct Pricing: Sendable {
         if !coupon.plans.isEmpty, !coupon.plans.contains(plan.id) {
             throw refuse("Coupon \(coupon.code) does not apply to \(plan.name).", "coupon_plan_mismatch")
         }
-        if coupon.isFirstPurchaseOnly, buyer.hasPurchased {
+        if coupon.isFirstPurchaseOnly, buyer.hasPurchased || buyer.hasFirstPurchaseWaiting {
             throw refuse("Coupon \(coupon.code) is for a first purchase only.", "coupon_first_purchase_only")
         }
         if coupon.maxPerUser > 0, buyer.couponRedemptions >= coupon.maxPerUser {

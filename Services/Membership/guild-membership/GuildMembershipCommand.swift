@@ -76,6 +76,8 @@ struct GuildMembershipCommand: AsyncParsableCommand {
                 if changed > 0 { logger.info("subscriptions moved on", metadata: ["count": "\(changed)"]) }
                 let closed = try await service.closeExpiredGroupBuys()
                 if closed > 0 { logger.info("group buys closed short", metadata: ["count": "\(closed)"]) }
+                let stranded = try await service.refundStrandedGroupPayments()
+                if stranded > 0 { logger.warning("stranded group-buy payments refunded", metadata: ["count": "\(stranded)"]) }
                 let abandoned = try await service.cancelAbandonedOrders()
                 if abandoned > 0 { logger.info("abandoned orders cancelled", metadata: ["count": "\(abandoned)"]) }
             }

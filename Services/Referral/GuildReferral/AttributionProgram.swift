@@ -139,9 +139,9 @@ struct AttributionProgram: Sendable, Equatable {
         return program
     }
 
-    /// Replaces the programme of `community`.
+    /// Replaces the programme of `community`, in one statement (two replacements at once: the
+    /// later one wins whole, never a mix).
     func save(_ sql: any SQLDatabase, community: String) async throws {
-        try await sql.raw("DELETE FROM programs WHERE community_id = \(bind: community)").run()
         try await sql.raw("""
             INSERT INTO programs (community_id, enabled, commission_bp, commission_mode, recurring_months, reward_kind, reward_percent_off_bp,
                                   reward_amount_off_minor_units, reward_valid_days, attribution_window_days, burst_limit, burst_window_minutes,
@@ -149,6 +149,12 @@ struct AttributionProgram: Sendable, Equatable {
             VALUES (\(bind: community), \(bind: enabled), \(bind: commissionBP), \(bind: commissionMode), \(bind: recurringMonths), \(bind: rewardKind),
                     \(bind: rewardPercentOffBP), \(bind: rewardAmountOffMinorUnits), \(bind: rewardValidDays), \(bind: attributionWindowDays),
                     \(bind: burstLimit), \(bind: burstWindowMinutes), \(bind: clawback), \(bind: updatedAtMS))
+            ON CONFLICT (community_id) DO UPDATE SET
+                enabled = excluded.enabled, commission_bp = excluded.commission_bp, commission_mode = excluded.commission_mode,
+                recurring_months = excluded.recurring_months, reward_kind = excluded.reward_kind, reward_percent_off_bp = excluded.reward_percent_off_bp,
+                reward_amount_off_minor_units = excluded.reward_amount_off_minor_units, reward_valid_days = excluded.reward_valid_days,
+                attribution_window_days = excluded.attribution_window_days, burst_limit = excluded.burst_limit,
+                burst_window_minutes = excluded.burst_window_minutes, clawback = excluded.clawback, updated_at_ms = excluded.updated_at_ms
             """).run()
     }
 

@@ -55,7 +55,7 @@ extension ReferralService {
                 ELSE member_facts.paid_at_ms END
             """).run()
         guard let row = try await sql.raw("""
-            SELECT * FROM attributions WHERE community_id = \(bind: community) AND user_id = \(bind: user)\(unsafeRaw: forUpdate)
+            SELECT * FROM attributions WHERE community_id = \(bind: community) AND user_id = \(bind: user) \(SQLLockingClause.update)
             """).first() else { return }
         guard try await sql.raw("SELECT id FROM commissions WHERE payment_id = \(bind: payment.paymentID)").first() == nil else { return }
         var attribution = try Self.attributionMessage(row)
@@ -120,7 +120,7 @@ extension ReferralService {
     /// to the owner; a held one is only reduced (it moved nothing). Nothing left: clawed_back.
     func paymentRefunded(_ sql: any SQLDatabase, refund: MembershipPaymentEvent, eventID: String, at: Date, now: Date) async throws {
         guard !refund.paymentID.isEmpty, let row = try await sql.raw("""
-            SELECT * FROM commissions WHERE payment_id = \(bind: refund.paymentID)\(unsafeRaw: forUpdate)
+            SELECT * FROM commissions WHERE payment_id = \(bind: refund.paymentID) \(SQLLockingClause.update)
             """).first() else { return }
         let refundID = refund.refundID.isEmpty ? "event:" + eventID : refund.refundID
         guard try await sql.raw("SELECT refund_id FROM clawbacks WHERE refund_id = \(bind: refundID)").first() == nil else { return }
@@ -176,7 +176,7 @@ extension ReferralService {
         return try await database.transaction { sql in
             let due = try await sql.raw("""
                 SELECT * FROM commissions WHERE status = 'pending' AND payable_at_ms <= \(bind: now.millisecondsSince1970)
-                ORDER BY payable_at_ms, id LIMIT 500\(unsafeRaw: self.forUpdate)
+                ORDER BY payable_at_ms, id LIMIT 500 \(SQLLockingClause.update)
                 """).all()
             for commission in due {
                 let id = try commission.decode(column: "id", as: String.self)

@@ -8,5 +8,10 @@ enum ReferralMigrations {
         },
         attribution,
         points,
+        // A row per community whose settings an owner edits: the row those edits lock, so two
+        // edits of the points rules or the ladder at once apply one after the other.
+        Migration(version: 4, name: "community edit locks", statements: [
+            "CREATE TABLE community_edits (community_id TEXT PRIMARY KEY, created_at_ms BIGINT NOT NULL)",
+        ]),
     ]
 }

@@ -207,10 +207,6 @@ extension ReferralService {
         static let roleChanged = "membership.role.changed"
     }
 
-    /// Locks the rows a PostgreSQL transaction reads before changing them (SQLite's write
-    /// transactions are serialized already).
-    var forUpdate: String { database.dialect == .postgres ? " FOR UPDATE" : "" }
-
     // MARK: Links
 
     /// The caller's link in a community, made on first ask. Anyone with a role there (members
@@ -415,7 +411,7 @@ extension ReferralService {
         let id = Identifier.make(at: now)
         if !touch.code.isEmpty {
             // One sign-up through a link at a time, so a burst is counted whole.
-            try await sql.raw("SELECT code FROM links WHERE code = \(bind: touch.code)\(unsafeRaw: forUpdate)").run()
+            try await sql.raw("SELECT code FROM links WHERE code = \(bind: touch.code) \(SQLLockingClause.update)").run()
         }
         try await sql.raw("""
             INSERT INTO attributions (id, community_id, user_id, visitor_id, source, campaign, referrer_id, code, status, reason, network,
@@ -563,7 +559,7 @@ extension ReferralService {
         let now = clock.now()
         let nowMS = now.millisecondsSince1970
         let attribution = try await database.transaction { sql in
-            guard let row = try await sql.raw("SELECT * FROM attributions WHERE id = \(bind: request.attributionID)\(unsafeRaw: self.forUpdate)").first() else {
+            guard let row = try await sql.raw("SELECT * FROM attributions WHERE id = \(bind: request.attributionID) \(SQLLockingClause.update)").first() else {
                 throw GuildError(.notFound, "No such attribution.")
             }
             let current = try Self.attributionMessage(row)

@@ -172,6 +172,7 @@ extension ReferralService {
         try await authorize(Operation.editPointsRules, user: user, in: community)
         let now = clock.now()
         let rules = try await database.transaction { sql in
+            try await self.lockEdits(sql, community: community, now: now)
             let current = try await self.pointsRules(sql, community: community)
             let merged = try PointsRule.merged(PointsRule.kinds.compactMap { current[$0] }, with: request.rules)
             try await sql.raw("DELETE FROM points_rules WHERE community_id = \(bind: community.rawValue)").run()
@@ -186,6 +187,12 @@ extension ReferralService {
         }
         logger.info("points rules updated", metadata: ["community": "\(community)", "by": "\(user)"])
         return pointsRulesMessage(rules, community: community)
+    }
+
+    /// Locks the community's settings for an owner's edit (the rules, the ladder): a second
+    /// edit at once waits, then reads what the first wrote.
+    func lockEdits(_ sql: any SQLDatabase, community: CommunityID, now: Date) async throws {
+        try await sql.lockOrCreateRow("community_edits", key: [("community_id", community.rawValue)], extra: [("created_at_ms", now.millisecondsSince1970)])
     }
 
     /// The caller's points account, or (owners, co-owners, moderators) `user_id`'s.
@@ -212,7 +219,9 @@ extension ReferralService {
         let community = CommunityID(request.communityID)
         try await authorize(Operation.editLevels, user: user, in: community)
         let ladder = try LevelLadder.validated(request.levels)
+        let now = clock.now()
         try await database.transaction { sql in
+            try await self.lockEdits(sql, community: community, now: now)
             try await sql.raw("DELETE FROM levels WHERE community_id = \(bind: community.rawValue)").run()
             for level in ladder.levels {
                 try await sql.raw("""
