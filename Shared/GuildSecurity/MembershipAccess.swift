@@ -21,23 +21,27 @@ public final class MembershipAccess: Sendable {
 
     private struct Entry {
         let standing: Standing
-        let expires: ContinuousClock.Instant
+        let expires: Date
     }
 
     /// Membership's client, for calls beyond access (charges).
     public let client: WireClient
-    private let ttl: Duration
+    private let ttl: TimeInterval
     private let capacity: Int
+    private let clock: any WallClock
     private let entries = Mutex<[String: Entry]>([:])
-    private let planEntries = Mutex<[String: (plans: [MembershipPlan], expires: ContinuousClock.Instant)]>([:])
+    private let planEntries = Mutex<[String: (plans: [MembershipPlan], expires: Date)]>([:])
 
     /// - Parameters:
     ///   - ttl: how long an answer is reused without news from membership.
     ///   - capacity: entries kept at most (the cache is emptied when full).
-    public init(client: WireClient, ttl: Duration = .seconds(30), capacity: Int = 50_000) {
+    ///   - clock: the service's clock (a simulated one in demos): an answer's age and the
+    ///     instant membership says access ends are both read on it, as membership wrote them.
+    public init(client: WireClient, ttl: Duration = .seconds(30), capacity: Int = 50_000, clock: any WallClock = SystemWallClock()) {
         self.client = client
-        self.ttl = ttl
+        self.ttl = ttl.timeInterval
         self.capacity = capacity
+        self.clock = clock
     }
 
     private static func key(_ user: UserID, _ community: CommunityID) -> String { user.rawValue + "|" + community.rawValue }
@@ -46,7 +50,7 @@ public final class MembershipAccess: Sendable {
     public func standing(of user: UserID?, in community: CommunityID) async throws -> Standing {
         guard let user else { return .none }
         let key = Self.key(user, community)
-        let now = ContinuousClock.now
+        let now = clock.now()
         if let entry = entries.withLock({ $0[key] }), entry.expires > now { return entry.standing }
         var request = MembershipCheckEntitlementRequest()
         request.userID = user.rawValue
@@ -54,10 +58,9 @@ public final class MembershipAccess: Sendable {
         let answer = try await client.call(MembershipAPI.checkEntitlement, request)
         let standing = Standing(role: answer.role.isEmpty ? nil : CommunityRole(rawValue: answer.role), plans: Set(answer.planIds))
         // Never keep an answer past the moment membership said it stops holding.
-        var expires = now + ttl
+        var expires = now.addingTimeInterval(ttl)
         if answer.validUntilMs > 0, answer.validUntilMs < Int64.max {
-            let left = Double(answer.validUntilMs - Date().millisecondsSince1970) / 1000
-            expires = min(expires, now + .milliseconds(Int64(max(0, left) * 1000)))
+            expires = min(expires, Date(millisecondsSince1970: answer.validUntilMs))
         }
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
@@ -74,7 +77,7 @@ public final class MembershipAccess: Sendable {
     /// The community's plans on sale, for the paywall. A cached list that lacks one of
     /// `needing` (a plan made since) is asked again.
     public func plans(of community: CommunityID, needing: [String] = []) async throws -> [MembershipPlan] {
-        let now = ContinuousClock.now
+        let now = clock.now()
         if let entry = planEntries.withLock({ $0[community.rawValue] }), entry.expires > now,
            needing.allSatisfy({ id in entry.plans.contains { $0.id == id } }) { return entry.plans }
         var request = MembershipListPlansRequest()
@@ -82,7 +85,7 @@ public final class MembershipAccess: Sendable {
         let plans = try await client.call(MembershipAPI.listPlans, request).plans.filter { $0.status == "active" && $0.visible }
         planEntries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[community.rawValue] = (plans, now + ttl)
+            entries[community.rawValue] = (plans, now.addingTimeInterval(ttl))
         }
         return plans
     }

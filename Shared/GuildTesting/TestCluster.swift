@@ -100,7 +100,7 @@ public final class TestCluster: Sendable {
         let membershipClient = try WireClient(
             service: .membership, endpoints: [WireEndpoint(host: "127.0.0.1", port: membershipServer.port)], tls: contentTLS, logger: logger)
         let content = ContentService(
-            database: contentDatabase.database, access: MembershipAccess(client: membershipClient),
+            database: contentDatabase.database, access: MembershipAccess(client: membershipClient, clock: clock),
             configuration: ContentConfiguration(attachmentDirectory: directory.url.appendingPathComponent("attachments")), clock: clock, logger: logger)
         try await content.prepare()
         let contentServer = try await WireServer.bind(
@@ -111,7 +111,7 @@ public final class TestCluster: Sendable {
             try WireClient(service: service, endpoints: [WireEndpoint(host: "127.0.0.1", port: server.port)], tls: tls, logger: logger)
         }
         let referral = ReferralService(
-            database: referralDatabase.database, access: MembershipAccess(client: try client(.membership, membershipServer, referralTLS)),
+            database: referralDatabase.database, access: MembershipAccess(client: try client(.membership, membershipServer, referralTLS), clock: clock),
             auth: try client(.auth, authServer, referralTLS), content: try client(.content, contentServer, referralTLS),
             clock: clock, logger: logger)
         try await referral.prepare()

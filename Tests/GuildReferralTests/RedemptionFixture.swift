@@ -117,7 +117,7 @@ extension ReferralFixture {
     private func secondReferral(membership: WireClient, logger: Logger) throws -> ReferralService {
         let tls = try cluster.certificates.tls(for: .referral)
         return ReferralService(
-            database: cluster.referralDatabase.database, access: MembershipAccess(client: membership),
+            database: cluster.referralDatabase.database, access: MembershipAccess(client: membership, clock: clock),
             auth: try WireClient(service: .auth, endpoints: [WireEndpoint(host: "127.0.0.1", port: cluster.authServer.port)], tls: tls, logger: logger),
             content: try WireClient(service: .content, endpoints: [WireEndpoint(host: "127.0.0.1", port: cluster.contentServer.port)], tls: tls, logger: logger),
             clock: clock, logger: logger)

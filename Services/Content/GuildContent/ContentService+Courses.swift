@@ -403,6 +403,11 @@ extension ContentService {
 
     /// Stores a file for an item (its author or owners): type and size are checked, the bytes
     /// go to the data directory under a name of the service's choosing.
+    ///
+    /// The file is written under a temporary name first and renamed once its row has committed:
+    /// a failed insert leaves no file with a real name (its temporary one is removed at once, or
+    /// by ``sweepAttachments()`` after a crash), and a crash between the commit and the rename
+    /// is finished by the sweep.
     public func addAttachment(_ request: ContentAddAttachmentRequest, user: UserID) async throws -> ContentAttachment {
         try await prefetchStanding(.item(request.itemID), user: user)
         let type = request.contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
@@ -417,22 +422,29 @@ extension ContentService {
         let now = clock.now()
         let id = Identifier.make(at: now)
         let digest = SHA256.hash(data: request.data).map { String(format: "%02x", $0) }.joined()
-        try await database.transaction { sql in
-            let (item, standing) = try await self.load(sql, item: request.itemID, user: user)
-            guard Self.canEdit(item, user: user, standing: standing) else {
-                throw GuildError(.permissionDenied, "Only the item's author or the community's owners may attach files.", reason: "not_author")
+        let upload = uploadURL(id)
+        try request.data.write(to: upload, options: .atomic)
+        do {
+            try await database.transaction { sql in
+                let (item, standing) = try await self.load(sql, item: request.itemID, user: user)
+                guard Self.canEdit(item, user: user, standing: standing) else {
+                    throw GuildError(.permissionDenied, "Only the item's author or the community's owners may attach files.", reason: "not_author")
+                }
+                // Counted under the item's lock: concurrent uploads to one item take turns.
+                try await sql.lockRow("items", is: item.id)
+                let count = try await sql.raw("SELECT COUNT(*) AS n FROM attachments WHERE item_id = \(bind: item.id)").first()?.decode(column: "n", as: Int.self) ?? 0
+                guard count < 20 else { throw GuildError(.resourceExhausted, "An item holds at most 20 attachments.", reason: "too_many_attachments") }
+                try await sql.raw("""
+                    INSERT INTO attachments (id, item_id, filename, content_type, size_bytes, sha256, uploaded_by, created_at_ms)
+                    VALUES (\(bind: id), \(bind: item.id), \(bind: filename), \(bind: type), \(bind: Int64(request.data.count)), \(bind: digest),
+                            \(bind: user.rawValue), \(bind: now.millisecondsSince1970))
+                    """).run()
             }
-            // Counted under the item's lock: concurrent uploads to one item take turns.
-            try await sql.lockRow("items", is: item.id)
-            let count = try await sql.raw("SELECT COUNT(*) AS n FROM attachments WHERE item_id = \(bind: item.id)").first()?.decode(column: "n", as: Int.self) ?? 0
-            guard count < 20 else { throw GuildError(.resourceExhausted, "An item holds at most 20 attachments.", reason: "too_many_attachments") }
-            try request.data.write(to: self.attachmentURL(id), options: .atomic)
-            try await sql.raw("""
-                INSERT INTO attachments (id, item_id, filename, content_type, size_bytes, sha256, uploaded_by, created_at_ms)
-                VALUES (\(bind: id), \(bind: item.id), \(bind: filename), \(bind: type), \(bind: Int64(request.data.count)), \(bind: digest),
-                        \(bind: user.rawValue), \(bind: now.millisecondsSince1970))
-                """).run()
+        } catch {
+            try? FileManager.default.removeItem(at: upload)
+            throw error
         }
+        try FileManager.default.moveItem(at: upload, to: attachmentURL(id))
         return try await database.withConnection { sql in
             try Self.attachment(try await sql.raw("SELECT * FROM attachments WHERE id = \(bind: id)").first()!)
         }
@@ -452,13 +464,21 @@ extension ContentService {
         }
         var data = ContentAttachmentData()
         data.attachment = attachment
-        data.data = try Data(contentsOf: attachmentURL(attachment.id))
+        // An upload whose rename a crash interrupted is still under its temporary name until the sweep.
+        data.data = try (try? Data(contentsOf: attachmentURL(attachment.id))) ?? Data(contentsOf: uploadURL(attachment.id))
         return data
     }
 
     func attachmentURL(_ id: String) -> URL {
         configuration.attachmentDirectory.appendingPathComponent(id.filter { $0.isLetter || $0.isNumber || $0 == "-" })
     }
+
+    /// Where an attachment's bytes wait until its row has committed.
+    func uploadURL(_ id: String) -> URL {
+        configuration.attachmentDirectory.appendingPathComponent(Self.uploadPrefix + id.filter { $0.isLetter || $0.isNumber || $0 == "-" })
+    }
+
+    static let uploadPrefix = "upload-"
 
     /// The file's name without paths or control characters, at most 100 characters.
     static func safeFilename(_ name: String) -> String {

@@ -24,12 +24,12 @@ public final class ContentService: Sendable {
     let logger: Logger
 
     public init(
-        database: Database, access: MembershipAccess, levels: LevelAccess = LevelAccess(client: nil), configuration: ContentConfiguration,
+        database: Database, access: MembershipAccess, levels: LevelAccess? = nil, configuration: ContentConfiguration,
         clock: any WallClock = SystemWallClock(), logger: Logger
     ) {
         self.database = database
         self.access = access
-        self.levels = levels
+        self.levels = levels ?? LevelAccess(client: nil, clock: clock)
         self.configuration = configuration
         self.clock = clock
         self.logger = logger

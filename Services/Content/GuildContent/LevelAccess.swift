@@ -22,8 +22,8 @@ import Synchronization
 public final class LevelAccess: Sendable {
     private struct Entry {
         let rank: Int
-        let fetched: ContinuousClock.Instant
-        let expires: ContinuousClock.Instant
+        let fetched: Date
+        let expires: Date
     }
 
     /// The longest a failed answer (level 0) is reused.
@@ -37,6 +37,7 @@ public final class LevelAccess: Sendable {
     private let client: Mutex<WireClient?>
     private let ttl: Duration
     private let capacity: Int
+    private let clock: any WallClock
     private let logger: Logger
     private let entries = Mutex<[String: Entry]>([:])
 
@@ -44,10 +45,15 @@ public final class LevelAccess: Sendable {
     ///   - client: referral's client; nil until ``connect(_:)`` (every level is then 0).
     ///   - ttl: how long an answer is reused.
     ///   - capacity: entries kept at most (the cache is emptied when full).
-    public init(client: WireClient?, ttl: Duration = .seconds(30), capacity: Int = 50_000, logger: Logger = Logger(label: "guild-content.levels")) {
+    ///   - clock: the service's clock, on which answers age.
+    public init(
+        client: WireClient?, ttl: Duration = .seconds(30), capacity: Int = 50_000, clock: any WallClock = SystemWallClock(),
+        logger: Logger = Logger(label: "guild-content.levels")
+    ) {
         self.client = Mutex(client)
         self.ttl = ttl
         self.capacity = capacity
+        self.clock = clock
         self.logger = logger
     }
 
@@ -63,10 +69,10 @@ public final class LevelAccess: Sendable {
     /// 0 when referral cannot say (never throws). Call it outside transactions.
     public func rank(of user: UserID, in community: CommunityID) async -> Int {
         let key = Self.key(user, community)
-        let now = ContinuousClock.now
+        let now = clock.now()
         if let entry = entries.withLock({ $0[key] }), entry.expires > now { return entry.rank }
         var rank = 0
-        var expires = now + ttl
+        var expires = now.addingTimeInterval(ttl.timeInterval)
         if let client = client.withLock({ $0 }) {
             var request = ReferralGetStandingRequest()
             request.userID = user.rawValue
@@ -76,11 +82,11 @@ public final class LevelAccess: Sendable {
             } catch {
                 logger.warning("referral did not say a level: items with a minimum level stay locked",
                                metadata: ["user": "\(user)", "community": "\(community)", "error": "\(error)"])
-                expires = now + min(ttl, Self.failureTTL)
+                expires = now.addingTimeInterval(min(ttl, Self.failureTTL).timeInterval)
             }
         } else {
             logger.warning("no referral client: items with a minimum level stay locked", metadata: ["community": "\(community)"])
-            expires = now + min(ttl, Self.failureTTL)
+            expires = now.addingTimeInterval(min(ttl, Self.failureTTL).timeInterval)
         }
         let entry = Entry(rank: max(0, rank), fetched: now, expires: expires)
         entries.withLock { entries in
@@ -95,7 +101,7 @@ public final class LevelAccess: Sendable {
     /// asked too long ago, which locks the item).
     func knownRank(of user: UserID, in community: CommunityID) -> Int? {
         guard let entry = entries.withLock({ $0[Self.key(user, community)] }) else { return nil }
-        guard entry.fetched + ttl + Self.grace > ContinuousClock.now else { return nil }
+        guard entry.fetched.addingTimeInterval((ttl + Self.grace).timeInterval) > clock.now() else { return nil }
         return entry.rank
     }
 

@@ -67,8 +67,8 @@ struct GuildContentCommand: AsyncParsableCommand {
             // it cannot learn keeps items with a minimum level locked meanwhile.
             let referralClient = try WireClient(service: .referral, endpoints: referralEndpoints, tls: tls, logger: logger)
             let service = ContentService(
-                database: database, access: MembershipAccess(client: membershipClient, ttl: ttl),
-                levels: LevelAccess(client: referralClient, ttl: ttl, logger: logger), configuration: settings, clock: clock, logger: logger)
+                database: database, access: MembershipAccess(client: membershipClient, ttl: ttl, clock: clock),
+                levels: LevelAccess(client: referralClient, ttl: ttl, clock: clock, logger: logger), configuration: settings, clock: clock, logger: logger)
             try await service.prepare()
             let scheduler = PeriodicJob(name: "content-scheduler", every: schedulerInterval, logger: logger) {
                 let published = try await service.publishDue()
@@ -76,7 +76,10 @@ struct GuildContentCommand: AsyncParsableCommand {
                 let done = await service.runInteractionJobs().filter { $0.value > 0 }
                 if !done.isEmpty { logger.info("interaction jobs", metadata: done.mapValues { "\($0)" }) }
             }
-            var services: [any Service] = [scheduler]
+            let sweeper = PeriodicJob(name: "attachment-sweep", every: .seconds(3600), logger: logger) {
+                _ = try await service.sweepAttachments()
+            }
+            var services: [any Service] = [scheduler, sweeper]
             if let relay = try OutboxRelay.make(source: .content, database: database, subscribers: subscribers, certificates: certificates, logger: logger) {
                 services.append(relay)
             }

@@ -54,7 +54,8 @@ enum API {
         var user: User
         var tokens: Tokens
 
-        init(_ session: AuthSession, now: Date = Date()) {
+        /// `now` is the gateway's clock (a simulated one in demos), on which auth's instants are written.
+        init(_ session: AuthSession, now: Date) {
             user = User(session.user)
             tokens = Tokens(
                 accessToken: session.tokens.accessToken,

@@ -54,7 +54,7 @@ public enum GatewayRoutes {
             if let visitorID = body.visitorId.flatMap({ $0.isEmpty ? nil : $0 }) ?? Gateway.visitorCookie(request) {
                 await gateway.recordSignup(visitorID: visitorID, user: session.user.id, request: request, context: context)
             }
-            return try gateway.json(API.Session(session), status: .created)
+            return try gateway.json(API.Session(session, now: gateway.configuration.clock.now()), status: .created)
         },
         GatewayRoute(method: .post, path: "/api/v1/auth/login") { gateway, request, context in
             let body = try await gateway.decode(API.LoginBody.self, from: request, context: context)
@@ -62,14 +62,14 @@ public enum GatewayRoutes {
             message.email = body.email ?? ""
             message.password = body.password ?? ""
             let session = try await gateway.client(.auth).call(AuthAPI.login, message, metadata: gateway.metadata(context, request: request))
-            return try gateway.json(API.Session(session))
+            return try gateway.json(API.Session(session, now: gateway.configuration.clock.now()))
         },
         GatewayRoute(method: .post, path: "/api/v1/auth/refresh") { gateway, request, context in
             let body = try await gateway.decode(API.RefreshTokenBody.self, from: request, context: context)
             var message = AuthRefreshRequest()
             message.refreshToken = body.refreshToken ?? ""
             let session = try await gateway.client(.auth).call(AuthAPI.refresh, message, metadata: gateway.metadata(context, request: request))
-            return try gateway.json(API.Session(session))
+            return try gateway.json(API.Session(session, now: gateway.configuration.clock.now()))
         },
         GatewayRoute(method: .post, path: "/api/v1/auth/logout") { gateway, request, context in
             let body = try await gateway.decode(API.RefreshTokenBody.self, from: request, context: context)
@@ -92,7 +92,7 @@ public enum GatewayRoutes {
             message.currentPassword = body.currentPassword ?? ""
             message.newPassword = body.newPassword ?? ""
             let session = try await gateway.client(.auth).call(AuthAPI.changePassword, message, metadata: gateway.metadata(context, request: request))
-            return try gateway.json(API.Session(session))
+            return try gateway.json(API.Session(session, now: gateway.configuration.clock.now()))
         },
     ]
 }

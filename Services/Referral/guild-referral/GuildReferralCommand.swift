@@ -63,7 +63,7 @@ struct GuildReferralCommand: AsyncParsableCommand {
             let authClient = try WireClient(service: .auth, endpoints: endpoints.auth, tls: tls, logger: logger)
             let contentClient = try WireClient(service: .content, endpoints: endpoints.content, tls: tls, logger: logger)
             let service = ReferralService(
-                database: database, access: MembershipAccess(client: membershipClient, ttl: ttl), auth: authClient,
+                database: database, access: MembershipAccess(client: membershipClient, ttl: ttl, clock: clock), auth: authClient,
                 content: contentClient, configuration: settings, clock: clock, logger: logger)
             try await service.prepare()
             let scheduler = PeriodicJob(name: "referral-scheduler", every: schedulerInterval, logger: logger) {
