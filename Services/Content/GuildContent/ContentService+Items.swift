@@ -100,6 +100,18 @@ extension ContentService {
         (user != nil && user == item.authorID) || policy.allows(Operation.editOthersItems, role: standing.role)
     }
 
+    /// `change` merged into `current`: an empty mode keeps the mode, plans given replace the
+    /// plans (a mode other than plans clears them), free lessons and the minimum level change
+    /// when given.
+    static func merged(_ change: ContentAccess, into current: ContentAccess) -> ContentAccess {
+        var access = current
+        if !change.mode.isEmpty { access.mode = change.mode }
+        if !change.planIds.isEmpty { access.planIds = change.planIds } else if access.mode != AccessMode.plans.rawValue { access.planIds = [] }
+        if change.hasFreeLessons { access.freeLessons = change.freeLessons }
+        if change.hasMinLevel { access.minLevel = change.minLevel }
+        return access
+    }
+
     public func updateItem(_ request: ContentUpdateItemRequest, user: UserID) async throws -> ContentItem {
         try await prefetchStanding(.item(request.itemID), user: user)
         try await database.transaction { sql in
@@ -113,12 +125,14 @@ extension ContentService {
             current.planIds = item.accessPlans
             current.freeLessons = Int32(item.freeLessons)
             current.minLevel = Int32(item.minLevel)
-            let access = request.hasAccess ? request.access : nil
+            // A PATCH changes what it names: the access given is merged into the item's.
+            let access = request.hasAccess ? Self.merged(request.access, into: current) : nil
+            let tags = request.replaceTags || !request.tags.isEmpty ? request.tags : nil
             // New text is checked against the access it will have (a preview post keeps its marker).
             let checkedAccess = access ?? (request.hasMarkdown ? current : nil)
             let violations = try self.validate(
                 title: request.hasTitle ? request.title : nil, markdown: request.hasMarkdown ? request.markdown : (access != nil ? item.markdown : nil),
-                tags: request.replaceTags ? request.tags : nil, access: checkedAccess, kind: item.kind)
+                tags: tags, access: checkedAccess, kind: item.kind)
             guard violations.isEmpty else { throw GuildError.invalid(violations) }
             let now = self.clock.now()
             let textChanged = (request.hasTitle && request.title != item.title) || (request.hasMarkdown && request.markdown != item.markdown)
@@ -127,7 +141,7 @@ extension ContentService {
                 item.markdown = request.markdown
                 item.rendering = Rendering(markdown: request.markdown)
             }
-            if request.replaceTags { item.tags = Self.normalizedTags(request.tags) }
+            if let tags { item.tags = Self.normalizedTags(tags) }
             if let access {
                 item.accessMode = AccessMode(rawValue: access.mode) ?? item.accessMode
                 item.accessPlans = access.planIds

@@ -52,7 +52,8 @@ extension ContentService {
         try Self.policy.authorize(Operation.editSettings, role: standing.role)
         var violations: [GuildError.FieldViolation] = []
         if request.hasRules, request.rules.utf8.count > 20_000 { violations.append(.init(field: "rules", description: "At most 20,000 bytes.")) }
-        if request.replaceKeywords, request.keywords.count > 1000 || request.keywords.contains(where: { $0.count > 50 || $0.contains("\n") }) {
+        let replacesKeywords = request.replaceKeywords || !request.keywords.isEmpty
+        if replacesKeywords, request.keywords.count > 1000 || request.keywords.contains(where: { $0.count > 50 || $0.contains("\n") }) {
             violations.append(.init(field: "keywords", description: "At most 1,000 keywords of up to 50 characters."))
         }
         if request.hasQuestionLimitMinutes, !(1...43_200).contains(request.questionLimitMinutes) {
@@ -74,7 +75,7 @@ extension ContentService {
             ])
             var settings = try await self.settings(sql, community: community)
             if request.hasRules { settings.rules = request.rules }
-            if request.replaceKeywords { settings.keywords = KeywordFilter(keywords: request.keywords).keywords }
+            if replacesKeywords { settings.keywords = KeywordFilter(keywords: request.keywords).keywords }
             if request.hasRequireApproval { settings.requireApproval = request.requireApproval }
             if request.hasQuestionLimitMinutes { settings.questionLimitMinutes = Int(request.questionLimitMinutes) }
             if request.hasTimeZone { settings.timeZone = request.timeZone }

@@ -23,6 +23,7 @@ extension ContentService {
         let community = CommunityID(request.communityID)
         try await authorize(InteractionOperation.answerQuestions, user: user, in: community)
         var violations: [GuildError.FieldViolation] = []
+        if !request.hasAccepting { violations.append(.init(field: "accepting", description: "Required: true or false.")) }
         if !(0...100_000_000).contains(request.priceMinorUnits) { violations.append(.init(field: "priceMinorUnits", description: "0 to 100000000.")) }
         if request.intro.count > 2000 { violations.append(.init(field: "intro", description: "At most 2,000 characters.")) }
         guard violations.isEmpty else { throw GuildError.invalid(violations) }

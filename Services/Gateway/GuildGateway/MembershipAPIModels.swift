@@ -328,7 +328,7 @@ extension API {
 
     struct Earnings: Encodable {
         var communityId: String
-        var gross, platformFees, refunds, payable: Money
+        var gross, platformFees, refunds, commissions, payable, held: Money
         var payments: Int64
 
         init(_ statement: MembershipEarningsStatement) {
@@ -336,7 +336,9 @@ extension API {
             gross = Money(statement.gross)
             platformFees = Money(statement.platformFees)
             refunds = Money(statement.refunds)
+            commissions = Money(statement.commissions)
             payable = Money(statement.payable)
+            held = Money(statement.held)
             payments = statement.payments
         }
     }

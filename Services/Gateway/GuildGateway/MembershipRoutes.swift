@@ -92,6 +92,7 @@ extension GatewayRoutes {
             if let days = body.refundWindowDays { message.refundWindowDays = days }
             if let status = body.status { message.status = status }
             if let currency = body.currency { message.currency = currency }
+            if let dissolutionRefund = body.dissolutionRefund { message.dissolutionRefund = dissolutionRefund }
             let community = try await gateway.client(.membership).call(MembershipAPI.updateCommunity, message, metadata: gateway.metadata(context, request: request))
             return try gateway.json(API.Community(community))
         },

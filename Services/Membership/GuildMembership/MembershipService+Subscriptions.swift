@@ -178,28 +178,44 @@ extension MembershipService {
         return check
     }
 
-    /// The owner's earnings statement for a community, from the ledger.
+    /// The owner's earnings statement for a community, from the ledger. Its lines add up:
+    /// gross − platform fees − refunds − commissions = payable, where gross is what members
+    /// paid that was settled to the community (a direct payment, a group buy that filled),
+    /// fees are net of those the platform gave back with refunds, refunds are those out of
+    /// settled payments, and commissions are referral commissions accrued net of clawbacks.
+    /// Money still held for an open group buy is in `held`, outside the sum until it settles.
     public func earnings(_ request: MembershipGetEarningsRequest, user: UserID) async throws -> MembershipEarningsStatement {
         try await database.withConnection { sql in
             let (community, _) = try await self.authorized(sql, community: CommunityID(request.communityID), user: user, operation: Operation.readEarnings)
             let id = community.id.rawValue
             let currency = community.currency
+            let owner = LedgerAccount.ownerPayable(community.id).rawValue
+            let fees = LedgerAccount.platformFees.rawValue
+            // Each line from the entries on the owner's account and the platform's fee that
+            // the kinds of transaction make (decision 11).
             let row = try await sql.raw("""
                 SELECT
-                  CAST(COALESCE(SUM(CASE WHEN t.kind = 'payment' AND e.account LIKE 'payer_clearing:%' THEN e.amount_minor ELSE 0 END), 0) AS BIGINT) AS gross,
-                  CAST(COALESCE(SUM(CASE WHEN e.account = 'platform_fees' THEN -e.amount_minor ELSE 0 END), 0) AS BIGINT) AS fees,
-                  CAST(COALESCE(SUM(CASE WHEN t.kind = 'refund' AND e.account LIKE 'payer_clearing:%' THEN -e.amount_minor ELSE 0 END), 0) AS BIGINT) AS refunds,
-                  CAST(COALESCE(SUM(CASE WHEN e.account = \(bind: LedgerAccount.ownerPayable(community.id).rawValue) THEN -e.amount_minor ELSE 0 END), 0) AS BIGINT) AS payable,
-                  COUNT(DISTINCT CASE WHEN t.kind = 'payment' THEN t.id END) AS payments
+                  CAST(COALESCE(SUM(CASE WHEN t.kind IN ('payment', 'group_settlement') AND e.account IN (\(bind: owner), \(bind: fees)) THEN -e.amount_minor ELSE 0 END), 0) AS BIGINT) AS gross,
+                  CAST(COALESCE(SUM(CASE WHEN t.kind IN ('payment', 'group_settlement', 'refund') AND e.account = \(bind: fees) THEN -e.amount_minor ELSE 0 END), 0) AS BIGINT) AS fees,
+                  CAST(COALESCE(SUM(CASE WHEN t.kind = 'refund' AND e.account IN (\(bind: owner), \(bind: fees)) THEN e.amount_minor ELSE 0 END), 0) AS BIGINT) AS refunds,
+                  CAST(COALESCE(SUM(CASE WHEN t.kind IN ('commission_accrue', 'commission_claw_back') AND e.account = \(bind: owner) THEN e.amount_minor ELSE 0 END), 0) AS BIGINT) AS commissions,
+                  CAST(COALESCE(SUM(CASE WHEN e.account = \(bind: owner) THEN -e.amount_minor ELSE 0 END), 0) AS BIGINT) AS payable,
+                  CAST(COALESCE(SUM(CASE WHEN e.account = \(bind: LedgerAccount.groupBuyHolding(community.id).rawValue) THEN -e.amount_minor ELSE 0 END), 0) AS BIGINT) AS held,
+                  COUNT(DISTINCT CASE WHEN t.kind IN ('payment', 'group_settlement') AND e.account = \(bind: owner) THEN t.id END) AS payments
                 FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
                 WHERE t.community_id = \(bind: id) AND e.currency = \(bind: currency.rawValue)
                 """).first()
+            func money(_ column: String) throws -> MembershipMoney {
+                MembershipMoney(Money(minorUnits: try row?.decode(column: column, as: Int64.self) ?? 0, currency: currency))
+            }
             var statement = MembershipEarningsStatement()
             statement.communityID = id
-            statement.gross = MembershipMoney(Money(minorUnits: try row?.decode(column: "gross", as: Int64.self) ?? 0, currency: currency))
-            statement.platformFees = MembershipMoney(Money(minorUnits: try row?.decode(column: "fees", as: Int64.self) ?? 0, currency: currency))
-            statement.refunds = MembershipMoney(Money(minorUnits: try row?.decode(column: "refunds", as: Int64.self) ?? 0, currency: currency))
-            statement.payable = MembershipMoney(Money(minorUnits: try row?.decode(column: "payable", as: Int64.self) ?? 0, currency: currency))
+            statement.gross = try money("gross")
+            statement.platformFees = try money("fees")
+            statement.refunds = try money("refunds")
+            statement.commissions = try money("commissions")
+            statement.payable = try money("payable")
+            statement.held = try money("held")
             statement.payments = try row?.decode(column: "payments", as: Int64.self) ?? 0
             return statement
         }

@@ -241,10 +241,16 @@ public final class MembershipService: Sendable {
         }
         let currency = request.hasCurrency ? Currency(rawValue: request.currency) : nil
         if request.hasCurrency, currency == nil { violations.append(.init(field: "currency", description: "An ISO 4217 code such as CNY or USD.")) }
+        if request.hasDissolutionRefund, !["pro_rata", "none"].contains(request.dissolutionRefund) {
+            violations.append(.init(field: "dissolutionRefund", description: "pro_rata (members get back the unused part) or none."))
+        }
         guard violations.isEmpty else { throw GuildError.invalid(violations) }
         let now = clock.now()
         do {
             try await database.transaction { sql in
+                // Read, changed where the request says and written back under the row's lock, so two
+                // edits of different fields at once both stay.
+                try await sql.lockRow("communities", is: id.rawValue)
                 var (community, role) = try await self.authorized(sql, community: id, user: user, operation: Operation.editCommunity)
                 if request.hasStatus, let status = CommunityRecord.Status(rawValue: request.status), status != community.status {
                     try Self.policy.authorize(Operation.changeLifecycle, role: role)
@@ -266,9 +272,10 @@ public final class MembershipService: Sendable {
                 if request.hasName { community.name = request.name.trimmingCharacters(in: .whitespaces) }
                 if request.hasDescription_p { community.description = request.description_p }
                 if request.hasRefundWindowDays { community.refundWindowDays = Int(request.refundWindowDays) }
+                if request.hasDissolutionRefund { community.dissolutionRefund = request.dissolutionRefund }
                 try await sql.raw("""
                     UPDATE communities SET slug = \(bind: community.slug), name = \(bind: community.name), description = \(bind: community.description),
-                        currency = \(bind: community.currency.rawValue),
+                        currency = \(bind: community.currency.rawValue), dissolution_refund = \(bind: community.dissolutionRefund),
                         refund_window_days = \(bind: community.refundWindowDays), status = \(bind: community.status.rawValue), updated_at_ms = \(bind: now.millisecondsSince1970)
                     WHERE id = \(bind: id.rawValue)
                     """).run()

@@ -15,7 +15,7 @@ struct CommunityRecord: Sendable {
     var description: String
     var currency: Currency
     var refundWindowDays: Int
-    let dissolutionRefund: String
+    var dissolutionRefund: String
     var status: Status
     let owner: UserID
     let createdAtMs: Int64

@@ -52,7 +52,10 @@ struct AttributionProgram: Sendable, Equatable {
     init(validating message: ReferralProgram, windowDays: Int) throws {
         var program = AttributionProgram.defaults(windowDays: windowDays)
         var violations: [GuildError.FieldViolation] = []
-        program.enabled = message.enabled
+        // A PUT replaces the programme; a missing `enabled` is not read as "off".
+        if message.hasEnabled { program.enabled = message.enabled } else {
+            violations.append(.init(field: "enabled", description: "Required: true or false (the programme is switched on or off only by saying so)."))
+        }
         if (0...5000).contains(message.commissionBp) { program.commissionBP = Int64(message.commissionBp) } else {
             violations.append(.init(field: "commissionBp", description: "0 to 5000 basis points (0 to 50 %)."))
         }

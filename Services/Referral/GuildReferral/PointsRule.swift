@@ -88,6 +88,9 @@ struct PointsRule: Sendable, Equatable {
             if !(0...maxDailyCap).contains(change.dailyCap) {
                 violations.append(.init(field: "\(field).dailyCap", description: "0 (no cap) to \(maxDailyCap)."))
             }
+            if !change.hasEnabled {
+                violations.append(.init(field: "\(field).enabled", description: "Required: true or false (a rule is switched on or off only by saying so)."))
+            }
             byKind[change.kind] = PointsRule(change)
         }
         guard violations.isEmpty else { throw GuildError.invalid(violations) }

@@ -278,26 +278,30 @@ extension ReferralService {
         return entry
     }
 
-    /// Changes a reward (owners and co-owners): the title and cost when given (non-empty,
-    /// above 0), and the stock and active flag as given (stock 0: unlimited; active false hides
-    /// it from members and stops redemptions). Kind and terms never change: a different reward
-    /// is a new entry. Redemptions already made keep the terms they were made with.
+    /// Changes a reward (owners and co-owners): the fields it names and only those (title, cost,
+    /// stock with 0 for unlimited, active: false hides it from members and stops redemptions).
+    /// Kind and terms never change: a different reward is a new entry. Redemptions already
+    /// made keep the terms they were made with. The entry is read and written under its lock.
     func updateCatalogueEntry(_ request: ReferralUpdateCatalogueEntryRequest, user: UserID) async throws -> ReferralCatalogueEntry {
         try Self.require(request.entry.id, "entry.id")
-        let current = try await database.withConnection { sql in try await self.catalogueEntry(sql, id: request.entry.id) }
-        try await authorize(Operation.editCatalogue, user: user, in: CommunityID(current.communityID))
-        let title = request.entry.title.trimmingCharacters(in: .whitespacesAndNewlines)
+        let change = request.entry
+        let community = try await database.withConnection { sql in try await self.catalogueEntry(sql, id: change.id).communityID }
+        try await authorize(Operation.editCatalogue, user: user, in: CommunityID(community))
+        let title = change.title.trimmingCharacters(in: .whitespacesAndNewlines)
         var violations: [GuildError.FieldViolation] = []
-        if !title.isEmpty { violations += RedemptionCatalogue.titleViolations(title) }
-        if request.entry.costPoints != 0 { violations += RedemptionCatalogue.costViolations(request.entry.costPoints) }
-        violations += RedemptionCatalogue.stockViolations(request.entry.stock)
+        if change.hasTitle { violations += RedemptionCatalogue.titleViolations(title) }
+        if change.hasCostPoints { violations += RedemptionCatalogue.costViolations(change.costPoints) }
+        if change.hasStock { violations += RedemptionCatalogue.stockViolations(change.stock) }
         guard violations.isEmpty else { throw GuildError.invalid(violations) }
         let now = clock.now()
         return try await database.transaction { sql in
+            try await sql.lockRow("catalogue", is: change.id)
+            let current = try await self.catalogueEntry(sql, id: change.id)
             try await sql.raw("""
-                UPDATE catalogue SET title = \(bind: title.isEmpty ? current.title : title),
-                       cost_points = \(bind: request.entry.costPoints == 0 ? current.costPoints : request.entry.costPoints),
-                       stock = \(bind: Int(request.entry.stock)), active = \(bind: request.entry.active), updated_at_ms = \(bind: now.millisecondsSince1970)
+                UPDATE catalogue SET title = \(bind: change.hasTitle ? title : current.title),
+                       cost_points = \(bind: change.hasCostPoints ? change.costPoints : current.costPoints),
+                       stock = \(bind: Int(change.hasStock ? change.stock : current.stock)),
+                       active = \(bind: change.hasActive ? change.active : current.active), updated_at_ms = \(bind: now.millisecondsSince1970)
                 WHERE id = \(bind: current.id)
                 """).run()
             return try await self.catalogueEntry(sql, id: current.id)
@@ -418,6 +422,7 @@ extension ReferralService {
     /// Hides the caller from every leaderboard of the community, or shows them again.
     func setBoardVisibility(_ request: ReferralSetBoardVisibilityRequest, user: UserID) async throws -> ReferralPointsAccount {
         try Self.require(request.communityID, "communityId")
+        guard request.hasHidden else { throw GuildError.invalid([.init(field: "hidden", description: "Required: true or false.")]) }
         let community = CommunityID(request.communityID)
         try await authorize(Operation.readBoards, user: user, in: community)
         let now = clock.now()

@@ -32,6 +32,8 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 }
 
 /// Who may read an item's body.
+/// In an update, the fields given change and the others stay: an empty mode keeps the mode;
+/// plan_ids, when given, replace the plans (and a mode other than plans clears them).
 public nonisolated struct ContentAccess: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -44,15 +46,32 @@ public nonisolated struct ContentAccess: Sendable {
   public var planIds: [String] = []
 
   /// Courses: the first N lessons (in course order) are free to everyone (modes preview, members, plans).
-  public var freeLessons: Int32 = 0
+  public var freeLessons: Int32 {
+    get {_freeLessons ?? 0}
+    set {_freeLessons = newValue}
+  }
+  /// Returns true if `freeLessons` has been explicitly set.
+  public var hasFreeLessons: Bool {self._freeLessons != nil}
+  /// Clears the value of `freeLessons`. Subsequent reads from it will return its default value.
+  public mutating func clearFreeLessons() {self._freeLessons = nil}
 
   /// The lowest level (a rank of the community's level ladder in referral) whose members may
   /// read the whole item; 0: no level needed. Applies on top of the mode.
-  public var minLevel: Int32 = 0
+  public var minLevel: Int32 {
+    get {_minLevel ?? 0}
+    set {_minLevel = newValue}
+  }
+  /// Returns true if `minLevel` has been explicitly set.
+  public var hasMinLevel: Bool {self._minLevel != nil}
+  /// Clears the value of `minLevel`. Subsequent reads from it will return its default value.
+  public mutating func clearMinLevel() {self._minLevel = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _freeLessons: Int32? = nil
+  fileprivate var _minLevel: Int32? = nil
 }
 
 /// A plan that would open what the caller cannot read.
@@ -566,10 +585,12 @@ public nonisolated struct ContentUpdateItemRequest: Sendable {
   /// Clears the value of `markdown`. Subsequent reads from it will return its default value.
   public mutating func clearMarkdown() {self._markdown = nil}
 
+  /// Tags given replace the item's; replace_tags with none given clears them.
   public var tags: [String] = []
 
   public var replaceTags: Bool = false
 
+  /// Merged into the item's access (see Access).
   public var access: ContentAccess {
     get {_access ?? ContentAccess()}
     set {_access = newValue}
@@ -1185,6 +1206,7 @@ public nonisolated struct ContentUpdateSettingsRequest: Sendable {
   /// Clears the value of `rules`. Subsequent reads from it will return its default value.
   public mutating func clearRules() {self._rules = nil}
 
+  /// Keywords given replace the list; replace_keywords with none given clears it.
   public var keywords: [String] = []
 
   public var replaceKeywords: Bool = false
@@ -1873,34 +1895,38 @@ nonisolated extension ContentAccess: SwiftProtobuf.Message, SwiftProtobuf._Messa
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.mode) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.planIds) }()
-      case 3: try { try decoder.decodeSingularInt32Field(value: &self.freeLessons) }()
-      case 4: try { try decoder.decodeSingularInt32Field(value: &self.minLevel) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self._freeLessons) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self._minLevel) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.mode.isEmpty {
       try visitor.visitSingularStringField(value: self.mode, fieldNumber: 1)
     }
     if !self.planIds.isEmpty {
       try visitor.visitRepeatedStringField(value: self.planIds, fieldNumber: 2)
     }
-    if self.freeLessons != 0 {
-      try visitor.visitSingularInt32Field(value: self.freeLessons, fieldNumber: 3)
-    }
-    if self.minLevel != 0 {
-      try visitor.visitSingularInt32Field(value: self.minLevel, fieldNumber: 4)
-    }
+    try { if let v = self._freeLessons {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._minLevel {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: ContentAccess, rhs: ContentAccess) -> Bool {
     if lhs.mode != rhs.mode {return false}
     if lhs.planIds != rhs.planIds {return false}
-    if lhs.freeLessons != rhs.freeLessons {return false}
-    if lhs.minLevel != rhs.minLevel {return false}
+    if lhs._freeLessons != rhs._freeLessons {return false}
+    if lhs._minLevel != rhs._minLevel {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

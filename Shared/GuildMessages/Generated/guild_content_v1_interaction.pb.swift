@@ -111,7 +111,15 @@ public nonisolated struct ContentSetAnswererRequest: Sendable {
 
   public var communityID: String = String()
 
-  public var accepting: Bool = false
+  /// Required: questions are switched on or off only by saying so.
+  public var accepting: Bool {
+    get {_accepting ?? false}
+    set {_accepting = newValue}
+  }
+  /// Returns true if `accepting` has been explicitly set.
+  public var hasAccepting: Bool {self._accepting != nil}
+  /// Clears the value of `accepting`. Subsequent reads from it will return its default value.
+  public mutating func clearAccepting() {self._accepting = nil}
 
   public var priceMinorUnits: Int64 = 0
 
@@ -120,6 +128,8 @@ public nonisolated struct ContentSetAnswererRequest: Sendable {
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _accepting: Bool? = nil
 }
 
 /// content.ListAnswerers -> AnswererList: who takes questions now.
@@ -2455,7 +2465,7 @@ nonisolated extension ContentSetAnswererRequest: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
-      case 2: try { try decoder.decodeSingularBoolField(value: &self.accepting) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self._accepting) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.priceMinorUnits) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.intro) }()
       default: break
@@ -2464,12 +2474,16 @@ nonisolated extension ContentSetAnswererRequest: SwiftProtobuf.Message, SwiftPro
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.communityID.isEmpty {
       try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
     }
-    if self.accepting != false {
-      try visitor.visitSingularBoolField(value: self.accepting, fieldNumber: 2)
-    }
+    try { if let v = self._accepting {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 2)
+    } }()
     if self.priceMinorUnits != 0 {
       try visitor.visitSingularInt64Field(value: self.priceMinorUnits, fieldNumber: 3)
     }
@@ -2481,7 +2495,7 @@ nonisolated extension ContentSetAnswererRequest: SwiftProtobuf.Message, SwiftPro
 
   public static func ==(lhs: ContentSetAnswererRequest, rhs: ContentSetAnswererRequest) -> Bool {
     if lhs.communityID != rhs.communityID {return false}
-    if lhs.accepting != rhs.accepting {return false}
+    if lhs._accepting != rhs._accepting {return false}
     if lhs.priceMinorUnits != rhs.priceMinorUnits {return false}
     if lhs.intro != rhs.intro {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

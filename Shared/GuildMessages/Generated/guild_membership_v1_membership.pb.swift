@@ -181,6 +181,16 @@ public nonisolated struct MembershipUpdateCommunityRequest: Sendable {
   /// Clears the value of `currency`. Subsequent reads from it will return its default value.
   public mutating func clearCurrency() {self._currency = nil}
 
+  /// pro_rata or none: what members get back if the community is dissolved.
+  public var dissolutionRefund: String {
+    get {_dissolutionRefund ?? String()}
+    set {_dissolutionRefund = newValue}
+  }
+  /// Returns true if `dissolutionRefund` has been explicitly set.
+  public var hasDissolutionRefund: Bool {self._dissolutionRefund != nil}
+  /// Clears the value of `dissolutionRefund`. Subsequent reads from it will return its default value.
+  public mutating func clearDissolutionRefund() {self._dissolutionRefund = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -191,6 +201,7 @@ public nonisolated struct MembershipUpdateCommunityRequest: Sendable {
   fileprivate var _refundWindowDays: Int32? = nil
   fileprivate var _status: String? = nil
   fileprivate var _currency: String? = nil
+  fileprivate var _dissolutionRefund: String? = nil
 }
 
 public nonisolated struct MembershipRoleAssignment: Sendable {
@@ -1101,6 +1112,7 @@ public nonisolated struct MembershipGetEarningsRequest: Sendable {
   public init() {}
 }
 
+/// The lines add up: gross - platform_fees - refunds - commissions = payable.
 public nonisolated struct MembershipEarningsStatement: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1108,7 +1120,8 @@ public nonisolated struct MembershipEarningsStatement: Sendable {
 
   public var communityID: String = String()
 
-  /// Paid by members (before fees).
+  /// Paid by members for memberships and settled to the community (before fees); money held
+  /// for a group buy that has not filled is in held instead.
   public var gross: MembershipMoney {
     get {_gross ?? MembershipMoney()}
     set {_gross = newValue}
@@ -1118,6 +1131,7 @@ public nonisolated struct MembershipEarningsStatement: Sendable {
   /// Clears the value of `gross`. Subsequent reads from it will return its default value.
   public mutating func clearGross() {self._gross = nil}
 
+  /// The platform's fees on gross, less the fees it gave back with refunds.
   public var platformFees: MembershipMoney {
     get {_platformFees ?? MembershipMoney()}
     set {_platformFees = newValue}
@@ -1127,6 +1141,7 @@ public nonisolated struct MembershipEarningsStatement: Sendable {
   /// Clears the value of `platformFees`. Subsequent reads from it will return its default value.
   public mutating func clearPlatformFees() {self._platformFees = nil}
 
+  /// Returned to members out of settled payments.
   public var refunds: MembershipMoney {
     get {_refunds ?? MembershipMoney()}
     set {_refunds = newValue}
@@ -1148,6 +1163,26 @@ public nonisolated struct MembershipEarningsStatement: Sendable {
 
   public var payments: Int64 = 0
 
+  /// Referral commissions taken from what the owner is owed, less those clawed back.
+  public var commissions: MembershipMoney {
+    get {_commissions ?? MembershipMoney()}
+    set {_commissions = newValue}
+  }
+  /// Returns true if `commissions` has been explicitly set.
+  public var hasCommissions: Bool {self._commissions != nil}
+  /// Clears the value of `commissions`. Subsequent reads from it will return its default value.
+  public mutating func clearCommissions() {self._commissions = nil}
+
+  /// Paid into group buys that have not filled yet: not the owner's until they do.
+  public var held: MembershipMoney {
+    get {_held ?? MembershipMoney()}
+    set {_held = newValue}
+  }
+  /// Returns true if `held` has been explicitly set.
+  public var hasHeld: Bool {self._held != nil}
+  /// Clears the value of `held`. Subsequent reads from it will return its default value.
+  public mutating func clearHeld() {self._held = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1156,6 +1191,8 @@ public nonisolated struct MembershipEarningsStatement: Sendable {
   fileprivate var _platformFees: MembershipMoney? = nil
   fileprivate var _refunds: MembershipMoney? = nil
   fileprivate var _payable: MembershipMoney? = nil
+  fileprivate var _commissions: MembershipMoney? = nil
+  fileprivate var _held: MembershipMoney? = nil
 }
 
 /// The owner's terms: a plan at a lower price once `group_size` members join one group within
@@ -2129,7 +2166,7 @@ nonisolated extension MembershipGetCommunityRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension MembershipUpdateCommunityRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateCommunityRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}slug\0\u{1}name\0\u{1}description\0\u{3}refund_window_days\0\u{1}status\0\u{1}currency\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}slug\0\u{1}name\0\u{1}description\0\u{3}refund_window_days\0\u{1}status\0\u{1}currency\0\u{3}dissolution_refund\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2144,6 +2181,7 @@ nonisolated extension MembershipUpdateCommunityRequest: SwiftProtobuf.Message, S
       case 5: try { try decoder.decodeSingularInt32Field(value: &self._refundWindowDays) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self._status) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self._currency) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self._dissolutionRefund) }()
       default: break
       }
     }
@@ -2175,6 +2213,9 @@ nonisolated extension MembershipUpdateCommunityRequest: SwiftProtobuf.Message, S
     try { if let v = self._currency {
       try visitor.visitSingularStringField(value: v, fieldNumber: 7)
     } }()
+    try { if let v = self._dissolutionRefund {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2186,6 +2227,7 @@ nonisolated extension MembershipUpdateCommunityRequest: SwiftProtobuf.Message, S
     if lhs._refundWindowDays != rhs._refundWindowDays {return false}
     if lhs._status != rhs._status {return false}
     if lhs._currency != rhs._currency {return false}
+    if lhs._dissolutionRefund != rhs._dissolutionRefund {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4070,7 +4112,7 @@ nonisolated extension MembershipGetEarningsRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension MembershipEarningsStatement: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EarningsStatement"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}gross\0\u{3}platform_fees\0\u{1}refunds\0\u{1}payable\0\u{1}payments\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}gross\0\u{3}platform_fees\0\u{1}refunds\0\u{1}payable\0\u{1}payments\0\u{1}commissions\0\u{1}held\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4084,6 +4126,8 @@ nonisolated extension MembershipEarningsStatement: SwiftProtobuf.Message, SwiftP
       case 4: try { try decoder.decodeSingularMessageField(value: &self._refunds) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._payable) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.payments) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._commissions) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._held) }()
       default: break
       }
     }
@@ -4112,6 +4156,12 @@ nonisolated extension MembershipEarningsStatement: SwiftProtobuf.Message, SwiftP
     if self.payments != 0 {
       try visitor.visitSingularInt64Field(value: self.payments, fieldNumber: 6)
     }
+    try { if let v = self._commissions {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._held {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4122,6 +4172,8 @@ nonisolated extension MembershipEarningsStatement: SwiftProtobuf.Message, SwiftP
     if lhs._refunds != rhs._refunds {return false}
     if lhs._payable != rhs._payable {return false}
     if lhs.payments != rhs.payments {return false}
+    if lhs._commissions != rhs._commissions {return false}
+    if lhs._held != rhs._held {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

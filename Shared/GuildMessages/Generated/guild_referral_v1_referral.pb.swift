@@ -194,7 +194,15 @@ public nonisolated struct ReferralProgram: Sendable {
 
   public var communityID: String = String()
 
-  public var enabled: Bool = false
+  /// Required on update: a programme is switched on or off only by saying so.
+  public var enabled: Bool {
+    get {_enabled ?? false}
+    set {_enabled = newValue}
+  }
+  /// Returns true if `enabled` has been explicitly set.
+  public var hasEnabled: Bool {self._enabled != nil}
+  /// Clears the value of `enabled`. Subsequent reads from it will return its default value.
+  public mutating func clearEnabled() {self._enabled = nil}
 
   /// The referrer's commission in basis points of the payment (1000 = 10 %); 0: none.
   public var commissionBp: Int32 = 0
@@ -231,6 +239,8 @@ public nonisolated struct ReferralProgram: Sendable {
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _enabled: Bool? = nil
 }
 
 /// referral.GetProgram -> Program (anyone may read the programme's terms)
@@ -418,11 +428,21 @@ public nonisolated struct ReferralEarningRule: Sendable {
   /// The most this rule gives one member per day (UTC); 0: no cap.
   public var dailyCap: Int64 = 0
 
-  public var enabled: Bool = false
+  /// Required in an update: a rule is switched on or off only by saying so.
+  public var enabled: Bool {
+    get {_enabled ?? false}
+    set {_enabled = newValue}
+  }
+  /// Returns true if `enabled` has been explicitly set.
+  public var hasEnabled: Bool {self._enabled != nil}
+  /// Clears the value of `enabled`. Subsequent reads from it will return its default value.
+  public mutating func clearEnabled() {self._enabled = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _enabled: Bool? = nil
 }
 
 public nonisolated struct ReferralPointsRules: Sendable {
@@ -724,12 +744,27 @@ public nonisolated struct ReferralCatalogueEntry: Sendable {
 
   public var communityID: String = String()
 
-  public var title: String = String()
+  /// Title, cost, stock and active have presence: an update changes those it names.
+  public var title: String {
+    get {_title ?? String()}
+    set {_title = newValue}
+  }
+  /// Returns true if `title` has been explicitly set.
+  public var hasTitle: Bool {self._title != nil}
+  /// Clears the value of `title`. Subsequent reads from it will return its default value.
+  public mutating func clearTitle() {self._title = nil}
 
   /// renewal_coupon (off a renewal of plan_ids), discount (off any purchase), unlock_item
   public var kind: String = String()
 
-  public var costPoints: Int64 = 0
+  public var costPoints: Int64 {
+    get {_costPoints ?? 0}
+    set {_costPoints = newValue}
+  }
+  /// Returns true if `costPoints` has been explicitly set.
+  public var hasCostPoints: Bool {self._costPoints != nil}
+  /// Clears the value of `costPoints`. Subsequent reads from it will return its default value.
+  public mutating func clearCostPoints() {self._costPoints = nil}
 
   public var percentOffBp: Int64 = 0
 
@@ -743,17 +778,36 @@ public nonisolated struct ReferralCatalogueEntry: Sendable {
   public var validDays: Int32 = 0
 
   /// 0: no limit.
-  public var stock: Int32 = 0
+  public var stock: Int32 {
+    get {_stock ?? 0}
+    set {_stock = newValue}
+  }
+  /// Returns true if `stock` has been explicitly set.
+  public var hasStock: Bool {self._stock != nil}
+  /// Clears the value of `stock`. Subsequent reads from it will return its default value.
+  public mutating func clearStock() {self._stock = nil}
 
   public var redeemed: Int32 = 0
 
-  public var active: Bool = false
+  public var active: Bool {
+    get {_active ?? false}
+    set {_active = newValue}
+  }
+  /// Returns true if `active` has been explicitly set.
+  public var hasActive: Bool {self._active != nil}
+  /// Clears the value of `active`. Subsequent reads from it will return its default value.
+  public mutating func clearActive() {self._active = nil}
 
   public var createdAtMs: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _title: String? = nil
+  fileprivate var _costPoints: Int64? = nil
+  fileprivate var _stock: Int32? = nil
+  fileprivate var _active: Bool? = nil
 }
 
 /// referral.CreateCatalogueEntry -> CatalogueEntry (owners and co-owners)
@@ -865,11 +919,41 @@ public nonisolated struct ReferralRedemption: Sendable {
 
   public var itemID: String = String()
 
+  /// Why it failed: the refusal's reason, or delivery_gave_up when the reward could not be
+  /// delivered within the attempts allowed.
   public var failureReason: String = String()
 
   public var createdAtMs: Int64 = 0
 
   public var completedAtMs: Int64 = 0
+
+  /// Deliveries tried so far; while pending, when the next one is due.
+  public var attempts: Int32 = 0
+
+  public var nextAttemptAtMs: Int64 = 0
+
+  public var lastError: String = String()
+
+  /// True once the points went back (a failed redemption).
+  public var pointsReturned: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// referral.ListRedemptions -> RedemptionList (owners and co-owners): the community's
+/// redemptions, newest first; status filters (pending, completed, failed; "": all).
+public nonisolated struct ReferralListRedemptionsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var communityID: String = String()
+
+  public var status: String = String()
+
+  public var limit: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -982,11 +1066,21 @@ public nonisolated struct ReferralSetBoardVisibilityRequest: Sendable {
 
   public var communityID: String = String()
 
-  public var hidden: Bool = false
+  /// Required: a member appears on or leaves the boards only by saying so.
+  public var hidden: Bool {
+    get {_hidden ?? false}
+    set {_hidden = newValue}
+  }
+  /// Returns true if `hidden` has been explicitly set.
+  public var hasHidden: Bool {self._hidden != nil}
+  /// Clears the value of `hidden`. Subsequent reads from it will return its default value.
+  public mutating func clearHidden() {self._hidden = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _hidden: Bool? = nil
 }
 
 /// referral.GetFunnelStats -> FunnelStats (owners, co-owners)
@@ -1035,16 +1129,25 @@ public nonisolated struct ReferralFunnelStats: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Distinct visitors with a touch in the range.
+  /// Distinct visitors with a touch in the range, and those whose sign-up in the range came
+  /// from an earlier touch (a sign-up is a visit).
   public var visitors: Int64 = 0
 
-  /// Attributed sign-ups in the range.
+  /// Of the visitors, those who signed up in the range.
   public var signups: Int64 = 0
 
   /// Members who referred someone who signed up in the range.
   public var referrers: Int64 = 0
 
   public var bySource: [ReferralSourceStats] = []
+
+  /// Of the sign-ups, those whose trial started in the range; those who paid in the range
+  /// (first payment); and those who paid at or after their trial started.
+  public var trials: Int64 = 0
+
+  public var paid: Int64 = 0
+
+  public var trialToPaid: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1061,13 +1164,17 @@ public nonisolated struct ReferralFunnelStage: Sendable {
 
   public var count: Int64 = 0
 
-  /// count / previous stage's count (0 when the previous is 0 or missing).
+  /// count / the count of the stage named by rate_base (0 when that is 0 or missing, and
+  /// when rate_base is empty: the stage is a level, not a step from another).
   public var rateFromPrevious: Double = 0
 
   /// False when the service that knows it did not answer in time.
   public var available: Bool = false
 
   public var service: String = String()
+
+  /// What the rate is over: a stage's name, members_at_start, or "" (no rate).
+  public var rateBase: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1119,6 +1226,16 @@ public nonisolated struct ReferralFunnel: Sendable {
   public var partial: Bool = false
 
   public var missing: [String] = []
+
+  /// Membership's figures for the whole community in the range (not only the visitors above):
+  /// live members at its start and end, trials started, first payments.
+  public var membersAtStart: Int64 = 0
+
+  public var membersAtEnd: Int64 = 0
+
+  public var trialsStarted: Int64 = 0
+
+  public var firstPayments: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1588,7 +1705,7 @@ nonisolated extension ReferralProgram: SwiftProtobuf.Message, SwiftProtobuf._Mes
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
-      case 2: try { try decoder.decodeSingularBoolField(value: &self.enabled) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self._enabled) }()
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.commissionBp) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.commissionMode) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.recurringMonths) }()
@@ -1607,12 +1724,16 @@ nonisolated extension ReferralProgram: SwiftProtobuf.Message, SwiftProtobuf._Mes
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.communityID.isEmpty {
       try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
     }
-    if self.enabled != false {
-      try visitor.visitSingularBoolField(value: self.enabled, fieldNumber: 2)
-    }
+    try { if let v = self._enabled {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 2)
+    } }()
     if self.commissionBp != 0 {
       try visitor.visitSingularInt32Field(value: self.commissionBp, fieldNumber: 3)
     }
@@ -1654,7 +1775,7 @@ nonisolated extension ReferralProgram: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
   public static func ==(lhs: ReferralProgram, rhs: ReferralProgram) -> Bool {
     if lhs.communityID != rhs.communityID {return false}
-    if lhs.enabled != rhs.enabled {return false}
+    if lhs._enabled != rhs._enabled {return false}
     if lhs.commissionBp != rhs.commissionBp {return false}
     if lhs.commissionMode != rhs.commissionMode {return false}
     if lhs.recurringMonths != rhs.recurringMonths {return false}
@@ -2053,13 +2174,17 @@ nonisolated extension ReferralEarningRule: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularStringField(value: &self.kind) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.points) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.dailyCap) }()
-      case 4: try { try decoder.decodeSingularBoolField(value: &self.enabled) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self._enabled) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.kind.isEmpty {
       try visitor.visitSingularStringField(value: self.kind, fieldNumber: 1)
     }
@@ -2069,9 +2194,9 @@ nonisolated extension ReferralEarningRule: SwiftProtobuf.Message, SwiftProtobuf.
     if self.dailyCap != 0 {
       try visitor.visitSingularInt64Field(value: self.dailyCap, fieldNumber: 3)
     }
-    if self.enabled != false {
-      try visitor.visitSingularBoolField(value: self.enabled, fieldNumber: 4)
-    }
+    try { if let v = self._enabled {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2079,7 +2204,7 @@ nonisolated extension ReferralEarningRule: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.kind != rhs.kind {return false}
     if lhs.points != rhs.points {return false}
     if lhs.dailyCap != rhs.dailyCap {return false}
-    if lhs.enabled != rhs.enabled {return false}
+    if lhs._enabled != rhs._enabled {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2704,17 +2829,17 @@ nonisolated extension ReferralCatalogueEntry: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.title) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._title) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.kind) }()
-      case 5: try { try decoder.decodeSingularInt64Field(value: &self.costPoints) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self._costPoints) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.percentOffBp) }()
       case 7: try { try decoder.decodeSingularInt64Field(value: &self.amountOffMinorUnits) }()
       case 8: try { try decoder.decodeRepeatedStringField(value: &self.planIds) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.itemID) }()
       case 10: try { try decoder.decodeSingularInt32Field(value: &self.validDays) }()
-      case 11: try { try decoder.decodeSingularInt32Field(value: &self.stock) }()
+      case 11: try { try decoder.decodeSingularInt32Field(value: &self._stock) }()
       case 12: try { try decoder.decodeSingularInt32Field(value: &self.redeemed) }()
-      case 13: try { try decoder.decodeSingularBoolField(value: &self.active) }()
+      case 13: try { try decoder.decodeSingularBoolField(value: &self._active) }()
       case 14: try { try decoder.decodeSingularInt64Field(value: &self.createdAtMs) }()
       default: break
       }
@@ -2722,21 +2847,25 @@ nonisolated extension ReferralCatalogueEntry: SwiftProtobuf.Message, SwiftProtob
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.id.isEmpty {
       try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
     }
     if !self.communityID.isEmpty {
       try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 2)
     }
-    if !self.title.isEmpty {
-      try visitor.visitSingularStringField(value: self.title, fieldNumber: 3)
-    }
+    try { if let v = self._title {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
     if !self.kind.isEmpty {
       try visitor.visitSingularStringField(value: self.kind, fieldNumber: 4)
     }
-    if self.costPoints != 0 {
-      try visitor.visitSingularInt64Field(value: self.costPoints, fieldNumber: 5)
-    }
+    try { if let v = self._costPoints {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 5)
+    } }()
     if self.percentOffBp != 0 {
       try visitor.visitSingularInt64Field(value: self.percentOffBp, fieldNumber: 6)
     }
@@ -2752,15 +2881,15 @@ nonisolated extension ReferralCatalogueEntry: SwiftProtobuf.Message, SwiftProtob
     if self.validDays != 0 {
       try visitor.visitSingularInt32Field(value: self.validDays, fieldNumber: 10)
     }
-    if self.stock != 0 {
-      try visitor.visitSingularInt32Field(value: self.stock, fieldNumber: 11)
-    }
+    try { if let v = self._stock {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 11)
+    } }()
     if self.redeemed != 0 {
       try visitor.visitSingularInt32Field(value: self.redeemed, fieldNumber: 12)
     }
-    if self.active != false {
-      try visitor.visitSingularBoolField(value: self.active, fieldNumber: 13)
-    }
+    try { if let v = self._active {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 13)
+    } }()
     if self.createdAtMs != 0 {
       try visitor.visitSingularInt64Field(value: self.createdAtMs, fieldNumber: 14)
     }
@@ -2770,17 +2899,17 @@ nonisolated extension ReferralCatalogueEntry: SwiftProtobuf.Message, SwiftProtob
   public static func ==(lhs: ReferralCatalogueEntry, rhs: ReferralCatalogueEntry) -> Bool {
     if lhs.id != rhs.id {return false}
     if lhs.communityID != rhs.communityID {return false}
-    if lhs.title != rhs.title {return false}
+    if lhs._title != rhs._title {return false}
     if lhs.kind != rhs.kind {return false}
-    if lhs.costPoints != rhs.costPoints {return false}
+    if lhs._costPoints != rhs._costPoints {return false}
     if lhs.percentOffBp != rhs.percentOffBp {return false}
     if lhs.amountOffMinorUnits != rhs.amountOffMinorUnits {return false}
     if lhs.planIds != rhs.planIds {return false}
     if lhs.itemID != rhs.itemID {return false}
     if lhs.validDays != rhs.validDays {return false}
-    if lhs.stock != rhs.stock {return false}
+    if lhs._stock != rhs._stock {return false}
     if lhs.redeemed != rhs.redeemed {return false}
-    if lhs.active != rhs.active {return false}
+    if lhs._active != rhs._active {return false}
     if lhs.createdAtMs != rhs.createdAtMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -2957,7 +3086,7 @@ nonisolated extension ReferralRedeemRequest: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension ReferralRedemption: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Redemption"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{3}user_id\0\u{3}entry_id\0\u{3}cost_points\0\u{1}status\0\u{3}coupon_code\0\u{3}item_id\0\u{3}failure_reason\0\u{3}created_at_ms\0\u{3}completed_at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{3}user_id\0\u{3}entry_id\0\u{3}cost_points\0\u{1}status\0\u{3}coupon_code\0\u{3}item_id\0\u{3}failure_reason\0\u{3}created_at_ms\0\u{3}completed_at_ms\0\u{1}attempts\0\u{3}next_attempt_at_ms\0\u{3}last_error\0\u{3}points_returned\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2976,6 +3105,10 @@ nonisolated extension ReferralRedemption: SwiftProtobuf.Message, SwiftProtobuf._
       case 9: try { try decoder.decodeSingularStringField(value: &self.failureReason) }()
       case 10: try { try decoder.decodeSingularInt64Field(value: &self.createdAtMs) }()
       case 11: try { try decoder.decodeSingularInt64Field(value: &self.completedAtMs) }()
+      case 12: try { try decoder.decodeSingularInt32Field(value: &self.attempts) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.nextAttemptAtMs) }()
+      case 14: try { try decoder.decodeSingularStringField(value: &self.lastError) }()
+      case 15: try { try decoder.decodeSingularBoolField(value: &self.pointsReturned) }()
       default: break
       }
     }
@@ -3015,6 +3148,18 @@ nonisolated extension ReferralRedemption: SwiftProtobuf.Message, SwiftProtobuf._
     if self.completedAtMs != 0 {
       try visitor.visitSingularInt64Field(value: self.completedAtMs, fieldNumber: 11)
     }
+    if self.attempts != 0 {
+      try visitor.visitSingularInt32Field(value: self.attempts, fieldNumber: 12)
+    }
+    if self.nextAttemptAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.nextAttemptAtMs, fieldNumber: 13)
+    }
+    if !self.lastError.isEmpty {
+      try visitor.visitSingularStringField(value: self.lastError, fieldNumber: 14)
+    }
+    if self.pointsReturned != false {
+      try visitor.visitSingularBoolField(value: self.pointsReturned, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3030,6 +3175,50 @@ nonisolated extension ReferralRedemption: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.failureReason != rhs.failureReason {return false}
     if lhs.createdAtMs != rhs.createdAtMs {return false}
     if lhs.completedAtMs != rhs.completedAtMs {return false}
+    if lhs.attempts != rhs.attempts {return false}
+    if lhs.nextAttemptAtMs != rhs.nextAttemptAtMs {return false}
+    if lhs.lastError != rhs.lastError {return false}
+    if lhs.pointsReturned != rhs.pointsReturned {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension ReferralListRedemptionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListRedemptionsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}status\0\u{1}limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.status) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
+    }
+    if !self.status.isEmpty {
+      try visitor.visitSingularStringField(value: self.status, fieldNumber: 2)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: ReferralListRedemptionsRequest, rhs: ReferralListRedemptionsRequest) -> Bool {
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.limit != rhs.limit {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3255,25 +3444,29 @@ nonisolated extension ReferralSetBoardVisibilityRequest: SwiftProtobuf.Message, 
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
-      case 2: try { try decoder.decodeSingularBoolField(value: &self.hidden) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self._hidden) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.communityID.isEmpty {
       try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
     }
-    if self.hidden != false {
-      try visitor.visitSingularBoolField(value: self.hidden, fieldNumber: 2)
-    }
+    try { if let v = self._hidden {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: ReferralSetBoardVisibilityRequest, rhs: ReferralSetBoardVisibilityRequest) -> Bool {
     if lhs.communityID != rhs.communityID {return false}
-    if lhs.hidden != rhs.hidden {return false}
+    if lhs._hidden != rhs._hidden {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3381,7 +3574,7 @@ nonisolated extension ReferralSourceStats: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension ReferralFunnelStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FunnelStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}visitors\0\u{1}signups\0\u{1}referrers\0\u{3}by_source\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}visitors\0\u{1}signups\0\u{1}referrers\0\u{3}by_source\0\u{1}trials\0\u{1}paid\0\u{3}trial_to_paid\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3393,6 +3586,9 @@ nonisolated extension ReferralFunnelStats: SwiftProtobuf.Message, SwiftProtobuf.
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.signups) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.referrers) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.bySource) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.trials) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.paid) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.trialToPaid) }()
       default: break
       }
     }
@@ -3411,6 +3607,15 @@ nonisolated extension ReferralFunnelStats: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.bySource.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.bySource, fieldNumber: 4)
     }
+    if self.trials != 0 {
+      try visitor.visitSingularInt64Field(value: self.trials, fieldNumber: 5)
+    }
+    if self.paid != 0 {
+      try visitor.visitSingularInt64Field(value: self.paid, fieldNumber: 6)
+    }
+    if self.trialToPaid != 0 {
+      try visitor.visitSingularInt64Field(value: self.trialToPaid, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3419,6 +3624,9 @@ nonisolated extension ReferralFunnelStats: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.signups != rhs.signups {return false}
     if lhs.referrers != rhs.referrers {return false}
     if lhs.bySource != rhs.bySource {return false}
+    if lhs.trials != rhs.trials {return false}
+    if lhs.paid != rhs.paid {return false}
+    if lhs.trialToPaid != rhs.trialToPaid {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3426,7 +3634,7 @@ nonisolated extension ReferralFunnelStats: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension ReferralFunnelStage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FunnelStage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}count\0\u{3}rate_from_previous\0\u{1}available\0\u{1}service\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}count\0\u{3}rate_from_previous\0\u{1}available\0\u{1}service\0\u{3}rate_base\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3439,6 +3647,7 @@ nonisolated extension ReferralFunnelStage: SwiftProtobuf.Message, SwiftProtobuf.
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.rateFromPrevious) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.available) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.service) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.rateBase) }()
       default: break
       }
     }
@@ -3460,6 +3669,9 @@ nonisolated extension ReferralFunnelStage: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.service.isEmpty {
       try visitor.visitSingularStringField(value: self.service, fieldNumber: 5)
     }
+    if !self.rateBase.isEmpty {
+      try visitor.visitSingularStringField(value: self.rateBase, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3469,6 +3681,7 @@ nonisolated extension ReferralFunnelStage: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.rateFromPrevious != rhs.rateFromPrevious {return false}
     if lhs.available != rhs.available {return false}
     if lhs.service != rhs.service {return false}
+    if lhs.rateBase != rhs.rateBase {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3521,7 +3734,7 @@ nonisolated extension ReferralCohortRow: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension ReferralFunnel: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Funnel"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{3}from_ms\0\u{3}to_ms\0\u{1}stages\0\u{3}by_source\0\u{3}trial_to_paid\0\u{3}trial_to_paid_rate\0\u{1}cohorts\0\u{1}partial\0\u{1}missing\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{3}from_ms\0\u{3}to_ms\0\u{1}stages\0\u{3}by_source\0\u{3}trial_to_paid\0\u{3}trial_to_paid_rate\0\u{1}cohorts\0\u{1}partial\0\u{1}missing\0\u{3}members_at_start\0\u{3}members_at_end\0\u{3}trials_started\0\u{3}first_payments\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3539,6 +3752,10 @@ nonisolated extension ReferralFunnel: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 8: try { try decoder.decodeRepeatedMessageField(value: &self.cohorts) }()
       case 9: try { try decoder.decodeSingularBoolField(value: &self.partial) }()
       case 10: try { try decoder.decodeRepeatedStringField(value: &self.missing) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self.membersAtStart) }()
+      case 12: try { try decoder.decodeSingularInt64Field(value: &self.membersAtEnd) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.trialsStarted) }()
+      case 14: try { try decoder.decodeSingularInt64Field(value: &self.firstPayments) }()
       default: break
       }
     }
@@ -3575,6 +3792,18 @@ nonisolated extension ReferralFunnel: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if !self.missing.isEmpty {
       try visitor.visitRepeatedStringField(value: self.missing, fieldNumber: 10)
     }
+    if self.membersAtStart != 0 {
+      try visitor.visitSingularInt64Field(value: self.membersAtStart, fieldNumber: 11)
+    }
+    if self.membersAtEnd != 0 {
+      try visitor.visitSingularInt64Field(value: self.membersAtEnd, fieldNumber: 12)
+    }
+    if self.trialsStarted != 0 {
+      try visitor.visitSingularInt64Field(value: self.trialsStarted, fieldNumber: 13)
+    }
+    if self.firstPayments != 0 {
+      try visitor.visitSingularInt64Field(value: self.firstPayments, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3589,6 +3818,10 @@ nonisolated extension ReferralFunnel: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.cohorts != rhs.cohorts {return false}
     if lhs.partial != rhs.partial {return false}
     if lhs.missing != rhs.missing {return false}
+    if lhs.membersAtStart != rhs.membersAtStart {return false}
+    if lhs.membersAtEnd != rhs.membersAtEnd {return false}
+    if lhs.trialsStarted != rhs.trialsStarted {return false}
+    if lhs.firstPayments != rhs.firstPayments {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
