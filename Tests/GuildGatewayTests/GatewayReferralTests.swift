@@ -156,8 +156,9 @@ struct GatewayReferralTests {
                 #expect(referral["campaign"] as? String == "spring")
 
                 // The owner's funnel over the last 30 days: every stage answered, figures by hand:
-                // one visitor, one attributed sign-up, no trials, two first payments (referrer and
-                // newcomer), nobody active yet, nobody a member 30 days ago, one referrer.
+                // one visitor, who signed up, no trials, and paid (the referrer paid too, but came
+                // in through no visit), nobody active yet, nobody a member 30 days ago, one referrer;
+                // membership's totals count both first payments.
                 let funnelResponse = try await M.call(client, .get, "/api/v1/communities/\(community.id)/analytics/funnel", token: owner.token)
                 #expect(funnelResponse.status == .ok)
                 let funnel = try E2E.object(funnelResponse)
@@ -166,10 +167,13 @@ struct GatewayReferralTests {
                 let stages = Self.stages(funnel)
                 #expect(stages.compactMap { $0["name"] as? String } == ["visitors", "signups", "trials", "paid", "active_30d", "active_7d", "retained", "referrers"])
                 #expect(stages.allSatisfy { $0["available"] as? Bool == true })
-                #expect(stages.compactMap { $0["service"] as? String } == ["referral", "referral", "membership", "membership", "content", "content", "membership", "referral"])
-                #expect(stages.map { $0["count"] as? Int ?? 0 } == [1, 1, 0, 2, 0, 0, 0, 1])
+                #expect(stages.compactMap { $0["service"] as? String } == ["referral", "referral", "referral", "referral", "content", "content", "membership", "referral"])
+                #expect(stages.map { $0["count"] as? Int ?? 0 } == [1, 1, 0, 1, 0, 0, 0, 1])
+                #expect(stages.map { $0["rateBase"] as? String ?? "" } == ["", "visitors", "signups", "signups", "", "active_30d", "members_at_start", ""])
                 #expect(stages[1]["rateFromPrevious"] as? Double == 1)
-                #expect(stages[3]["rateFromPrevious"] == nil)  // paid over no trials: 0, omitted
+                #expect(stages[2]["rateFromPrevious"] == nil)  // no trials: 0, omitted
+                #expect(stages[3]["rateFromPrevious"] as? Double == 1)  // paid over sign-ups
+                #expect(funnel["firstPayments"] as? Int == 2)
                 for cohort in funnel["cohorts"] as? [[String: Any]] ?? [] {
                     let size = Double(cohort["size"] as? Int ?? 0)
                     let retained = (cohort["retained"] as? [Int] ?? []).map { size > 0 ? Double($0) / size : 0 }
@@ -402,6 +406,9 @@ struct GatewayReferralTests {
     static let referralStats = build(ReferralFunnelStats()) {
         $0.visitors = 1_000
         $0.signups = 100
+        $0.trials = 40
+        $0.paid = 25
+        $0.trialToPaid = 20
         $0.referrers = 12
         $0.bySource = [build(ReferralSourceStats()) { $0.source = "referral"; $0.visitors = 400; $0.signups = 60; $0.paid = 9 }]
     }
@@ -412,11 +419,15 @@ struct GatewayReferralTests {
         #expect(funnel.communityID == "c" && funnel.fromMs == 1_000 && funnel.toMs == 2_000)
         #expect(funnel.stages.map(\.name) == ["visitors", "signups", "trials", "paid", "active_30d", "active_7d", "retained", "referrers"])
         #expect(funnel.stages.map(\.count) == [1_000, 100, 40, 25, 120, 60, 150, 12])
-        // 100/1000, 40/100, 25/40, 120/25, 60/120, retained over members at start 150/200, 12/150.
-        #expect(funnel.stages.map(\.rateFromPrevious) == [0, 0.1, 0.4, 0.625, 4.8, 0.5, 0.75, 0.08])
+        // Sign-ups over visitors 100/1000; trials and paid each over sign-ups, 40/100 and
+        // 25/100; active_30d a level; 60/120 active in the last 7 days; retained over members at
+        // the start 150/200; referrers a level.
+        #expect(funnel.stages.map(\.rateFromPrevious) == [0, 0.1, 0.4, 0.25, 0, 0.5, 0.75, 0])
+        #expect(funnel.stages.map(\.rateBase) == ["", "visitors", "signups", "signups", "", "active_30d", "members_at_start", ""])
         #expect(funnel.stages.allSatisfy { $0.available })
         #expect(funnel.trialToPaid == 20)
         #expect(funnel.trialToPaidRate == 0.5)
+        #expect(funnel.membersAtStart == 200 && funnel.membersAtEnd == 260 && funnel.trialsStarted == 40 && funnel.firstPayments == 25)
         #expect(funnel.cohorts.map(\.retention) == [[1, 0.8, 0.5], [0]])
         #expect(funnel.cohorts.map(\.retained) == [[10, 8, 5], [0]])
         #expect(funnel.bySource.first?.signups == 60)
@@ -428,7 +439,7 @@ struct GatewayReferralTests {
         let noContent = Gateway.assembleFunnel(communityID: "c", from: 0, to: 1, lifecycle: Self.lifecycle, activity: nil, referral: Self.referralStats)
         #expect(noContent.stages.map(\.available) == [true, true, true, true, false, false, true, true])
         #expect(noContent.stages.map(\.count) == [1_000, 100, 40, 25, 0, 0, 150, 12])
-        #expect(noContent.stages.map(\.rateFromPrevious) == [0, 0.1, 0.4, 0.625, 0, 0, 0.75, 0.08])
+        #expect(noContent.stages.map(\.rateFromPrevious) == [0, 0.1, 0.4, 0.25, 0, 0, 0.75, 0])
         #expect(noContent.partial && noContent.missing == ["content"])
 
         let onlyContent = Gateway.assembleFunnel(communityID: "c", from: 0, to: 1, lifecycle: nil, activity: Self.activity, referral: nil)

@@ -78,7 +78,7 @@ struct AttributionRulesTests {
             Issue.record("accepted")
         } catch let error as GuildError {
             #expect(Set(error.fieldViolations.map(\.field)) == [
-                "commissionBp", "recurringMonths", "rewardAmountOffMinorUnits", "rewardPercentOffBp", "rewardValidDays", "burstLimit",
+                "enabled", "commissionBp", "recurringMonths", "rewardAmountOffMinorUnits", "rewardPercentOffBp", "rewardValidDays", "burstLimit",
             ])
         } catch {
             Issue.record("\(error)")

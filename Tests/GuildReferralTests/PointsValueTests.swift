@@ -51,6 +51,9 @@ struct PointsValueTests {
         change.kind = "answer"
         change.points = 40
         change.dailyCap = 80
+        // Saying nothing of enabled is refused rather than read as off.
+        #expect(throws: GuildError.self) { _ = try PointsRule.merged(PointsRule.defaults, with: [change]) }
+        change.enabled = false
         let merged = try PointsRule.merged(PointsRule.defaults, with: [change])
         #expect(merged.map(\.kind) == PointsRule.kinds)
         #expect(merged[3] == PointsRule(kind: "answer", points: 40, dailyCap: 80, enabled: false))

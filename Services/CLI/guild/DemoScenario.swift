@@ -827,13 +827,15 @@ final class DemoScenario {
         await attempt("funnel") {
             let funnel = try await api.call(as: owner, .GET, "/api/v1/communities/\(community)/analytics/funnel?from=\(from)&to=\(to)")
             let stages = funnel["stages"].array.map { stage in
-                let rate = stage["rateFromPrevious"].double.map { String(format: " (%.0f%%)", $0 * 100) } ?? ""
+                let base = stage["rateBase"].string ?? ""
+                let rate = base.isEmpty ? "" : String(format: " (%.0f%% of %@)", (stage["rateFromPrevious"].double ?? 0) * 100, base)
                 return "\(stage["name"].string ?? "?") \(stage["count"].int ?? 0)\(rate)"
             }
             say("  funnel: " + stages.joined(separator: " → ") + (funnel["partial"].bool == true ? "  [partial: \(funnel["missing"].array.compactMap(\.string).joined(separator: ", ")) missing]" : ""))
             let sources = funnel["bySource"].array.map { "\($0["source"].string ?? "?") \($0["visitors"].int ?? 0)→\($0["signups"].int ?? 0)→\($0["paid"].int ?? 0)" }
             if !sources.isEmpty { say("  by source (visitors→sign-ups→paid): " + sources.joined(separator: ", ")) }
-            say("  cohorts: \(funnel["cohorts"].array.count) monthly rows; trial → paid \(funnel["trialToPaid"].int ?? 0)")
+            let trialRate = String(format: "%.0f%%", (funnel["trialToPaidRate"].double ?? 0) * 100)
+            say("  cohorts: \(funnel["cohorts"].array.count) monthly rows; trial → paid \(funnel["trialToPaid"].int ?? 0) (\(trialRate) of trials)")
         }
         await attempt("funnel") {
             // The default range: the last 30 days, where retention and activity are read.

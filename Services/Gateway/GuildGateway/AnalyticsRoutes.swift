@@ -157,45 +157,51 @@ extension Gateway {
 
     /// The funnel from the parts that answered (nil: that service did not).
     ///
-    /// Stages in order: visitors and signups (referral), trials and paid (membership), active_30d
-    /// and active_7d (content), retained (membership), referrers (referral). Each stage's
-    /// `rate_from_previous` is its count over the previous stage's, 0 when that is 0 or missing;
-    /// except `retained`, whose rate is over the members at the range's start (retention: those
-    /// of them still members at its end), which the stage before it does not measure.
+    /// Each stage's rate is over the stage a person really passes through before it, and is a
+    /// part of it, so every rate lies in [0, 1] (`rate_base` names it; docs/openapi.json has
+    /// the definitions): the range's visitors (referral) → sign-ups among them → of the
+    /// sign-ups, those who started a trial and those who paid (a branch each; trial → paid is
+    /// its own rate over the trials). active_30d (content: who interacted in the 30 days to the
+    /// range's end) is a level with no rate, active_7d a part of it; retained is over the
+    /// members at the range's start (membership); referrers is a level.
     static func assembleFunnel(
         communityID: String, from: Int64, to: Int64,
         lifecycle: MembershipLifecycleStats?, activity: ContentActivityStats?, referral: ReferralFunnelStats?
     ) -> ReferralFunnel {
-        let stages: [(name: String, service: ServiceName, count: Int64?)] = [
-            ("visitors", .referral, referral?.visitors),
-            ("signups", .referral, referral?.signups),
-            ("trials", .membership, lifecycle?.trials),
-            ("paid", .membership, lifecycle?.paidConversions),
-            ("active_30d", .content, activity?.active30D),
-            ("active_7d", .content, activity?.active7D),
-            ("retained", .membership, lifecycle?.retained),
-            ("referrers", .referral, referral?.referrers),
+        let stages: [(name: String, service: ServiceName, count: Int64?, base: String, baseCount: Int64?)] = [
+            ("visitors", .referral, referral?.visitors, "", nil),
+            ("signups", .referral, referral?.signups, "visitors", referral?.visitors),
+            ("trials", .referral, referral?.trials, "signups", referral?.signups),
+            ("paid", .referral, referral?.paid, "signups", referral?.signups),
+            ("active_30d", .content, activity?.active30D, "", nil),
+            ("active_7d", .content, activity?.active7D, "active_30d", activity?.active30D),
+            ("retained", .membership, lifecycle?.retained, "members_at_start", lifecycle?.membersAtStart),
+            ("referrers", .referral, referral?.referrers, "", nil),
         ]
         var funnel = ReferralFunnel()
         funnel.communityID = communityID
         funnel.fromMs = from
         funnel.toMs = to
-        var previous: Int64?
-        for (index, stage) in stages.enumerated() {
-            let base: Int64? = stage.name == "retained" ? lifecycle?.membersAtStart : (index == 0 ? nil : previous)
+        for stage in stages {
             funnel.stages.append(ReferralFunnelStage.with {
                 $0.name = stage.name
                 $0.service = stage.service.rawValue
                 $0.available = stage.count != nil
                 $0.count = stage.count ?? 0
-                $0.rateFromPrevious = ratio(stage.count, base)
+                $0.rateBase = stage.base
+                $0.rateFromPrevious = stage.base.isEmpty ? 0 : ratio(stage.count, stage.baseCount)
             })
-            previous = stage.count
         }
-        if let referral { funnel.bySource = referral.bySource }
+        if let referral {
+            funnel.bySource = referral.bySource
+            funnel.trialToPaid = referral.trialToPaid
+            funnel.trialToPaidRate = ratio(referral.trialToPaid, referral.trials)
+        }
         if let lifecycle {
-            funnel.trialToPaid = lifecycle.trialToPaid
-            funnel.trialToPaidRate = ratio(lifecycle.trialToPaid, lifecycle.trials)
+            funnel.membersAtStart = lifecycle.membersAtStart
+            funnel.membersAtEnd = lifecycle.membersAtEnd
+            funnel.trialsStarted = lifecycle.trials
+            funnel.firstPayments = lifecycle.paidConversions
             funnel.cohorts = lifecycle.cohorts.map { cohort in
                 ReferralCohortRow.with {
                     $0.month = cohort.month

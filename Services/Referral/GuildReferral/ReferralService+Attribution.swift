@@ -622,13 +622,18 @@ extension ReferralService {
 
     // MARK: Funnel
 
-    /// Referral's part of the lifecycle funnel for [from, to) (owners and co-owners): distinct
-    /// visitors with a visit in the range; attributions signed up in the range (any status);
-    /// distinct referrers of attributed sign-ups in the range; and per source: its visitors and
-    /// sign-ups in the range, and of the users attributed to it those whose first trial or
-    /// first payment fell in the range. signup_rate = signups / visitors, paid_rate = paid /
-    /// signups (0 when the denominator is 0). Sources by visitors, then sign-ups (most first),
-    /// then name.
+    /// Referral's part of the lifecycle funnel for [from_ms, to_ms): a cohort, so that each
+    /// stage is a part of the one before it and every rate lies in [0, 1]. People are counted
+    /// by visitor id (an account that signed up without one counts as itself):
+    /// - visitors: those with a visit in the range, and those whose sign-up in the range came
+    ///   from an earlier touch (a sign-up is a visit);
+    /// - signups: of them, those who signed up in the range (any status);
+    /// - trials, paid: of the sign-ups, those whose first trial, or first payment, fell in the
+    ///   range; trial_to_paid: those of the trials who paid at or after their trial started;
+    /// - referrers: distinct referrers of attributed sign-ups in the range.
+    /// The same per source (the visit's, or the sign-up's first touch), with signup_rate =
+    /// signups / visitors and paid_rate = paid / signups (0 when the denominator is 0).
+    /// Sources by visitors, then sign-ups (most first), then name.
     func funnelStats(_ request: ReferralFunnelStatsRequest, user: UserID) async throws -> ReferralFunnelStats {
         try Self.require(request.communityID, "communityId")
         guard request.fromMs >= 0, request.toMs > request.fromMs else {
@@ -638,42 +643,52 @@ extension ReferralService {
         let (community, from, to) = (request.communityID, request.fromMs, request.toMs)
         return try await database.withConnection { sql in
             var stats = ReferralFunnelStats()
-            stats.visitors = try await sql.raw("""
-                SELECT COUNT(DISTINCT visitor_id) AS n FROM visits WHERE community_id = \(bind: community) AND at_ms >= \(bind: from) AND at_ms < \(bind: to)
-                """).first()?.decode(column: "n", as: Int64.self) ?? 0
-            stats.signups = try await sql.raw("""
-                SELECT COUNT(*) AS n FROM attributions WHERE community_id = \(bind: community) AND signed_up_at_ms >= \(bind: from) AND signed_up_at_ms < \(bind: to)
-                """).first()?.decode(column: "n", as: Int64.self) ?? 0
+            var sources: [String: ReferralSourceStats] = [:]
+            func entry(_ source: String) -> ReferralSourceStats { sources[source] ?? ReferralSourceStats.with { $0.source = source } }
+            let person = "COALESCE(NULLIF(a.visitor_id, ''), 'user:' || a.user_id)"
+            // Visitors, with the range's sign-ups among them; per source, then in all.
+            let visitors: SQLQueryString = """
+                SELECT source, visitor_id AS person FROM visits WHERE community_id = \(bind: community) AND at_ms >= \(bind: from) AND at_ms < \(bind: to)
+                UNION ALL
+                SELECT a.source AS source, \(unsafeRaw: person) AS person FROM attributions a
+                WHERE a.community_id = \(bind: community) AND a.signed_up_at_ms >= \(bind: from) AND a.signed_up_at_ms < \(bind: to)
+                """
+            for row in try await sql.raw("SELECT source, COUNT(DISTINCT person) AS n FROM (\(visitors)) v GROUP BY source").all() {
+                let source = try row.decode(column: "source", as: String.self)
+                var stats = entry(source)
+                stats.visitors = try row.decode(column: "n", as: Int64.self)
+                sources[source] = stats
+            }
+            stats.visitors = try await sql.raw("SELECT COUNT(DISTINCT person) AS n FROM (\(visitors)) v").first()?.decode(column: "n", as: Int64.self) ?? 0
+            // The sign-ups and what became of them.
+            let outcomes: SQLQueryString = """
+                COUNT(DISTINCT \(unsafeRaw: person)) AS signups,
+                COUNT(DISTINCT CASE WHEN f.trial_at_ms >= \(bind: from) AND f.trial_at_ms < \(bind: to) THEN \(unsafeRaw: person) END) AS trials,
+                COUNT(DISTINCT CASE WHEN f.paid_at_ms >= \(bind: from) AND f.paid_at_ms < \(bind: to) THEN \(unsafeRaw: person) END) AS paid,
+                COUNT(DISTINCT CASE WHEN f.trial_at_ms >= \(bind: from) AND f.trial_at_ms < \(bind: to) AND f.paid_at_ms >= f.trial_at_ms
+                                     AND f.paid_at_ms < \(bind: to) THEN \(unsafeRaw: person) END) AS trial_to_paid
+                FROM attributions a LEFT JOIN member_facts f ON f.community_id = a.community_id AND f.user_id = a.user_id
+                WHERE a.community_id = \(bind: community) AND a.signed_up_at_ms >= \(bind: from) AND a.signed_up_at_ms < \(bind: to)
+                """
+            for row in try await sql.raw("SELECT a.source AS source, \(outcomes) GROUP BY a.source").all() {
+                let source = try row.decode(column: "source", as: String.self)
+                var stats = entry(source)
+                stats.signups = try row.decode(column: "signups", as: Int64.self)
+                stats.trials = try row.decode(column: "trials", as: Int64.self)
+                stats.paid = try row.decode(column: "paid", as: Int64.self)
+                sources[source] = stats
+            }
+            if let row = try await sql.raw("SELECT \(outcomes)").first() {
+                stats.signups = try row.decode(column: "signups", as: Int64.self)
+                stats.trials = try row.decode(column: "trials", as: Int64.self)
+                stats.paid = try row.decode(column: "paid", as: Int64.self)
+                stats.trialToPaid = try row.decode(column: "trial_to_paid", as: Int64.self)
+            }
             stats.referrers = try await sql.raw("""
                 SELECT COUNT(DISTINCT referrer_id) AS n FROM attributions
                 WHERE community_id = \(bind: community) AND signed_up_at_ms >= \(bind: from) AND signed_up_at_ms < \(bind: to)
                   AND status = 'attributed' AND referrer_id <> ''
                 """).first()?.decode(column: "n", as: Int64.self) ?? 0
-            var sources: [String: ReferralSourceStats] = [:]
-            func add(_ rows: [any SQLRow], _ field: WritableKeyPath<ReferralSourceStats, Int64>) throws {
-                for row in rows {
-                    let source = try row.decode(column: "source", as: String.self)
-                    sources[source, default: ReferralSourceStats.with { $0.source = source }][keyPath: field] = try row.decode(column: "n", as: Int64.self)
-                }
-            }
-            try add(try await sql.raw("""
-                SELECT source, COUNT(DISTINCT visitor_id) AS n FROM visits
-                WHERE community_id = \(bind: community) AND at_ms >= \(bind: from) AND at_ms < \(bind: to) GROUP BY source
-                """).all(), \.visitors)
-            try add(try await sql.raw("""
-                SELECT source, COUNT(*) AS n FROM attributions
-                WHERE community_id = \(bind: community) AND signed_up_at_ms >= \(bind: from) AND signed_up_at_ms < \(bind: to) GROUP BY source
-                """).all(), \.signups)
-            try add(try await sql.raw("""
-                SELECT a.source AS source, COUNT(*) AS n FROM member_facts f
-                JOIN attributions a ON a.community_id = f.community_id AND a.user_id = f.user_id
-                WHERE f.community_id = \(bind: community) AND f.trial_at_ms >= \(bind: from) AND f.trial_at_ms < \(bind: to) GROUP BY a.source
-                """).all(), \.trials)
-            try add(try await sql.raw("""
-                SELECT a.source AS source, COUNT(*) AS n FROM member_facts f
-                JOIN attributions a ON a.community_id = f.community_id AND a.user_id = f.user_id
-                WHERE f.community_id = \(bind: community) AND f.paid_at_ms >= \(bind: from) AND f.paid_at_ms < \(bind: to) GROUP BY a.source
-                """).all(), \.paid)
             stats.bySource = sources.values.map { source in
                 var source = source
                 source.signupRate = source.visitors > 0 ? Double(source.signups) / Double(source.visitors) : 0
