@@ -342,7 +342,12 @@ let package = Package(
         ),
         .testTarget(
             name: "GuildAuthTests",
-            dependencies: ["GuildAuth", "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildTesting"],
+            dependencies: [
+                "GuildAuth", "GuildCore", "GuildWire", "GuildStorage", "GuildMessages", "GuildTesting", "GuildSecurity",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: upcoming
         ),
         .testTarget(

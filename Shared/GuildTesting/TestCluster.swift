@@ -84,7 +84,8 @@ public final class TestCluster: Sendable {
         let directory = try TemporaryDirectory()
         let certificates = try TestCertificates(directory: directory.url.appendingPathComponent("certs"))
         let database = try await TestDatabase.create(kind, directory: directory.url, logger: logger)
-        let auth = try AuthService(database: database.database, configuration: authConfiguration, clock: clock, logger: logger)
+        let keyEncryptionKey = SealingKey.generate()
+        let auth = try AuthService(database: database.database, configuration: authConfiguration, keyEncryptionKey: keyEncryptionKey, clock: clock, logger: logger)
         try await auth.prepare()
         let authServer = try await WireServer.bind(
             host: "127.0.0.1", port: 0, serviceName: .auth, router: auth.wireRouter,

@@ -1,10 +1,13 @@
+import Crypto
 import Foundation
 import GuildCore
 import GuildMessages
 import GuildSecurity
+import GuildStorage
 import GuildTesting
 import GuildWire
 import Logging
+import SQLKit
 import Testing
 
 @testable import GuildAuth
@@ -27,6 +30,9 @@ enum AuthScenarios {
         "access tokens verify with the published keys, across a key rotation": tokensAndRotation,
         "the wire methods work over mutual TLS and answer typed errors": overTheWire,
         "the sweep removes long-expired tokens and stale throttle counters only": sweep,
+        "signing keys are sealed: a copy of the database without the key-encryption key yields no usable key": sealedKeys,
+        "keys an earlier version stored in the clear are sealed on start; a retired key loses its private half": legacyKeys,
+        "rotation over the wire: the old key verifies until its tokens expire, then is retired and swept": rotationOverTheWire,
     ]
 
     static var names: [String] { all.keys.sorted() }
@@ -226,7 +232,7 @@ enum AuthScenarios {
     static func sweep(_ cluster: TestCluster, _ clock: ManualWallClock) async throws {
         let session = try await cluster.auth.register(registerRequest("ada@example.com"))
         _ = await thrownError { _ = try await cluster.auth.login(loginRequest("ada@example.com", "wrong guess"), clientAddress: "10.1.1.1") }
-        #expect(try await cluster.auth.sweep() == (0, 0))
+        #expect(try await cluster.auth.sweep() == (0, 0, 0))
         // A day after the refresh token expired, and long after the failed login's window.
         clock.advance(by: cluster.auth.configuration.refreshTokenLifetime.timeInterval + 24 * 3600 + 1)
         let fresh = try await cluster.auth.login(loginRequest("ada@example.com", "correct horse battery"), clientAddress: nil)
@@ -258,6 +264,87 @@ enum AuthScenarios {
         _ = try await client.call(AuthAPI.changePassword, change, metadata: [MetadataKey.userID: session.user.id])
         #expect(try await client.call(AuthAPI.getPublicKeys, AuthGetPublicKeysRequest()).keys.first?.publicKey.count == 32)
         await client.close()
+    }
+}
+
+extension AuthScenarios {
+    /// The stored signing keys, as a copy of the database would hold them.
+    static func storedKeys(_ cluster: TestCluster) async throws -> [(kid: String, privateKey: String, retired: Bool)] {
+        try await cluster.database.database.withConnection { sql in
+            try await sql.raw("SELECT kid, private_key, retired_at_ms FROM signing_keys ORDER BY created_at_ms").all().map {
+                (try $0.decode(column: "kid", as: String.self), try $0.decode(column: "private_key", as: String.self),
+                 try $0.decode(column: "retired_at_ms", as: Int64?.self) != nil)
+            }
+        }
+    }
+
+    static func sealedKeys(_ cluster: TestCluster, _ clock: ManualWallClock) async throws {
+        let session = try await cluster.auth.register(registerRequest("ada@example.com"))
+        let stored = try #require(try await storedKeys(cluster).first)
+        // Nothing in the row is a key: not the raw bytes, not base64 of them.
+        #expect(stored.privateKey.hasPrefix("sealed:v1:"))
+        #expect(Data(base64Encoded: stored.privateKey).flatMap { try? Curve25519.Signing.PrivateKey(rawRepresentation: $0) } == nil)
+        // The same database started with another key-encryption key signs nothing.
+        let copy = try AuthService(database: cluster.database.database, configuration: TestCluster.fastAuthConfiguration,
+                                   keyEncryptionKey: SealingKey.generate(), clock: clock, logger: Logger(label: "copy"))
+        #expect(await thrownError { try await copy.prepare() }?.reason == "wrong_key_encryption_key")
+        #expect(await thrownError { _ = try await copy.login(loginRequest("ada@example.com", "correct horse battery"), clientAddress: nil) }?.reason
+                == "wrong_key_encryption_key")
+        await copy.shutdown()
+        // The service with the right key still signs, with the same key.
+        let again = try await cluster.auth.login(loginRequest("ada@example.com", "correct horse battery"), clientAddress: nil)
+        #expect(AccessTokenVerifier.keyID(of: again.tokens.accessToken) == AccessTokenVerifier.keyID(of: session.tokens.accessToken))
+    }
+
+    static func legacyKeys(_ cluster: TestCluster, _ clock: ManualWallClock) async throws {
+        // Two keys as an earlier version stored them: a retired one and the active one, in the clear.
+        let retired = Curve25519.Signing.PrivateKey(), active = Curve25519.Signing.PrivateKey()
+        let now = clock.now().millisecondsSince1970
+        try await cluster.database.database.withConnection { sql in
+            try await sql.raw("DELETE FROM signing_keys").run()
+            for (kid, key, retiredAt) in [("legacy-old", retired, Optional(now - 1_000)), ("legacy-new", active, nil)] {
+                try await sql.raw("""
+                    INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at_ms, retired_at_ms)
+                    VALUES (\(bind: kid), 'EdDSA', \(bind: key.rawRepresentation.base64EncodedString()),
+                            \(bind: key.publicKey.rawRepresentation.base64EncodedString()), \(bind: now - 2_000), \(bind: retiredAt))
+                    """).run()
+            }
+        }
+        try await cluster.auth.prepare()
+        let stored = try await storedKeys(cluster)
+        #expect(stored.map(\.kid) == ["legacy-old", "legacy-new"])
+        #expect(stored[0].privateKey == "")
+        #expect(stored[1].privateKey.hasPrefix("sealed:v1:"))
+        // The active key still signs: the tokens carry its kid.
+        let session = try await cluster.auth.register(registerRequest("ada@example.com"))
+        #expect(AccessTokenVerifier.keyID(of: session.tokens.accessToken) == "legacy-new")
+    }
+
+    static func rotationOverTheWire(_ cluster: TestCluster, _ clock: ManualWallClock) async throws {
+        let before = try await cluster.auth.register(registerRequest("ada@example.com"))
+        let oldKid = try #require(AccessTokenVerifier.keyID(of: before.tokens.accessToken))
+        let cli = try WireClient(service: .auth, endpoints: [WireEndpoint(host: "127.0.0.1", port: cluster.authServer.port)],
+                                 tls: try cluster.certificates.tls(for: .cli), logger: Logger(label: "cli"))
+        let gateway = try WireClient(service: .auth, endpoints: [WireEndpoint(host: "127.0.0.1", port: cluster.authServer.port)],
+                                     tls: try cluster.certificates.tls(for: .gateway), logger: Logger(label: "gateway"))
+        // Only the operator's certificate rotates.
+        #expect(await thrownError { _ = try await gateway.call(AuthAPI.rotateSigningKey, AuthRotateSigningKeyRequest()) }?.code == .permissionDenied)
+        let rotated = try await cli.call(AuthAPI.rotateSigningKey, AuthRotateSigningKeyRequest())
+        await cli.close()
+        await gateway.close()
+        #expect(rotated.retiredKid == oldKid && rotated.kid != oldKid)
+        #expect(Set(rotated.keys.map(\.kid)) == [oldKid, rotated.kid])
+        let retiredRow = try #require(try await storedKeys(cluster).first { $0.kid == oldKid })
+        #expect(retiredRow.retired && retiredRow.privateKey == "")
+        let verifier = AccessTokenVerifier(minimumRefreshInterval: .zero, clock: clock, logger: Logger(label: "test")) { try await cluster.auth.publicKeys().keys }
+        _ = try await verifier.verify(before.tokens.accessToken)
+        let after = try await cluster.auth.login(loginRequest("ada@example.com", "correct horse battery"), clientAddress: nil)
+        #expect(AccessTokenVerifier.keyID(of: after.tokens.accessToken) == rotated.kid)
+        // Once its tokens have expired, it is no longer published, and the sweep deletes it.
+        clock.advance(by: cluster.auth.configuration.accessTokenLifetime.timeInterval + 1)
+        #expect(try await cluster.auth.publicKeys().keys.map(\.kid) == [rotated.kid])
+        #expect(try await cluster.auth.sweep().signingKeys == 1)
+        #expect(try await storedKeys(cluster).map(\.kid) == [rotated.kid])
     }
 }
 

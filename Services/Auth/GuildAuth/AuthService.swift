@@ -26,21 +26,29 @@ public final class AuthService: Sendable {
     /// The key collection that signs with the active key, kept until the key changes.
     private let signer = Mutex<(kid: String, keys: JWTKeyCollection)?>(nil)
 
-    public init(database: Database, configuration: AuthConfiguration = AuthConfiguration(), clock: any WallClock = SystemWallClock(), logger: Logger) throws {
+    /// - Parameter keyEncryptionKey: seals the signing keys in the database; the same key must be
+    ///   given on every start (a database sealed with another one is refused).
+    public init(
+        database: Database, configuration: AuthConfiguration = AuthConfiguration(), keyEncryptionKey: SealingKey,
+        clock: any WallClock = SystemWallClock(), logger: Logger
+    ) throws {
         self.database = database
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
         self.hasher = PasswordHasher(parameters: configuration.passwordHashing)
         self.hashingPool = PasswordHashingPool(concurrency: configuration.hashingConcurrency, queueDepth: configuration.hashingQueueDepth)
-        self.signingKeys = SigningKeys(database: database, clock: clock, accessTokenLifetime: configuration.accessTokenLifetime)
+        self.signingKeys = SigningKeys(database: database, clock: clock, accessTokenLifetime: configuration.accessTokenLifetime, keyEncryptionKey: keyEncryptionKey)
         self.throttle = LoginThrottle(database: database, clock: clock, configuration: configuration)
         self.decoyHash = try PasswordHasher(parameters: configuration.passwordHashing).hash(UUID().uuidString)
     }
 
-    /// Runs migrations and makes sure a current signing key exists (rotating an old one).
+    /// Runs migrations, seals any signing key an earlier version kept in the clear, and makes
+    /// sure a current signing key exists (rotating an old one). Throws `failedPrecondition`
+    /// (`wrong_key_encryption_key`) when the keys were sealed with another key-encryption key.
     public func prepare() async throws {
         try await Migrator.migrate(database, migrations: AuthMigrations.all, logger: logger)
+        if try await signingKeys.sealLegacyKeys() > 0 { logger.notice("signing keys stored in the clear are now sealed") }
         _ = try await signingKeys.activeKey(rotation: configuration.signingKeyRotation)
     }
 
@@ -270,21 +278,32 @@ public final class AuthService: Sendable {
         return response
     }
 
-    /// Retires the signing key and starts signing with a new one.
-    public func rotateSigningKey() async throws {
-        try await signingKeys.rotate()
+    /// Retires the signing key and starts signing with a new one (`guild keys rotate`). The
+    /// retired key keeps verifying the tokens it signed until they expire.
+    @discardableResult
+    public func rotateSigningKey() async throws -> AuthRotateSigningKeyResponse {
+        let (key, retired) = try await signingKeys.rotate()
+        signer.withLock { $0 = nil }
+        logger.notice("signing key rotated", metadata: ["kid": "\(key.kid)", "retired": "\(retired ?? "")"])
+        var response = AuthRotateSigningKeyResponse()
+        response.kid = key.kid
+        response.retiredKid = retired ?? ""
+        response.keys = try await signingKeys.publishedKeys()
+        return response
     }
 
     // MARK: Housekeeping
 
     /// Deletes what can no longer matter: refresh tokens expired more than a day ago (kept that
     /// long so a late reuse is still recognised as such) and throttle counters whose window and
-    /// lockout have both ended. Returns how many rows went.
+    /// lockout have both ended, and signing keys retired so long ago that no token they signed
+    /// is still valid. Returns how many rows went.
     @discardableResult
-    public func sweep() async throws -> (refreshTokens: Int, throttleEntries: Int) {
+    public func sweep() async throws -> (refreshTokens: Int, throttleEntries: Int, signingKeys: Int) {
         let nowMs = clock.now().millisecondsSince1970
         let tokenCutoff = nowMs - 24 * 3600 * 1000
         let windowMs = configuration.throttleWindow.wholeMilliseconds
+        let keys = try await signingKeys.deleteExpiredKeys()
         return try await database.transaction { sql in
             let tokens = try await sql.raw("DELETE FROM refresh_tokens WHERE expires_at_ms < \(bind: tokenCutoff) RETURNING id").all().count
             let throttle = try await sql.raw("""
@@ -292,7 +311,7 @@ public final class AuthService: Sendable {
                 WHERE locked_until_ms < \(bind: nowMs) AND window_started_at_ms < \(bind: nowMs - windowMs)
                 RETURNING throttle_key
                 """).all().count
-            return (tokens, throttle)
+            return (tokens, throttle, keys)
         }
     }
 

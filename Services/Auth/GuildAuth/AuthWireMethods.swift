@@ -18,6 +18,7 @@ extension AuthService {
                 return try await self.user(id)
             },
             WireMethod(AuthAPI.getPublicKeys) { _, _ in try await self.publicKeys() },
+            WireMethod(AuthAPI.rotateSigningKey) { _, _ in try await self.rotateSigningKey() },
         ])
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GuildAuth
 import GuildCore
 import GuildService
@@ -26,6 +27,12 @@ struct GuildAuthCommand: AsyncParsableCommand {
     @Option(name: .customLong("access-token-ttl"), help: "Access token lifetime in seconds (env GUILD_AUTH_ACCESS_TOKEN_TTL).")
     var accessTokenTTL: Int = ConfigEnvironment().int("GUILD_AUTH_ACCESS_TOKEN_TTL", default: 900)
 
+    @Option(name: .customLong("key-encryption-key-file"), help: "File holding the key that seals the signing keys, 32 bytes in base64 (env GUILD_AUTH_KEY_ENCRYPTION_KEY_FILE; default <certs-dir>/\(SealingKey.signingKeysFileName), which guild certs writes).")
+    var keyEncryptionKeyFile: String? = ConfigEnvironment().string("GUILD_AUTH_KEY_ENCRYPTION_KEY_FILE")
+
+    /// The key itself, from the environment only (a flag would show it in the process list).
+    var keyEncryptionKeyText: String? { ConfigEnvironment().string("GUILD_AUTH_KEY_ENCRYPTION_KEY") }
+
     @Option(name: .customLong("refresh-token-ttl"), help: "Refresh token lifetime in seconds (env GUILD_AUTH_REFRESH_TOKEN_TTL).")
     var refreshTokenTTL: Int = ConfigEnvironment().int("GUILD_AUTH_REFRESH_TOKEN_TTL", default: 30 * 24 * 3600)
 
@@ -43,9 +50,19 @@ struct GuildAuthCommand: AsyncParsableCommand {
         configuration.refreshTokenLifetime = .seconds(refreshTokenTTL)
         let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .auth, options: common)
         let settings = configuration
+        let kek: SealingKey
+        if let text = keyEncryptionKeyText {
+            kek = try SealingKey(base64: text)
+        } else {
+            let path = keyEncryptionKeyFile ?? (common.resolvedCertificatesDirectory as NSString).appendingPathComponent(SealingKey.signingKeysFileName)
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("guild-auth needs the key that seals its signing keys: \(path) does not exist. `guild certs` writes one (and `guild up` runs it); or give --key-encryption-key-file or GUILD_AUTH_KEY_ENCRYPTION_KEY.")
+            }
+            kek = try SealingKey(contentsOf: URL(fileURLWithPath: path))
+        }
         let clock = common.makeClock()
         try await ServiceRunner.run(service: .auth, listen: listen, databaseURL: url, options: common) { database, logger in
-            let service = try AuthService(database: database, configuration: settings, clock: clock, logger: logger)
+            let service = try AuthService(database: database, configuration: settings, keyEncryptionKey: kek, clock: clock, logger: logger)
             try await service.prepare()
             let sweeper = PeriodicJob(name: "auth-sweep", every: .seconds(3600), logger: logger) {
                 let removed = try await service.sweep()

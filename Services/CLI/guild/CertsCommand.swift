@@ -22,14 +22,29 @@ struct CertsCommand: ParsableCommand {
 
     func run() throws {
         let directory = URL(fileURLWithPath: common.resolvedCertificatesDirectory)
+        let keyFile = directory.appendingPathComponent(SealingKey.signingKeysFileName)
+        // Starting over replaces the CA, never the key that seals auth's signing keys: without
+        // it the auth database's keys could not be opened again.
+        let keptKey = force ? try? Data(contentsOf: keyFile) : nil
         if force, FileManager.default.fileExists(atPath: directory.path) {
             try FileManager.default.removeItem(at: directory)
         }
         let written = try CertificateStore.ensure(directory: directory, dnsNames: dnsNames)
-        if written.isEmpty {
+        if let keptKey {
+            FileManager.default.createFile(atPath: keyFile.path, contents: keptKey, attributes: [.posixPermissions: 0o600])
+        }
+        let wroteKey = try Self.ensureKeyEncryptionKey(in: directory)
+        if written.isEmpty, !wroteKey {
             print("certificates in \(directory.path) are complete; nothing to do")
         } else {
-            print("wrote certificates for \(written.map(\.rawValue).joined(separator: ", ")) to \(directory.path)")
+            if !written.isEmpty { print("wrote certificates for \(written.map(\.rawValue).joined(separator: ", ")) to \(directory.path)") }
+            if wroteKey { print("wrote the key that seals auth's signing keys to \(keyFile.path) (mode 0600; keep it with the database's backups, apart from them)") }
         }
+    }
+
+    /// Writes auth's key-encryption key beside the certificates when there is none. Returns
+    /// whether it wrote one.
+    static func ensureKeyEncryptionKey(in directory: URL) throws -> Bool {
+        try SealingKey.ensureFile(at: directory.appendingPathComponent(SealingKey.signingKeysFileName))
     }
 }

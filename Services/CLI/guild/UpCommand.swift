@@ -52,6 +52,9 @@ struct UpCommand: AsyncParsableCommand {
         if !written.isEmpty {
             say("guild up: created certificates in \(certificates.path)")
         }
+        if try CertsCommand.ensureKeyEncryptionKey(in: certificates) {
+            say("guild up: created the key that seals auth's signing keys in \(certificates.path)")
+        }
         let binaries = URL(fileURLWithPath: binDirectory ?? Self.ownDirectory())
         var environment = ProcessInfo.processInfo.environment
         environment["GUILD_DATA_DIR"] = dataDirectory.path

@@ -21,6 +21,10 @@ public enum AuthAPI {
         "auth.GetUser", idempotent: true, allowedCallers: everyService)
     public static let getPublicKeys = MethodDescriptor<AuthGetPublicKeysRequest, AuthGetPublicKeysResponse>(
         "auth.GetPublicKeys", idempotent: true, allowedCallers: everyService)
+    /// `guild keys rotate`: the operator's, over the cli certificate only. Not retried: a second
+    /// call would rotate again.
+    public static let rotateSigningKey = MethodDescriptor<AuthRotateSigningKeyRequest, AuthRotateSigningKeyResponse>(
+        "auth.RotateSigningKey", idempotent: false, allowedCallers: [.cli])
 }
 
 /// Built-in methods every Guild wire server answers.
