@@ -92,7 +92,8 @@ let package = Package(
         .target(
             name: "GuildStorage",
             dependencies: [
-                "GuildCore",
+                "GuildCore", "GuildMessages",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),

@@ -12,8 +12,9 @@ import ServiceLifecycle
 /// each due event goes out with `events.Deliver`; an answer marks it delivered; an error
 /// schedules it again after an exponential backoff with jitter (1 s doubling up to
 /// ``maximumBackoff``). A failure ends that subscriber's pass, so a subscriber that is down is
-/// not called once per event; one subscriber being down never holds up another. Runs until
-/// graceful shutdown.
+/// not called once per event; one subscriber being down never holds up another. A delivery that
+/// failed ``maximumAttempts`` times (about a day of tries) is dead: it is not tried again until
+/// an operator retries it (`guild dead-letters`). Runs until graceful shutdown.
 public struct OutboxRelay: Service {
     /// One consumer of the events.
     public struct Subscriber: Sendable {
@@ -34,10 +35,17 @@ public struct OutboxRelay: Service {
     let subscribers: [Subscriber]
     let clock: any WallClock
     let interval: Duration
+    let maximumAttempts: Int
     let logger: Logger
     public static let maximumBackoff: TimeInterval = 300
+    /// Tries before a delivery is dead: 288 at the 5-minute cap is about a day.
+    public static let defaultMaximumAttempts = 288
 
-    public init(source: ServiceName, database: Database, subscribers: [Subscriber], clock: any WallClock = SystemWallClock(), interval: Duration = .seconds(1), logger: Logger) {
+    public init(
+        source: ServiceName, database: Database, subscribers: [Subscriber], clock: any WallClock = SystemWallClock(), interval: Duration = .seconds(1),
+        maximumAttempts: Int = OutboxRelay.defaultMaximumAttempts, logger: Logger
+    ) {
+        self.maximumAttempts = maximumAttempts
         self.source = source
         self.database = database
         self.subscribers = subscribers
@@ -67,12 +75,20 @@ public struct OutboxRelay: Service {
                     try await Outbox.record(database, event: event.id, subscriber: subscriber.name.rawValue, delivered: true, error: "", retryAt: clock.now(), now: clock.now())
                     delivered += 1
                 } catch {
-                    let attempts = try await Outbox.deliveryState(database, event: event.id, subscriber: subscriber.name.rawValue).attempts
-                    let retryAt = clock.now().addingTimeInterval(Self.backoff(afterAttempts: attempts + 1))
-                    try await Outbox.record(database, event: event.id, subscriber: subscriber.name.rawValue, delivered: false, error: "\(error)", retryAt: retryAt, now: clock.now())
-                    logger.warning("event delivery failed; will retry", metadata: [
-                        "event": "\(event.id)", "subscriber": "\(subscriber.name)", "attempts": "\(attempts + 1)", "error": "\(error)",
-                    ])
+                    let attempts = try await Outbox.deliveryState(database, event: event.id, subscriber: subscriber.name.rawValue).attempts + 1
+                    let retryAt = clock.now().addingTimeInterval(Self.backoff(afterAttempts: attempts))
+                    let dead = attempts >= maximumAttempts
+                    try await Outbox.record(database, event: event.id, subscriber: subscriber.name.rawValue, delivered: false, error: "\(error)",
+                                            retryAt: retryAt, dead: dead, now: clock.now())
+                    if dead {
+                        logger.error("event delivery given up: a dead letter until an operator retries it (guild dead-letters)", metadata: [
+                            "event": "\(event.id)", "topic": "\(event.topic)", "subscriber": "\(subscriber.name)", "attempts": "\(attempts)", "error": "\(error)",
+                        ])
+                    } else {
+                        logger.warning("event delivery failed; will retry", metadata: [
+                            "event": "\(event.id)", "subscriber": "\(subscriber.name)", "attempts": "\(attempts)", "error": "\(error)",
+                        ])
+                    }
                     break  // probably down: the rest of its batch waits for the next pass
                 }
             }

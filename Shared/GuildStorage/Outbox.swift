@@ -34,6 +34,11 @@ public enum Outbox {
         ]
     }
 
+    /// The migration statement that adds the dead-letter state to deliveries: a delivery that
+    /// failed as often as the relay allows is dead, and is not tried again until an operator
+    /// retries it (``retryDead(_:event:subscriber:)``).
+    public static let deadLetterColumn = "ALTER TABLE outbox_deliveries ADD COLUMN dead_at_ms BIGINT"
+
     /// Appends an event inside the caller's transaction. Returns its id.
     @discardableResult
     public static func append(_ sql: any SQLDatabase, topic: String, payload: [UInt8], at now: Date) async throws -> String {
@@ -62,7 +67,7 @@ public enum Outbox {
             var query: SQLQueryString = """
                 SELECT e.id AS id, e.topic AS topic, e.payload AS payload, e.occurred_at_ms AS occurred_at_ms
                 FROM outbox_events e LEFT JOIN outbox_deliveries d ON d.event_id = e.id AND d.subscriber = \(bind: subscriber)
-                WHERE d.delivered_at_ms IS NULL AND (d.next_attempt_at_ms IS NULL OR d.next_attempt_at_ms <= \(bind: nowMs))
+                WHERE d.delivered_at_ms IS NULL AND d.dead_at_ms IS NULL AND (d.next_attempt_at_ms IS NULL OR d.next_attempt_at_ms <= \(bind: nowMs))
                 """
             if let topics {
                 guard !topics.isEmpty else { return [] }
@@ -81,21 +86,66 @@ public enum Outbox {
         }
     }
 
-    /// Records the outcome of one delivery attempt: delivered, or failed and due again at `retryAt`.
-    /// One statement (an upsert), so two relays recording the same event at once count both
-    /// attempts, and a failure recorded after a success never makes the event undelivered.
-    public static func record(_ database: Database, event: String, subscriber: String, delivered: Bool, error: String, retryAt: Date, now: Date) async throws {
+    /// Records the outcome of one delivery attempt: delivered, or failed and due again at `retryAt`
+    /// (or, when `dead`, not again until an operator says so). One statement (an upsert), so two
+    /// relays recording the same event at once count both attempts, and a failure recorded after
+    /// a success never makes the event undelivered.
+    public static func record(
+        _ database: Database, event: String, subscriber: String, delivered: Bool, error: String, retryAt: Date, dead: Bool = false, now: Date
+    ) async throws {
         let deliveredAt: Int64? = delivered ? now.millisecondsSince1970 : nil
+        let deadAt: Int64? = !delivered && dead ? now.millisecondsSince1970 : nil
         try await database.withConnection { sql in
             try await sql.raw("""
-                INSERT INTO outbox_deliveries (event_id, subscriber, attempts, next_attempt_at_ms, delivered_at_ms, last_error)
-                VALUES (\(bind: event), \(bind: subscriber), 1, \(bind: retryAt.millisecondsSince1970), \(bind: deliveredAt), \(bind: String(error.prefix(500))))
+                INSERT INTO outbox_deliveries (event_id, subscriber, attempts, next_attempt_at_ms, delivered_at_ms, last_error, dead_at_ms)
+                VALUES (\(bind: event), \(bind: subscriber), 1, \(bind: retryAt.millisecondsSince1970), \(bind: deliveredAt), \(bind: String(error.prefix(500))), \(bind: deadAt))
                 ON CONFLICT (event_id, subscriber) DO UPDATE SET
                     attempts = outbox_deliveries.attempts + 1,
                     next_attempt_at_ms = excluded.next_attempt_at_ms,
                     delivered_at_ms = COALESCE(outbox_deliveries.delivered_at_ms, excluded.delivered_at_ms),
-                    last_error = excluded.last_error
+                    last_error = excluded.last_error,
+                    dead_at_ms = CASE WHEN outbox_deliveries.delivered_at_ms IS NULL THEN excluded.dead_at_ms ELSE NULL END
                 """).run()
+        }
+    }
+
+    /// A delivery the relay gave up on.
+    public struct DeadDelivery: Sendable, Equatable {
+        public let event: String
+        public let topic: String
+        public let subscriber: String
+        public let attempts: Int
+        public let lastError: String
+        public let deadAtMs: Int64
+    }
+
+    /// The dead deliveries, oldest first.
+    public static func deadDeliveries(_ database: Database, limit: Int) async throws -> [DeadDelivery] {
+        try await database.withConnection { sql in
+            try await sql.raw("""
+                SELECT d.event_id AS event_id, e.topic AS topic, d.subscriber AS subscriber, d.attempts AS attempts, d.last_error AS last_error,
+                       d.dead_at_ms AS dead_at_ms
+                FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
+                WHERE d.dead_at_ms IS NOT NULL ORDER BY d.dead_at_ms, d.event_id LIMIT \(bind: limit)
+                """).all().map { row in
+                DeadDelivery(
+                    event: try row.decode(column: "event_id", as: String.self), topic: try row.decode(column: "topic", as: String.self),
+                    subscriber: try row.decode(column: "subscriber", as: String.self), attempts: try row.decode(column: "attempts", as: Int.self),
+                    lastError: try row.decode(column: "last_error", as: String.self), deadAtMs: try row.decode(column: "dead_at_ms", as: Int64.self))
+            }
+        }
+    }
+
+    /// Makes dead deliveries due at once with a fresh allowance of attempts: one (`event` and
+    /// `subscriber`), or every one when both are nil. Returns how many.
+    @discardableResult
+    public static func retryDead(_ database: Database, event: String?, subscriber: String?) async throws -> Int {
+        try await database.withConnection { sql in
+            var query: SQLQueryString = "UPDATE outbox_deliveries SET dead_at_ms = NULL, attempts = 0, next_attempt_at_ms = 0 WHERE dead_at_ms IS NOT NULL"
+            if let event { query.appendLiteral(" AND event_id = "); query.appendInterpolation(bind: event) }
+            if let subscriber { query.appendLiteral(" AND subscriber = "); query.appendInterpolation(bind: subscriber) }
+            query.appendLiteral(" RETURNING event_id")
+            return try await sql.raw(query).all().count
         }
     }
 

@@ -77,6 +77,7 @@ extension ReferralFixture {
             router: WireRouter([
                 WireMethod(MembershipAPI.checkEntitlement) { request, _ in try await real.call(MembershipAPI.checkEntitlement, request) },
                 WireMethod(MembershipAPI.issueCoupon) { request, _ in try await issueCoupon(request) },
+                WireMethod(MembershipAPI.voidIssuedCoupon) { request, _ in try await real.call(MembershipAPI.voidIssuedCoupon, request) },
             ]),
             tls: try certificates.tls(for: .membership), logger: logger)
         let membershipClient = try WireClient(service: .membership, endpoints: [WireEndpoint(host: "127.0.0.1", port: standIn.port)],

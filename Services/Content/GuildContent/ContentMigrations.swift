@@ -545,5 +545,7 @@ enum ContentMigrations {
             // Active members are counted from comments by community and time.
             "CREATE INDEX comments_by_community ON comments (community_id, created_at_ms)",
         ]),
+        // Retry loops give up after a bound; what they gave up on waits for an operator.
+        Migration(version: 8, name: "dead letters", statements: DeadLetterOffice.migrationStatements),
     ]
 }

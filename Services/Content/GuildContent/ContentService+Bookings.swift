@@ -358,15 +358,23 @@ extension ContentService {
             try await sql.raw("SELECT id FROM bookings WHERE refund LIKE '%_pending' ORDER BY updated_at_ms LIMIT 200").all()
                 .map { try $0.decode(column: "id", as: String.self) }
         }
-        for id in pending {
+        let attempts = try await WorkAttempts.states(database, kind: Self.bookingMoney, now: now)
+        for id in pending where !attempts.resting.contains(id) {
             do {
                 try await settleMoney(booking: id)
+                if attempts.failing.contains(id) { try await WorkAttempts.succeeded(database, kind: Self.bookingMoney, id: id) }
             } catch {
-                logger.error("booking money move failed; retried at the next run", metadata: ["booking": "\(id)", "error": "\(error)"])
+                // Bounded: after WorkAttempts.maximumAttempts the booking waits for an operator.
+                let (count, isLast) = try await WorkAttempts.failed(database, kind: Self.bookingMoney, id: id, error: error, now: clock.now())
+                logger.error(isLast ? "booking's money could not be moved; a dead letter until an operator retries it" : "booking money move failed; retried with backoff",
+                             metadata: ["booking": "\(id)", "attempts": "\(count)", "error": "\(error)"])
             }
         }
         return changed
     }
+
+    /// The kind of work a booking's money move is, in ``WorkAttempts``.
+    static let bookingMoney = "booking_money"
 
     // MARK: After the session
 

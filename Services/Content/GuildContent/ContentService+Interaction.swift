@@ -165,6 +165,17 @@ extension ContentService {
         }
     }
 
+    /// What the retry loops gave up on: undelivered events, questions' and bookings' money.
+    var deadLetters: DeadLetterOffice {
+        DeadLetterOffice(database: database) { kind, id in
+            switch kind {
+            case Self.questionMoney: "the money of question \(id) (a refund or a payment to the answerer)"
+            case Self.bookingMoney: "the money of booking \(id) (a refund or a payment to the expert)"
+            default: "\(kind) \(id)"
+            }
+        }
+    }
+
     /// The interaction scheduler's work, run every few seconds: refund unanswered questions,
     /// complete past sessions and give back unpaid slots, draw lotteries whose time has come,
     /// send event reminders. Each part runs even when another fails (the failure is logged and

@@ -225,8 +225,10 @@ extension ContentService {
                 """).all()
         }
         var ended = 0
+        let attempts = try await WorkAttempts.states(database, kind: Self.questionMoney, now: clock.now())
         for row in due {
             let id = try row.decode(column: "id", as: String.self)
+            guard !attempts.resting.contains(id) else { continue }
             do {
                 switch try row.decode(column: "status", as: String.self) {
                 case "awaiting_payment":
@@ -243,12 +245,19 @@ extension ContentService {
                     try await finishGivingBack(id, to: declined ? "declined" : paid ? "expired" : "cancelled", reason: "interrupted, resumed")
                     ended += 1
                 }
+                if attempts.failing.contains(id) { try await WorkAttempts.succeeded(database, kind: Self.questionMoney, id: id) }
             } catch {
-                logger.error("question expiry failed; retried at the next run", metadata: ["question": "\(id)", "error": "\(error)"])
+                // Bounded: after WorkAttempts.maximumAttempts the question waits for an operator.
+                let (count, isLast) = try await WorkAttempts.failed(database, kind: Self.questionMoney, id: id, error: error, now: clock.now())
+                logger.error(isLast ? "question's money could not be moved; a dead letter until an operator retries it" : "question expiry failed; retried with backoff",
+                             metadata: ["question": "\(id)", "attempts": "\(count)", "error": "\(error)"])
             }
         }
         return ended
     }
+
+    /// The kind of work a question's money move is, in ``WorkAttempts``.
+    static let questionMoney = "question_money"
 
     /// Ends a question that is in one of `from` with its money given back: first marked as
     /// being given back (`expiring`), then the charge refunded (once, whatever happens in

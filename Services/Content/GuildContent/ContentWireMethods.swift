@@ -1,5 +1,6 @@
 import GuildCore
 import GuildMessages
+import GuildStorage
 import GuildSecurity
 import GuildWire
 
@@ -48,6 +49,9 @@ extension ContentService {
             // descriptors name the callers allowed.
             WireMethod(ContentAPI.grantItemAccess) { request, _ in try await self.grantItemAccess(request) },
             WireMethod(ContentAPI.getActivityStats) { request, context in try await self.activityStats(request, user: try context.requireUser()) },
+            // The operator's: what the retry loops gave up on.
+            WireMethod(OpsAPI.listDeadLetters(.content)) { request, _ in try await self.deadLetters.list(request) },
+            WireMethod(OpsAPI.retryDeadLetter(.content)) { request, _ in try await self.deadLetters.retry(request) },
         ] + interactionMethods)
     }
 

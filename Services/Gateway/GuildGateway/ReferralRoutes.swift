@@ -148,6 +148,13 @@ extension GatewayRoutes {
                 message.idempotencyKey = try gateway.idempotencyKey(request)
             }
         },
+        GatewayRoute(method: .get, path: "/api/v1/communities/{communityId}/redemptions") { gateway, request, context in
+            try await gateway.forward(.referral, ReferralAPI.listRedemptions, request, context) { message, request, context in
+                message.communityID = try context.parameters.path("communityId")
+                message.status = request.query("status")
+                message.limit = try request.intQuery("limit")
+            }
+        },
         GatewayRoute(method: .get, path: "/api/v1/communities/{communityId}/redemptions/me") { gateway, request, context in
             try await gateway.forward(.referral, ReferralAPI.listMyRedemptions, request, context) { message, _, context in
                 message.communityID = try context.parameters.path("communityId")

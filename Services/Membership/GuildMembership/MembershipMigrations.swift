@@ -301,5 +301,7 @@ enum MembershipMigrations {
             // The healing job's question: which held payments sit in a group that is not open?
             "CREATE INDEX orders_by_status ON orders (status, group_buy_id)",
         ]),
+        // Retry loops give up after a bound; what they gave up on waits for an operator.
+        Migration(version: 11, name: "dead letters", statements: DeadLetterOffice.migrationStatements),
     ]
 }

@@ -71,6 +71,58 @@ extension MembershipService {
         }
     }
 
+    /// Makes whatever ``issueCoupon(_:caller:)`` did or will do with a key come to nothing (referral
+    /// giving up on a redemption whose delivery it could not confirm). The key is claimed in the
+    /// same table and scope as the issue's: a coupon issued with it is withdrawn (its validity
+    /// ends now) unless it was used, in which case the answer is `used`; a key never used is
+    /// taken, so that an issue arriving later is refused (`idempotency_key_reused`). Idempotent.
+    public func voidIssuedCoupon(_ request: MembershipVoidIssuedCouponRequest, caller: ServiceName) async throws -> MembershipVoidIssuedCouponResponse {
+        try IdempotencyKeys.validate(request.idempotencyKey)
+        let community = CommunityID(request.communityID)
+        let scope = "issue_coupon:\(community):\(caller)"
+        let now = clock.now()
+        return try await database.transaction { sql in
+            var response = MembershipVoidIssuedCouponResponse()
+            let claimed = try await sql.raw("""
+                INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, result, created_at_ms)
+                VALUES (\(bind: scope), \(bind: request.idempotencyKey), \(bind: Self.voidedFingerprint), \(bind: Data()), \(bind: now.millisecondsSince1970))
+                ON CONFLICT (scope, idempotency_key) DO NOTHING RETURNING scope
+                """).first() != nil
+            if claimed {
+                response.outcome = "voided"
+                return response
+            }
+            guard let row = try await sql.raw("""
+                SELECT fingerprint, result FROM idempotency_keys WHERE scope = \(bind: scope) AND idempotency_key = \(bind: request.idempotencyKey)
+                """).first() else { throw GuildError(.internal, "An idempotency key vanished.") }
+            if try row.decode(column: "fingerprint", as: String.self) == Self.voidedFingerprint {
+                response.outcome = "voided"
+                return response
+            }
+            guard let result = try row.decode(column: "result", as: Data?.self) else {
+                throw GuildError(.aborted, "The coupon is being issued; retry shortly.", retryAfterSeconds: 1, reason: "idempotency_key_in_progress")
+            }
+            let couponID = String(decoding: result, as: UTF8.self)
+            guard let coupon = try await sql.raw("SELECT * FROM coupons WHERE id = \(bind: couponID) \(SQLLockingClause.update)").first().map(CouponRecord.init(row:)) else {
+                response.outcome = "voided"
+                return response
+            }
+            response.couponCode = coupon.code
+            if coupon.redeemed > 0 {
+                response.outcome = "used"
+                return response
+            }
+            // Its validity ends now: it can no longer be redeemed.
+            try await sql.raw("UPDATE coupons SET ends_at_ms = \(bind: now.millisecondsSince1970) WHERE id = \(bind: couponID)").run()
+            self.logger.notice("issued coupon withdrawn", metadata: ["coupon": "\(couponID)", "caller": "\(caller)"])
+            response.outcome = "voided"
+            return response
+        }
+    }
+
+    /// The fingerprint that marks a key claimed by ``voidIssuedCoupon(_:caller:)``.
+    static let voidedFingerprint = "voided"
+
     /// `R-` and ten characters of the RFC 4648 base32 alphabet: 50 random bits, not guessable,
     /// and valid as a coupon code typed by hand.
     static func issuedCouponCode() -> String {

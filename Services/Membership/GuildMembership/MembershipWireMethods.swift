@@ -1,5 +1,6 @@
 import GuildCore
 import GuildMessages
+import GuildStorage
 import GuildWire
 
 extension MembershipService {
@@ -52,6 +53,10 @@ extension MembershipService {
             WireMethod(MembershipAPI.postCommission) { request, context in try await self.postCommission(request, caller: context.caller) },
             WireMethod(MembershipAPI.getLifecycleStats) { request, context in try await self.lifecycleStats(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.getMemberCounts) { request, context in try await self.memberCounts(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.voidIssuedCoupon) { request, context in try await self.voidIssuedCoupon(request, caller: context.caller) },
+            // The operator's: what the retry loops gave up on.
+            WireMethod(OpsAPI.listDeadLetters(.membership)) { request, _ in try await DeadLetterOffice(database: self.database).list(request) },
+            WireMethod(OpsAPI.retryDeadLetter(.membership)) { request, _ in try await DeadLetterOffice(database: self.database).retry(request) },
         ])
     }
 }

@@ -191,9 +191,12 @@ extension ReferralService {
     }
 
     /// Sends membership the ledger movements recorded but not yet confirmed, in order per
-    /// commission; a failure stops that commission's movements until the next tick, and is
-    /// kept (attempts, last error). Never inside a transaction. Returns how many were posted.
+    /// commission; a failure stops that commission's movements (attempts, last error, a
+    /// backoff), and after ``WorkAttempts/maximumAttempts`` the movement is a dead letter that
+    /// waits for an operator (money is never given up on: it is posted once retried). Never
+    /// inside a transaction. Returns how many were posted.
     func postPendingLedgerMovements() async throws -> Int {
+        let attempts = try await WorkAttempts.states(database, kind: Self.ledgerMovementWork, now: clock.now())
         let rows = try await database.withConnection { sql in
             try await sql.raw("""
                 SELECT * FROM ledger_movements WHERE posted = \(bind: false) ORDER BY commission_id, seq LIMIT 1000
@@ -205,6 +208,10 @@ extension ReferralService {
             let commission = try row.decode(column: "commission_id", as: String.self)
             guard !blocked.contains(commission) else { continue }
             let id = try row.decode(column: "id", as: String.self)
+            guard !attempts.resting.contains(id) else {
+                blocked.insert(commission)  // later movements of this commission wait for it
+                continue
+            }
             var request = MembershipPostCommissionRequest()
             request.communityID = try row.decode(column: "community_id", as: String.self)
             request.commissionID = commission
@@ -218,7 +225,9 @@ extension ReferralService {
                 _ = try await membership.call(MembershipAPI.postCommission, request)
             } catch {
                 blocked.insert(commission)
-                logger.warning("ledger movement not posted; retried at the next tick", metadata: ["movement": "\(id)", "error": "\(error)"])
+                let (count, isLast) = try await WorkAttempts.failed(database, kind: Self.ledgerMovementWork, id: id, error: error, now: clock.now())
+                logger.log(level: isLast ? .error : .warning, isLast ? "ledger movement not posted; a dead letter until an operator retries it" : "ledger movement not posted; retried with backoff",
+                           metadata: ["movement": "\(id)", "attempts": "\(count)", "error": "\(error)"])
                 let message = String(describing: error).prefix(500)
                 try await database.withConnection { sql in
                     try await sql.raw("""
@@ -234,10 +243,15 @@ extension ReferralService {
                     WHERE id = \(bind: id)
                     """).run()
             }
+            if attempts.failing.contains(id) { try await WorkAttempts.succeeded(database, kind: Self.ledgerMovementWork, id: id) }
             posted += 1
         }
         return posted
     }
+
+    /// The kinds of work, in ``WorkAttempts``, of posting a ledger movement and issuing a newcomer's reward.
+    static let ledgerMovementWork = "ledger_movement"
+    static let rewardWork = "newcomer_reward"
 
     // MARK: Rewards
 
@@ -259,7 +273,8 @@ extension ReferralService {
             return due
         }
         var issued = 0
-        for (attribution, program) in due {
+        let attempts = try await WorkAttempts.states(database, kind: Self.rewardWork, now: clock.now())
+        for (attribution, program) in due where !attempts.resting.contains(attribution.id) {
             guard program.givesReward else {
                 try await settleReward(attribution.id, status: "refused", code: "")
                 logger.notice("reward not issued: the programme no longer gives one", metadata: ["attribution": "\(attribution.id)"])
@@ -282,8 +297,12 @@ extension ReferralService {
                 logger.error("membership refused a newcomer reward", metadata: ["attribution": "\(attribution.id)", "error": "\(error)"])
                 try await settleReward(attribution.id, status: "refused", code: "")
             } catch {
-                logger.warning("newcomer reward not issued; retried at the next tick", metadata: ["attribution": "\(attribution.id)", "error": "\(error)"])
+                let (count, isLast) = try await WorkAttempts.failed(database, kind: Self.rewardWork, id: attribution.id, error: error, now: clock.now())
+                logger.log(level: isLast ? .error : .warning, isLast ? "newcomer reward not issued; a dead letter until an operator retries it" : "newcomer reward not issued; retried with backoff",
+                           metadata: ["attribution": "\(attribution.id)", "attempts": "\(count)", "error": "\(error)"])
+                continue
             }
+            if attempts.failing.contains(attribution.id) { try await WorkAttempts.succeeded(database, kind: Self.rewardWork, id: attribution.id) }
         }
         return issued
     }

@@ -5,6 +5,7 @@ import GuildStorage
 import GuildWire
 import Logging
 import SQLKit
+import SwiftProtobuf
 
 /// Redeeming points (积分兑换) as a saga across two databases: referral's points and
 /// membership's coupons (or content's item grants). Either both happen or neither, exactly once,
@@ -33,10 +34,23 @@ import SQLKit
 /// each pending redemption, which also finishes those interrupted by a restart between steps.
 /// The guard on `pending` and the per-redemption key make concurrent or repeated attempts
 /// harmless: only one settles, and all of them see the same coupon.
+///
+/// The retries are bounded (``WorkAttempts``: a backoff from 30 s doubling to an hour, at most
+/// ``WorkAttempts/maximumAttempts`` tries, about six hours). Then referral gives up: it asks
+/// membership to void the key (`VoidIssuedCoupon`: a coupon issued with it is withdrawn unless
+/// used, and a late issue is refused), and the redemption fails with `delivery_gave_up` and the
+/// points given back, once (the same guarded step 3); a coupon that was used after all
+/// completes it instead. When even the void cannot be asked, or the reward unlocks an item
+/// (content has no void), the redemption stays pending as a dead letter for an operator
+/// (`guild dead-letters`).
 enum RedemptionSaga {
     static let pending = "pending"
     static let completed = "completed"
     static let failed = "failed"
+    /// The kind of work a redemption's delivery is, in ``WorkAttempts``.
+    static let work = "redemption"
+    /// Why a redemption failed when its delivery was given up.
+    static let gaveUp = "delivery_gave_up"
 
     /// What step 2 learnt.
     enum Outcome: Sendable {
@@ -94,6 +108,11 @@ enum RedemptionSaga {
         redemption.failureReason = try row.decode(column: "failure_reason", as: String.self)
         redemption.createdAtMs = try row.decode(column: "created_at_ms", as: Int64.self)
         redemption.completedAtMs = try row.decode(column: "completed_at_ms", as: Int64?.self) ?? 0
+        redemption.attempts = Int32(try row.decode(column: "attempts", as: Int.self))
+        redemption.lastError = redemption.status == pending ? try row.decode(column: "last_error", as: String.self) : ""
+        redemption.pointsReturned = redemption.status == failed
+        // Listings join the unit's retry state; while pending, when it is tried next.
+        if redemption.status == pending, let next = try? row.decode(column: "next_attempt_at_ms", as: Int64?.self) { redemption.nextAttemptAtMs = next }
         return redemption
     }
 }
@@ -170,21 +189,23 @@ extension ReferralService {
         }
     }
 
-    /// Step 3: records the outcome while the redemption is still pending.
-    func settleRedemption(_ id: String, outcome: RedemptionSaga.Outcome, now: Date) async throws {
+    /// Step 3: records the outcome while the redemption is still pending. `tried`: the outcome
+    /// is a delivery's (counted in its attempts), not the answer to giving up.
+    func settleRedemption(_ id: String, outcome: RedemptionSaga.Outcome, tried: Bool = true, now: Date) async throws {
         let nowMs = now.millisecondsSince1970
+        let tried = tried ? 1 : 0
         try await database.transaction { sql in
             switch outcome {
             case .delivered(let code, let item):
                 try await sql.raw("""
                     UPDATE redemptions SET status = \(bind: RedemptionSaga.completed), coupon_code = \(bind: code), item_id = \(bind: item),
-                           attempts = attempts + 1, last_error = '', completed_at_ms = \(bind: nowMs)
+                           attempts = attempts + \(bind: tried), last_error = '', completed_at_ms = \(bind: nowMs)
                     WHERE id = \(bind: id) AND status = \(bind: RedemptionSaga.pending)
                     """).run()
             case .refused(let reason):
                 guard let row = try await sql.raw("""
                     UPDATE redemptions SET status = \(bind: RedemptionSaga.failed), failure_reason = \(bind: reason),
-                           attempts = attempts + 1, completed_at_ms = \(bind: nowMs)
+                           attempts = attempts + \(bind: tried), completed_at_ms = \(bind: nowMs)
                     WHERE id = \(bind: id) AND status = \(bind: RedemptionSaga.pending)
                     RETURNING community_id, user_id, entry_id, cost_points
                     """).first() else { return }
@@ -210,7 +231,9 @@ extension ReferralService {
         }
     }
 
-    /// Steps 2 and 3 for one redemption, if it is still pending. Returns whether it settled.
+    /// Steps 2 and 3 for one redemption, if it is still pending. Returns whether it settled. An
+    /// undecided outcome counts as a failed try (``WorkAttempts``); the last one the bound
+    /// allows gives up (see ``RedemptionSaga``).
     @discardableResult
     func advanceRedemption(_ id: String) async throws -> Bool {
         guard let terms = try await database.withConnection({ sql in
@@ -219,7 +242,37 @@ extension ReferralService {
         }) else { return false }
         let outcome = await deliverReward(terms)
         try await settleRedemption(id, outcome: outcome, now: clock.now())
-        if case .undecided = outcome { return false }
+        guard case .undecided(let error) = outcome else {
+            try await WorkAttempts.succeeded(database, kind: RedemptionSaga.work, id: id)
+            return true
+        }
+        let (_, isLast) = try await WorkAttempts.failed(database, kind: RedemptionSaga.work, id: id, error: GuildError(.unavailable, error), now: clock.now())
+        guard isLast else { return false }
+        return try await giveUp(terms)
+    }
+
+    /// The bound ran out: voids the redemption's key at membership, then fails it with the
+    /// points given back (or completes it, when the coupon was used after all). Leaves it a
+    /// dead letter when the void cannot be asked, or for an item (content has no void).
+    private func giveUp(_ terms: RedemptionSaga.Terms) async throws -> Bool {
+        guard terms.kind != RedemptionCatalogue.unlockItem else {
+            logger.error("redemption not delivered; a dead letter until an operator retries it", metadata: ["redemption": "\(terms.id)"])
+            return false
+        }
+        let void: MembershipVoidIssuedCouponResponse
+        do {
+            void = try await membership.call(MembershipAPI.voidIssuedCoupon, .with {
+                $0.communityID = terms.community
+                $0.idempotencyKey = RedemptionSaga.key(terms.id)
+            })
+        } catch {
+            logger.error("redemption could not be given up (membership did not void its coupon); a dead letter until an operator retries it",
+                         metadata: ["redemption": "\(terms.id)", "error": "\(error)"])
+            return false
+        }
+        let outcome: RedemptionSaga.Outcome = void.outcome == "used" ? .delivered(couponCode: void.couponCode, itemID: "") : .refused(reason: RedemptionSaga.gaveUp)
+        try await settleRedemption(terms.id, outcome: outcome, tried: false, now: clock.now())
+        try await WorkAttempts.succeeded(database, kind: RedemptionSaga.work, id: terms.id)
         return true
     }
 

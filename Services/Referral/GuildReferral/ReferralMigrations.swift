@@ -13,5 +13,7 @@ enum ReferralMigrations {
         Migration(version: 4, name: "community edit locks", statements: [
             "CREATE TABLE community_edits (community_id TEXT PRIMARY KEY, created_at_ms BIGINT NOT NULL)",
         ]),
+        // Retry loops give up after a bound; what they gave up on waits for an operator.
+        Migration(version: 5, name: "dead letters", statements: DeadLetterOffice.migrationStatements),
     ]
 }

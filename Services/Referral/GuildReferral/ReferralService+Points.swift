@@ -361,9 +361,36 @@ extension ReferralService {
         return try await database.withConnection { sql in
             var list = ReferralRedemptionList()
             list.redemptions = try await sql.raw("""
-                SELECT * FROM redemptions WHERE community_id = \(bind: community.rawValue) AND user_id = \(bind: user.rawValue)
-                ORDER BY created_at_ms DESC, id DESC LIMIT 100
+                SELECT r.*, w.next_attempt_at_ms AS next_attempt_at_ms FROM redemptions r
+                LEFT JOIN work_attempts w ON w.kind = \(bind: RedemptionSaga.work) AND w.id = r.id
+                WHERE r.community_id = \(bind: community.rawValue) AND r.user_id = \(bind: user.rawValue)
+                ORDER BY r.created_at_ms DESC, r.id DESC LIMIT 100
                 """).all().map(RedemptionSaga.redemption)
+            return list
+        }
+    }
+
+    /// The community's redemptions, newest first, for its owners and co-owners (who edit the
+    /// catalogue): what members redeemed, what is still being delivered and what failed.
+    func redemptions(_ request: ReferralListRedemptionsRequest, user: UserID) async throws -> ReferralRedemptionList {
+        try Self.require(request.communityID, "communityId")
+        guard ["", RedemptionSaga.pending, RedemptionSaga.completed, RedemptionSaga.failed].contains(request.status) else {
+            throw GuildError.invalid([.init(field: "status", description: "pending, completed or failed (empty: all).")])
+        }
+        guard (0...500).contains(request.limit) else { throw GuildError.invalid([.init(field: "limit", description: "0 (100) to 500.")]) }
+        let community = CommunityID(request.communityID)
+        try await authorize(Operation.editCatalogue, user: user, in: community)
+        return try await database.withConnection { sql in
+            var query: SQLQueryString = """
+                SELECT r.*, w.next_attempt_at_ms AS next_attempt_at_ms FROM redemptions r
+                LEFT JOIN work_attempts w ON w.kind = \(bind: RedemptionSaga.work) AND w.id = r.id
+                WHERE r.community_id = \(bind: community.rawValue)
+                """
+            if !request.status.isEmpty { query.appendLiteral(" AND r.status = "); query.appendInterpolation(bind: request.status) }
+            query.appendLiteral(" ORDER BY r.created_at_ms DESC, r.id DESC LIMIT ")
+            query.appendInterpolation(bind: request.limit == 0 ? 100 : Int(request.limit))
+            var list = ReferralRedemptionList()
+            list.redemptions = try await sql.raw(query).all().map(RedemptionSaga.redemption)
             return list
         }
     }
@@ -377,7 +404,8 @@ extension ReferralService {
                 """).all().map { try $0.decode(column: "id", as: String.self) }
         }
         var settled = 0
-        for id in pending {
+        let resting = try await WorkAttempts.states(database, kind: RedemptionSaga.work, now: clock.now()).resting
+        for id in pending where !resting.contains(id) {
             do {
                 if try await advanceRedemption(id) { settled += 1 }
             } catch {

@@ -110,6 +110,19 @@ public final class ReferralService: Sendable {
         return done
     }
 
+    /// What the retry loops gave up on: undelivered events, redemptions, ledger movements,
+    /// newcomer rewards.
+    var deadLetters: DeadLetterOffice {
+        DeadLetterOffice(database: database) { kind, id in
+            switch kind {
+            case RedemptionSaga.work: "the delivery of redemption \(id) (a coupon or an item for points)"
+            case Self.ledgerMovementWork: "ledger movement \(id) of a referral commission, to post in membership's ledger"
+            case Self.rewardWork: "the newcomer reward of attribution \(id)"
+            default: "\(kind) \(id)"
+            }
+        }
+    }
+
     /// After an event: send what it recorded for other services now rather than at the next tick.
     func runFollowUps() async {
         for job in [postPendingLedgerMovements, issuePendingRewards] as [@Sendable () async throws -> Int] {

@@ -1,5 +1,6 @@
 import GuildCore
 import GuildMessages
+import GuildStorage
 import GuildWire
 
 extension ReferralService {
@@ -34,6 +35,10 @@ extension ReferralService {
 
             WireMethod(ReferralAPI.getFunnelStats) { request, context in try await self.funnelStats(request, user: try context.requireUser()) },
             WireMethod(EventsAPI.deliver) { request, _ in try await self.deliver(request) },
+            WireMethod(ReferralAPI.listRedemptions) { request, context in try await self.redemptions(request, user: try context.requireUser()) },
+            // The operator's: what the retry loops gave up on.
+            WireMethod(OpsAPI.listDeadLetters(.referral)) { request, _ in try await self.deadLetters.list(request) },
+            WireMethod(OpsAPI.retryDeadLetter(.referral)) { request, _ in try await self.deadLetters.retry(request) },
         ])
     }
 }

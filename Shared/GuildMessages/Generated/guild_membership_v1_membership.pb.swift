@@ -1772,6 +1772,40 @@ public nonisolated struct MembershipIssueCouponRequest: Sendable {
   public init() {}
 }
 
+/// membership.VoidIssuedCoupon -> VoidIssuedCouponResponse (called by referral, giving up on a
+/// redemption): whatever IssueCoupon did or will do with this key comes to nothing. A coupon
+/// issued with it is withdrawn unless it was used; an IssueCoupon with the key that has not
+/// arrived yet will be refused. Idempotent.
+public nonisolated struct MembershipVoidIssuedCouponRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var communityID: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct MembershipVoidIssuedCouponResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// voided: no usable coupon exists for the key; used: the coupon was redeemed already (the
+  /// reward was delivered after all).
+  public var outcome: String = String()
+
+  public var couponCode: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// membership.PostCommission -> CommissionPosting (called by referral): one movement of a
 /// referral commission in the ledger, at most once per idempotency key.
 ///   accrue:     owner_payable -> referral_commission_pending  (a commission is earned)
@@ -5313,6 +5347,76 @@ nonisolated extension MembershipIssueCouponRequest: SwiftProtobuf.Message, Swift
     if lhs.validDays != rhs.validDays {return false}
     if lhs.label != rhs.label {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipVoidIssuedCouponRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VoidIssuedCouponRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipVoidIssuedCouponRequest, rhs: MembershipVoidIssuedCouponRequest) -> Bool {
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipVoidIssuedCouponResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VoidIssuedCouponResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outcome\0\u{3}coupon_code\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.outcome) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.couponCode) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.outcome.isEmpty {
+      try visitor.visitSingularStringField(value: self.outcome, fieldNumber: 1)
+    }
+    if !self.couponCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.couponCode, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipVoidIssuedCouponResponse, rhs: MembershipVoidIssuedCouponResponse) -> Bool {
+    if lhs.outcome != rhs.outcome {return false}
+    if lhs.couponCode != rhs.couponCode {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -95,6 +95,8 @@ public enum MembershipAPI {
     public static let issueCoupon = MethodDescriptor<MembershipIssueCouponRequest, MembershipCoupon>(
         "membership.IssueCoupon", idempotent: true, allowedCallers: [.referral])
     /// One movement of a referral commission in the ledger. Idempotent by its key.
+    public static let voidIssuedCoupon = MethodDescriptor<MembershipVoidIssuedCouponRequest, MembershipVoidIssuedCouponResponse>(
+        "membership.VoidIssuedCoupon", idempotent: true, allowedCallers: [.referral])
     public static let postCommission = MethodDescriptor<MembershipPostCommissionRequest, MembershipCommissionPosting>(
         "membership.PostCommission", idempotent: true, allowedCallers: [.referral])
     /// Trials, conversions, retention and cohorts for the lifecycle funnel.

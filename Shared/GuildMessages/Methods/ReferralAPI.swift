@@ -30,6 +30,7 @@ public enum ReferralAPI {
     /// Idempotent by its idempotency key.
     public static let redeem = MethodDescriptor<ReferralRedeemRequest, ReferralRedemption>("referral.Redeem", idempotent: true, allowedCallers: frontDoor)
     public static let listMyRedemptions = MethodDescriptor<ReferralListMyRedemptionsRequest, ReferralRedemptionList>("referral.ListMyRedemptions", idempotent: true, allowedCallers: frontDoor)
+    public static let listRedemptions = MethodDescriptor<ReferralListRedemptionsRequest, ReferralRedemptionList>("referral.ListRedemptions", idempotent: true, allowedCallers: frontDoor)
 
     // Leaderboards
     public static let getLeaderboard = MethodDescriptor<ReferralLeaderboardRequest, ReferralLeaderboard>("referral.GetLeaderboard", idempotent: true, allowedCallers: frontDoor)
