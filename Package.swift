@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "GuildStorage", targets: ["GuildStorage"]),
         .library(name: "GuildSecurity", targets: ["GuildSecurity"]),
         .library(name: "GuildTesting", targets: ["GuildTesting"]),
+        .library(name: "GuildWeb", targets: ["GuildWeb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -43,6 +44,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // MARK: Shared
@@ -262,10 +264,25 @@ let package = Package(
             resources: [.copy("Resources/openapi.json")],
             swiftSettings: upcoming
         ),
+        .target(
+            name: "GuildWeb",
+            dependencies: [
+                "GuildGateway", "GuildCore", "GuildMessages", "GuildSecurity", "GuildWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Services/Gateway/GuildWeb",
+            resources: [.copy("Resources/templates"), .copy("Resources/assets"), .copy("Resources/locales")],
+            swiftSettings: upcoming
+        ),
         .executableTarget(
             name: "guild-gateway",
             dependencies: [
-                "GuildGateway", "GuildCore", "GuildWire", "GuildService",
+                "GuildGateway", "GuildWeb", "GuildCore", "GuildWire", "GuildService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -372,6 +389,15 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "GuildWebTests",
+            dependencies: [
+                "GuildWeb", "GuildGateway", "GuildCore", "GuildTesting", "GuildMessages", "GuildAuth",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: upcoming
         ),

@@ -5,32 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The tour checks behaviour, so it uses the debug build the tests already made (set
 # GUILD_TOUR_CONFIGURATION=release to run the README's release binaries instead).
-CONFIGURATION=${GUILD_TOUR_CONFIGURATION:-debug}
-swift build -c "$CONFIGURATION" >/dev/null
-BIN=$(swift build -c "$CONFIGURATION" --show-bin-path)
-WORK=$(mktemp -d /tmp/guild-tour.XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-PORT=${GUILD_TOUR_PORT:-$(free_port)}
-AUTH_PORT=${GUILD_TOUR_AUTH_PORT:-$(free_port)}
-MEMBERSHIP_PORT=${GUILD_TOUR_MEMBERSHIP_PORT:-$(free_port)}
-CONTENT_PORT=${GUILD_TOUR_CONTENT_PORT:-$(free_port)}
-REFERRAL_PORT=${GUILD_TOUR_REFERRAL_PORT:-$(free_port)}
-PORTS=(--http-port "$PORT" --auth-port "$AUTH_PORT" --membership-port "$MEMBERSHIP_PORT" --content-port "$CONTENT_PORT" --referral-port "$REFERRAL_PORT")
-"$BIN/guild" up --data-dir "$WORK/.guild" "${PORTS[@]}" >"$WORK/up.log" 2>&1 &
-UP_PID=$!
-stop() {
-  kill -TERM "$UP_PID" 2>/dev/null || true
-  wait "$UP_PID" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap stop EXIT
-for _ in $(seq 1 300); do
-  grep -q "Guild is running" "$WORK/up.log" && break
-  kill -0 "$UP_PID" 2>/dev/null || { cat "$WORK/up.log"; echo "guild up died" >&2; exit 1; }
-  sleep 0.2
-done
-grep -q "Guild is running" "$WORK/up.log" || { cat "$WORK/up.log"; echo "guild up did not start" >&2; exit 1; }
-BASE="http://127.0.0.1:$PORT"
+source scripts/guild-up-lib.sh
 # The gateway answers /healthz before the tour starts (a belt to guild up's braces).
 for _ in $(seq 1 50); do curl -s -o /dev/null "$BASE/healthz" && break; sleep 0.2; done
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }

@@ -11,6 +11,9 @@ public struct SealingKey: Sendable {
 
     /// The key-encryption key's file in the certificate directory.
     public static let signingKeysFileName = "signing-keys.kek"
+    /// The gateway's web session key's file in the certificate directory: it seals the web
+    /// front end's session cookies, so every gateway given the same one reads the others'.
+    public static let webSessionFileName = "web-session.key"
     /// Sealed values start with this, so a legacy plaintext value is told apart.
     public static let sealedPrefix = "sealed:v1:"
 

@@ -26,6 +26,9 @@ struct CertsCommand: ParsableCommand {
         // Starting over replaces the CA, never the key that seals auth's signing keys: without
         // it the auth database's keys could not be opened again.
         let keptKey = force ? try? Data(contentsOf: keyFile) : nil
+        // Nor the web session key: signed-in browsers stay signed in.
+        let sessionKeyFile = directory.appendingPathComponent(SealingKey.webSessionFileName)
+        let keptSessionKey = force ? try? Data(contentsOf: sessionKeyFile) : nil
         if force, FileManager.default.fileExists(atPath: directory.path) {
             try FileManager.default.removeItem(at: directory)
         }
@@ -33,12 +36,17 @@ struct CertsCommand: ParsableCommand {
         if let keptKey {
             FileManager.default.createFile(atPath: keyFile.path, contents: keptKey, attributes: [.posixPermissions: 0o600])
         }
+        if let keptSessionKey {
+            FileManager.default.createFile(atPath: sessionKeyFile.path, contents: keptSessionKey, attributes: [.posixPermissions: 0o600])
+        }
         let wroteKey = try Self.ensureKeyEncryptionKey(in: directory)
-        if written.isEmpty, !wroteKey {
+        let wroteSessionKey = try SealingKey.ensureFile(at: sessionKeyFile)
+        if written.isEmpty, !wroteKey, !wroteSessionKey {
             print("certificates in \(directory.path) are complete; nothing to do")
         } else {
             if !written.isEmpty { print("wrote certificates for \(written.map(\.rawValue).joined(separator: ", ")) to \(directory.path)") }
             if wroteKey { print("wrote the key that seals auth's signing keys to \(keyFile.path) (mode 0600; keep it with the database's backups, apart from them)") }
+            if wroteSessionKey { print("wrote the key that seals the web front end's session cookies to \(sessionKeyFile.path) (mode 0600; give every gateway the same one)") }
         }
     }
 

@@ -233,34 +233,45 @@ extension GatewayRoutes {
         // The home feed: content's items and membership's communities, asked in parallel.
         GatewayRoute(method: .get, path: "/api/v1/feed") { gateway, request, context in
             let context = try await gateway.authenticate(request, context: context)
-            var message = ContentFeedRequest()
-            message.cursor = request.query("cursor")
-            message.limit = try request.intQuery("limit")
-            if !request.query("communityId").isEmpty { message.communityIds = [request.query("communityId")] }
-            let metadata = gateway.metadata(context, request: request)
-            let first = message
-            async let feed = gateway.client(.content).call(ContentAPI.feed, first, metadata: metadata)
-            async let memberships = gateway.client(.membership).call(MembershipAPI.listMyMemberships, MembershipListMembershipsRequest(), metadata: metadata)
-            var answer = try await feed
-            let mine = try await memberships.memberships
-            // Content learns of a new membership from membership's events (within a second or so);
-            // a membership it has not heard of yet is named explicitly in a second call.
-            let known = Set(answer.communityIds)
-            if message.communityIds.isEmpty, mine.contains(where: { !known.contains($0.community.id) }) {
-                message.communityIds = Array(known.union(mine.map(\.community.id)))
-                answer = try await gateway.client(.content).call(ContentAPI.feed, message, metadata: metadata)
-            }
-            answer.communities = mine.map { membership in
-                var community = ContentFeedCommunity()
-                community.id = membership.community.id
-                community.slug = membership.community.slug
-                community.name = membership.community.name
-                community.role = membership.role
-                return community
-            }
-            return try gateway.protoJSON(answer)
+            let feed = try await gateway.homeFeed(
+                cursor: request.query("cursor"), limit: try request.intQuery("limit"),
+                community: request.query("communityId"), metadata: gateway.metadata(context, request: request))
+            return try gateway.protoJSON(feed)
         },
     ]
+}
+
+extension Gateway {
+    /// The signed-in caller's home feed across their communities (`GET /api/v1/feed`, and the
+    /// web front end's `/`): content's items and membership's list of the caller's communities,
+    /// asked in parallel.
+    package func homeFeed(cursor: String, limit: Int32, community: String, metadata: [String: String]) async throws -> ContentFeed {
+        var message = ContentFeedRequest()
+        message.cursor = cursor
+        message.limit = limit
+        if !community.isEmpty { message.communityIds = [community] }
+        let first = message
+        async let feed = client(.content).call(ContentAPI.feed, first, metadata: metadata)
+        async let memberships = client(.membership).call(MembershipAPI.listMyMemberships, MembershipListMembershipsRequest(), metadata: metadata)
+        var answer = try await feed
+        let mine = try await memberships.memberships
+        // Content learns of a new membership from membership's events (within a second or so);
+        // a membership it has not heard of yet is named explicitly in a second call.
+        let known = Set(answer.communityIds)
+        if message.communityIds.isEmpty, mine.contains(where: { !known.contains($0.community.id) }) {
+            message.communityIds = Array(known.union(mine.map(\.community.id)))
+            answer = try await client(.content).call(ContentAPI.feed, message, metadata: metadata)
+        }
+        answer.communities = mine.map { membership in
+            var community = ContentFeedCommunity()
+            community.id = membership.community.id
+            community.slug = membership.community.slug
+            community.name = membership.community.name
+            community.role = membership.role
+            return community
+        }
+        return answer
+    }
 }
 
 /// Limits the gateway applies before content sees a request.

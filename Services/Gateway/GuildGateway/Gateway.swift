@@ -14,7 +14,7 @@ import ServiceLifecycle
 public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
     let clients: [ServiceName: WireClient]
-    let verifier: AccessTokenVerifier
+    package let verifier: AccessTokenVerifier
     let logger: Logger
 
     public init(configuration: GatewayConfiguration, tls: WireTLS, logger: Logger) throws {
@@ -34,30 +34,35 @@ public final class Gateway: Sendable {
     }
 
     /// The client of `service`.
-    func client(_ service: ServiceName) throws -> WireClient {
+    package func client(_ service: ServiceName) throws -> WireClient {
         guard let client = clients[service] else {
             throw GuildError(.unavailable, "The \(service) service is not configured.", retryAfterSeconds: 30)
         }
         return client
     }
 
-    /// The Hummingbird router with every route of ``GatewayRoutes``.
-    public func makeRouter() -> Router<GatewayRequestContext> {
+    /// The Hummingbird router with every route of ``GatewayRoutes``, and what each of `mounts`
+    /// adds (the web front end).
+    public func makeRouter(mounting mounts: [any GatewayMount] = []) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
-        router.middlewares.add(GatewayMiddleware(requestTimeout: configuration.requestTimeout))
+        router.middlewares.add(GatewayMiddleware(requestTimeout: configuration.requestTimeout, mounts: mounts))
         for route in GatewayRoutes.all {
             let handler = route.handler
             router.on(RouterPath(route.hummingbirdPath), method: route.method) { request, context in
                 try await handler(self, request, context)
             }
         }
+        for mount in mounts { mount.mount(on: router) }
         return router
     }
 
-    /// A Hummingbird application serving the gateway.
-    public func makeApplication(services: [any Service] = [], onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
+    /// A Hummingbird application serving the gateway (and `mounts`).
+    public func makeApplication(
+        mounting mounts: [any GatewayMount] = [], services: [any Service] = [],
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         Application(
-            router: makeRouter(),
+            router: makeRouter(mounting: mounts),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "guild-gateway"),
             services: services,
             onServerRunning: onServerRunning,
@@ -68,7 +73,7 @@ public final class Gateway: Sendable {
     // MARK: Helpers for handlers
 
     /// Metadata for a call made on behalf of this request.
-    func metadata(_ context: GatewayRequestContext, request: Request) -> [String: String] {
+    package func metadata(_ context: GatewayRequestContext, request: Request) -> [String: String] {
         var metadata = [MetadataKey.requestID: context.requestID]
         if let trace = context.traceparent { metadata[MetadataKey.traceparent] = trace }
         if let claims = context.claims { metadata[MetadataKey.userID] = claims.userID.rawValue }
@@ -175,6 +180,15 @@ public final class Gateway: Sendable {
             return states
         }
     }
+}
+
+/// Something more the gateway serves beside the JSON API: the web front end (`GuildWeb`).
+public protocol GatewayMount: Sendable {
+    /// Adds its routes to the gateway's router.
+    func mount(on router: Router<GatewayRequestContext>)
+    /// The page to answer instead of `problem` for a request no route of the API answered
+    /// (a browser's 404), or nil to answer the problem document.
+    func page(for problem: Problem, request: Request, context: GatewayRequestContext) -> Response?
 }
 
 extension HTTPField.Name {

@@ -13,6 +13,8 @@ struct GatewayMiddleware: RouterMiddleware {
 
     /// How long one HTTP request may wait for services, across every call it makes.
     let requestTimeout: Duration
+    /// Asked for a page instead of a problem document (the web front end's 404).
+    let mounts: [any GatewayMount]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -28,7 +30,8 @@ struct GatewayMiddleware: RouterMiddleware {
                 try await next(request, context)
             }
         } catch {
-            response = Self.problem(for: error, request: request, context: context).response(requestID: requestID)
+            let problem = Self.problem(for: error, request: request, context: context)
+            response = mounts.lazy.compactMap { $0.page(for: problem, request: request, context: context) }.first ?? problem.response(requestID: requestID)
         }
         response.headers[.requestID] = requestID
         let elapsed = ContinuousClock.now - started

@@ -48,6 +48,21 @@ extension API {
         }
     }
 
+    struct DirectoryEntry: Encodable {
+        var community: Community
+        var members: Int64
+    }
+
+    struct CommunityDirectory: Encodable {
+        var communities: [DirectoryEntry]
+        var nextCursor: String?
+
+        init(_ response: MembershipListCommunitiesResponse) {
+            communities = response.communities.map { DirectoryEntry(community: Community($0.community), members: $0.members) }
+            nextCursor = response.nextCursor.isEmpty ? nil : response.nextCursor
+        }
+    }
+
     struct RoleBody: Decodable {
         var role: String?
     }

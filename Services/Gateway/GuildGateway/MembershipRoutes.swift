@@ -74,6 +74,10 @@ extension GatewayRoutes {
             let community = try await gateway.client(.membership).call(MembershipAPI.createCommunity, message, metadata: gateway.metadata(context, request: request))
             return try gateway.json(API.Community(community), status: .created)
         },
+        GatewayRoute(method: .get, path: "/api/v1/communities") { gateway, request, context in
+            let answer = try await gateway.communityDirectory(query: request.query("q"), cursor: request.query("cursor"), limit: try request.intQuery("limit"), request: request, context: context)
+            return try gateway.json(API.CommunityDirectory(answer))
+        },
         GatewayRoute(method: .get, path: "/api/v1/communities/{communityId}") { gateway, request, context in
             let context = try await gateway.authenticateIfPresent(request, context: context)
             var message = MembershipGetCommunityRequest()
@@ -318,4 +322,16 @@ extension GatewayRoutes {
             return try gateway.json(API.Subscription(subscription))
         },
     ]
+}
+
+extension Gateway {
+    /// The public directory of active communities (`GET /api/v1/communities`, and the web
+    /// front end's `/`).
+    package func communityDirectory(query: String, cursor: String, limit: Int32, request: Request, context: GatewayRequestContext) async throws -> MembershipListCommunitiesResponse {
+        var message = MembershipListCommunitiesRequest()
+        message.query = query
+        message.cursor = cursor
+        message.limit = limit
+        return try await client(.membership).call(MembershipAPI.listCommunities, message, metadata: metadata(context, request: request))
+    }
 }

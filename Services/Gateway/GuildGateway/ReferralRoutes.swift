@@ -190,7 +190,7 @@ extension Gateway {
     /// Tells referral that `user` just signed up as `visitorID`. Attribution is a bonus to the
     /// sign-up, never a condition of it: any failure (a malformed id, referral down or slow) is
     /// logged and the sign-up answered as usual.
-    func recordSignup(visitorID: String, user: String, request: Request, context: GatewayRequestContext) async {
+    package func recordSignup(visitorID: String, user: String, request: Request, context: GatewayRequestContext) async {
         guard Self.isPlainToken(visitorID) else {
             context.logger.warning("sign-up attribution skipped: malformed visitor id")
             return
@@ -221,20 +221,20 @@ extension Gateway {
     }
 
     /// The visitor id from the `guild_visitor` cookie; nil when absent or not a plain token.
-    static func visitorCookie(_ request: Request) -> String? {
+    package static func visitorCookie(_ request: Request) -> String? {
         guard let value = request.cookies[visitorCookieName]?.value, isPlainToken(value) else { return nil }
         return value
     }
 
     /// The `Set-Cookie` value that keeps `visitorID`; nil when there is none or it is not a plain
     /// token (it is never quoted or escaped into a header).
-    static func visitorSetCookie(_ visitorID: String) -> String? {
+    package static func visitorSetCookie(_ visitorID: String) -> String? {
         guard isPlainToken(visitorID) else { return nil }
         return "\(visitorCookieName)=\(visitorID); Path=/; Max-Age=\(visitorCookieMaxAge); HttpOnly; SameSite=Lax"
     }
 
     /// 1 to 128 letters, digits, `-`, `_` or `.`: what a visitor id may be.
-    static func isPlainToken(_ value: String) -> Bool {
+    package static func isPlainToken(_ value: String) -> Bool {
         (1...128).contains(value.utf8.count)
             && value.utf8.allSatisfy { $0 == 45 || $0 == 95 || $0 == 46 || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
     }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import GuildCore
+import Foundation
 import GuildGateway
+import GuildWeb
 import GuildService
 import GuildWire
 import Logging
@@ -38,6 +40,12 @@ struct GuildGatewayCommand: AsyncParsableCommand {
     @Flag(name: .customLong("trust-forwarded-for"), help: "Take the client address from X-Forwarded-For (only behind a trusted proxy).")
     var trustForwardedFor = ConfigEnvironment().string("GUILD_GATEWAY_TRUST_FORWARDED_FOR") == "1"
 
+    @Option(name: .customLong("web-session-key-file"), help: "File holding the key that seals the web front end's session cookies, 32 bytes in base64; give every gateway the same one (env GUILD_WEB_SESSION_KEY_FILE; default <certs-dir>/\(SealingKey.webSessionFileName), made when missing).")
+    var webSessionKeyFile: String? = ConfigEnvironment().string("GUILD_WEB_SESSION_KEY_FILE")
+
+    /// The key itself, from the environment only (never a flag: flags show in `ps`).
+    var webSessionKeyText: String? { ConfigEnvironment().string("GUILD_WEB_SESSION_KEY") }
+
     func run() async throws {
         common.bootstrapLogging()
         let logger = Logger(label: "guild-gateway")
@@ -55,7 +63,8 @@ struct GuildGatewayCommand: AsyncParsableCommand {
         configuration.clock = common.makeClock()
         let tls = try WireTLS.load(directory: common.resolvedCertificatesDirectory, service: .gateway)
         let gateway = try Gateway(configuration: configuration, tls: tls, logger: logger)
-        let app = gateway.makeApplication { channel in
+        let web = try await WebFrontEnd(gateway: gateway, sessionKey: try webSessionKey(), logger: logger)
+        let app = gateway.makeApplication(mounting: [web]) { channel in
             logger.notice("guild-gateway listening on http://\(address)")
         }
         let group = ServiceGroup(configuration: .init(
@@ -63,5 +72,14 @@ struct GuildGatewayCommand: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+
+    /// The web session key: from GUILD_WEB_SESSION_KEY, or its file (made when missing, so one
+    /// gateway needs nothing; several share the file `guild certs` writes).
+    func webSessionKey() throws -> SealingKey {
+        if let text = webSessionKeyText { return try SealingKey(base64: text) }
+        let path = webSessionKeyFile ?? (common.resolvedCertificatesDirectory as NSString).appendingPathComponent(SealingKey.webSessionFileName)
+        try SealingKey.ensureFile(at: URL(fileURLWithPath: path))
+        return try SealingKey(contentsOf: URL(fileURLWithPath: path))
     }
 }

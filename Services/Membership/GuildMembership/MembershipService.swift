@@ -225,6 +225,55 @@ public final class MembershipService: Sendable {
         }
     }
 
+    /// The public directory: active communities, newest first, each with its live member count.
+    /// Every word of `query` must appear in the name, slug or description (case-insensitive).
+    /// The cursor is the last entry's creation instant and id, so pages neither skip nor repeat
+    /// while communities are added.
+    public func directory(_ request: MembershipListCommunitiesRequest) async throws -> MembershipListCommunitiesResponse {
+        var violations: [GuildError.FieldViolation] = []
+        if request.query.count > 100 { violations.append(.init(field: "q", description: "At most 100 characters.")) }
+        if !(0...50).contains(request.limit) { violations.append(.init(field: "limit", description: "From 1 to 50 (0: 20).")) }
+        let after = request.cursor.isEmpty ? nil : DirectoryCursor(request.cursor)
+        if !request.cursor.isEmpty, after == nil { violations.append(.init(field: "cursor", description: "A next_cursor from an earlier page.")) }
+        guard violations.isEmpty else { throw GuildError.invalid(violations) }
+        let limit = request.limit == 0 ? 20 : Int(request.limit)
+        let words = request.query.lowercased().split(whereSeparator: \.isWhitespace).prefix(8)
+        return try await database.withConnection { sql in
+            var query = SQLQueryString("""
+                SELECT c.*, (SELECT COUNT(*) FROM subscriptions s WHERE s.community_id = c.id AND s.status <> 'expired') AS members
+                FROM communities c WHERE c.status = 'active'
+                """)
+            for word in words {
+                let pattern = "%" + word.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
+                query.appendInterpolation(unsafeRaw: " AND LOWER(c.name || ' ' || c.slug || ' ' || c.description) LIKE ")
+                query.appendInterpolation(bind: pattern)
+                query.appendInterpolation(unsafeRaw: " ESCAPE '\\'")
+            }
+            if let after {
+                query.appendInterpolation(unsafeRaw: " AND (c.created_at_ms < ")
+                query.appendInterpolation(bind: after.createdAtMs)
+                query.appendInterpolation(unsafeRaw: " OR (c.created_at_ms = ")
+                query.appendInterpolation(bind: after.createdAtMs)
+                query.appendInterpolation(unsafeRaw: " AND c.id < ")
+                query.appendInterpolation(bind: after.id)
+                query.appendInterpolation(unsafeRaw: "))")
+            }
+            query.appendInterpolation(unsafeRaw: " ORDER BY c.created_at_ms DESC, c.id DESC LIMIT \(limit + 1)")
+            let rows = try await sql.raw(query).all()
+            var response = MembershipListCommunitiesResponse()
+            for row in rows.prefix(limit) {
+                var entry = MembershipDirectoryEntry()
+                entry.community = try CommunityRecord(row: row).message(callerRole: nil)
+                entry.members = try row.decode(column: "members", as: Int64.self)
+                response.communities.append(entry)
+            }
+            if rows.count > limit, let last = response.communities.last?.community {
+                response.nextCursor = DirectoryCursor(createdAtMs: last.createdAtMs, id: last.id).text
+            }
+            return response
+        }
+    }
+
     /// Edits a community; a lifecycle move (publish, archive) needs the owner.
     public func updateCommunity(_ request: MembershipUpdateCommunityRequest, user: UserID) async throws -> MembershipCommunity {
         let id = CommunityID(request.communityID)
@@ -345,4 +394,24 @@ public final class MembershipService: Sendable {
             && !slug.hasPrefix("-") && !slug.hasSuffix("-")
         return valid ? nil : "3 to 40 lowercase letters, digits and inner hyphens."
     }
+}
+
+/// Where a directory page ends: the last entry's creation instant and id.
+struct DirectoryCursor {
+    let createdAtMs: Int64
+    let id: String
+
+    init(createdAtMs: Int64, id: String) {
+        self.createdAtMs = createdAtMs
+        self.id = id
+    }
+
+    init?(_ text: String) {
+        let parts = text.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let ms = Int64(parts[0]), ms >= 0, !parts[1].isEmpty, parts[1].count <= 64 else { return nil }
+        createdAtMs = ms
+        id = String(parts[1])
+    }
+
+    var text: String { "\(createdAtMs).\(id)" }
 }

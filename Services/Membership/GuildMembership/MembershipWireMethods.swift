@@ -10,6 +10,7 @@ extension MembershipService {
         WireRouter([
             WireMethod(MembershipAPI.createCommunity) { request, context in try await self.createCommunity(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.getCommunity) { request, context in try await self.community(request.community, user: context.userID) },
+            WireMethod(MembershipAPI.listCommunities) { request, _ in try await self.directory(request) },
             WireMethod(MembershipAPI.updateCommunity) { request, context in try await self.updateCommunity(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.setRole) { request, context in try await self.setRole(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.getRole) { request, _ in try await self.role(request) },

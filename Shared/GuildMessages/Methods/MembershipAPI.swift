@@ -10,6 +10,8 @@ public enum MembershipAPI {
         "membership.CreateCommunity", idempotent: false, allowedCallers: frontDoor)
     public static let getCommunity = MethodDescriptor<MembershipGetCommunityRequest, MembershipCommunity>(
         "membership.GetCommunity", idempotent: true, allowedCallers: accessDeciders)
+    public static let listCommunities = MethodDescriptor<MembershipListCommunitiesRequest, MembershipListCommunitiesResponse>(
+        "membership.ListCommunities", idempotent: true, allowedCallers: frontDoor)
     public static let updateCommunity = MethodDescriptor<MembershipUpdateCommunityRequest, MembershipCommunity>(
         "membership.UpdateCommunity", idempotent: true, allowedCallers: frontDoor)
     public static let setRole = MethodDescriptor<MembershipSetRoleRequest, MembershipRoleAssignment>(

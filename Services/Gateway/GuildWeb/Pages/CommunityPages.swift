@@ -1,0 +1,117 @@
+import Foundation
+import GuildCore
+import GuildGateway
+import GuildMessages
+import GuildWire
+import SwiftProtobuf
+import Hummingbird
+import HTTPTypes
+
+/// `/c/{slug}`: the community's landing page. Who runs it, what is inside, what it costs and
+/// one join button per plan, above the fold.
+extension WebPages {
+    static let community: [WebPage] = [
+        WebPage(.get, "/c/:slug") { web, visit in
+            let community = try await web.community(slug: try visit.path("slug"), visit: visit)
+            let metadata = visit.metadata
+            var plansRequest = MembershipListPlansRequest()
+            plansRequest.communityID = community.id
+            var offersRequest = MembershipListGroupBuyOffersRequest()
+            offersRequest.communityID = community.id
+            var itemsRequest = ContentListItemsRequest()
+            itemsRequest.communityID = community.id
+            itemsRequest.limit = 10
+            var ownerRequest = AuthGetUserRequest()
+            ownerRequest.userID = community.ownerID
+            async let plans = web.gateway.client(.membership).call(MembershipAPI.listPlans, plansRequest, metadata: metadata)
+            async let groupOffers = web.gateway.client(.membership).call(MembershipAPI.listGroupBuyOffers, offersRequest, metadata: metadata)
+            async let items = web.gateway.client(.content).call(ContentAPI.listItems, itemsRequest, metadata: metadata)
+            async let owner = web.gateway.client(.auth).call(AuthAPI.getUser, ownerRequest, metadata: metadata)
+            let planList = try await plans.plans
+            let memberCount = planList.reduce(Int64(0)) { $0 + $1.members }
+            var values: [String: Any] = [
+                "pageTitle": community.name, "slug": community.slug, "name": community.name,
+                "description": community.description_p, "initial": String(community.name.prefix(1)),
+                "byline": visit.catalogue.text("community_by", ["owner": (try? await owner.displayName) ?? ""]),
+                "members": visit.catalogue.plural("community_members", count: memberCount, formatted: visit.format.number(memberCount)),
+                "refundWindow": visit.catalogue.plural("community_refund_window", count: Int64(community.refundWindowDays)),
+                "isMember": !community.callerRole.isEmpty,
+            ]
+            values["plans"] = planList.map { PlanCard($0, slug: community.slug, visit: visit).values }
+            values["plansEmpty"] = planList.isEmpty
+            let prices = Dictionary(planList.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            let groups: [[String: Any]] = (try await groupOffers.offers).compactMap { offer -> [String: Any]? in
+                guard let plan = prices[offer.planID] else { return nil }
+                return [
+                    "plan": plan.name,
+                    "price": visit.format.money(offer.price.minorUnits, currency: offer.price.currency),
+                    "planPrice": visit.format.money(plan.price.minorUnits, currency: plan.price.currency),
+                    "size": visit.catalogue.plural("group_size", count: Int64(offer.groupSize)),
+                    "href": "/c/\(community.slug)/join?plan=\(plan.id)&group=\(offer.id)",
+                ]
+            }
+            values["groupOffers"] = groups
+            values["hasGroupOffers"] = !groups.isEmpty
+            let itemList = try await items.items
+            values["items"] = itemList.map { ItemRow($0, community: (community.slug, ""), visit: visit).values }
+            values["itemsEmpty"] = itemList.isEmpty
+            if Gateway.isPlainToken(visit.query("ref")) {
+                let by = visit.query("by")
+                var inviter = ""
+                if Gateway.isPlainToken(by) {
+                    var request = AuthGetUserRequest()
+                    request.userID = by
+                    inviter = (try? await web.gateway.client(.auth).call(AuthAPI.getUser, request, metadata: metadata).displayName) ?? ""
+                }
+                values["invited"] = inviter.isEmpty ? visit.catalogue.text("community_invited") : visit.catalogue.text("community_invited_by", ["name": inviter])
+            }
+            return visit.render("community", values)
+        },
+    ]
+}
+
+extension WebFrontEnd {
+    /// The community with `slug` (a 404 page when there is none, or it is a draft the visitor
+    /// may not see).
+    func community(slug: String, visit: Visit) async throws -> MembershipCommunity {
+        var message = MembershipGetCommunityRequest()
+        message.community = slug
+        return try await gateway.client(.membership).call(MembershipAPI.getCommunity, message, metadata: visit.metadata)
+    }
+}
+
+/// A plan as a card: name, the price per period, the trial, the running offer with the time
+/// left, the renewal discount and its join link.
+struct PlanCard {
+    let values: [String: Any]
+
+    init(_ plan: MembershipPlan, slug: String, visit: Visit) {
+        let catalogue = visit.catalogue, format = visit.format
+        var values: [String: Any] = [
+            "id": plan.id, "name": plan.name,
+            "price": format.money(plan.price.minorUnits, currency: plan.price.currency),
+            "period": PlanCard.period(plan, catalogue: catalogue),
+            "href": "/c/\(slug)/join?plan=\(plan.id)",
+        ]
+        if plan.trialDays > 0 { values["trial"] = catalogue.plural("plan_trial", count: Int64(plan.trialDays)) }
+        if plan.hasCurrentOffer {
+            let offer = plan.currentOffer
+            values["offer"] = [
+                "label": offer.label.isEmpty ? catalogue.text("plan_offer") : offer.label,
+                "price": format.money(offer.price.minorUnits, currency: offer.price.currency),
+                "left": catalogue.text("plan_offer_left", ["time": format.timeLeft(until: offer.endsAtMs, now: visit.now, catalogue: catalogue)]),
+            ]
+        }
+        if plan.renewalDiscountBp > 0 {
+            values["renewal"] = catalogue.text("plan_renewal", ["percent": String(plan.renewalDiscountBp / 100)])
+        }
+        self.values = values
+    }
+
+    static func period(_ plan: MembershipPlan, catalogue: Catalogue) -> String {
+        switch plan.period {
+        case "monthly", "yearly", "lifetime": catalogue.text("period_\(plan.period)")
+        default: catalogue.plural("period_days", count: Int64(plan.periodDays))
+        }
+    }
+}

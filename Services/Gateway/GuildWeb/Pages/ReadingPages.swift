@@ -1,0 +1,117 @@
+import Foundation
+import GuildCore
+import GuildGateway
+import GuildMessages
+import GuildWire
+import SwiftProtobuf
+import Hummingbird
+import HTTPTypes
+
+/// Reading a post: the part the reader may read (content decides: the whole body, or the free
+/// part and a paywall box naming the plans that open the rest), and its discussion.
+extension WebPages {
+    static let reading: [WebPage] = posts + courses
+
+    static let posts: [WebPage] = [
+        WebPage(.get, "/c/:slug/posts/:id") { web, visit in
+            let slug = try visit.path("slug"), itemID = try visit.path("id")
+            let metadata = visit.metadata
+            var itemRequest = ContentItemRequest()
+            itemRequest.itemID = itemID
+            var commentsRequest = ContentListCommentsRequest()
+            commentsRequest.itemID = itemID
+            async let community = web.community(slug: slug, visit: visit)
+            async let comments = web.gateway.client(.content).call(ContentAPI.listComments, commentsRequest, metadata: metadata)
+            let item = try await web.gateway.client(.content).call(ContentAPI.getItem, itemRequest, metadata: metadata)
+            let owner = try await community
+            // An item of another community is not found here, whatever its id.
+            guard item.communityID == owner.id, item.kind == "post" else { throw WebError.notFound }
+            // Comments are for readers; a visitor or a non-member is told so instead.
+            let thread = (try? await comments.comments) ?? []
+            let names = await web.displayNames(Set([item.authorID] + thread.flatMap { [$0.authorID] + $0.replies.map(\.authorID) }), metadata: metadata)
+            var values: [String: Any] = [
+                "pageTitle": item.title, "slug": owner.slug, "community": owner.name, "itemID": item.id,
+                "title": item.title, "html": item.html, "locked": item.locked,
+                "essence": item.essence, "pinned": item.pinned,
+                "byline": visit.catalogue.text("item_byline", [
+                    "author": names[item.authorID] ?? "",
+                    "date": visit.format.date(milliseconds: Int64(item.publishedAt.seconds) * 1000),
+                    "comments": visit.catalogue.plural("item_comments", count: Int64(item.commentCount)),
+                ]),
+                "tags": item.tags,
+            ]
+            if item.locked { values["paywall"] = PaywallBox(item.paywall, slug: owner.slug, visit: visit).values }
+            values["canComment"] = visit.isSignedIn && !item.locked
+            values["commentAction"] = "/c/\(owner.slug)/posts/\(item.id)/comments"
+            values["comments"] = thread.map { web.commentValues($0, names: names, visit: visit) }
+            values["commentsHidden"] = item.locked
+            values["commentsEmpty"] = thread.isEmpty && !item.locked
+            return visit.render("post", values)
+        },
+        WebPage(.post, "/c/:slug/posts/:id/comments", signIn: .required) { web, visit in
+            let slug = try visit.path("slug"), itemID = try visit.path("id")
+            var message = ContentAddCommentRequest()
+            message.itemID = itemID
+            message.parentID = visit.form["parent"] ?? ""
+            message.markdown = visit.form["body"] ?? ""
+            let back = "/c/\(Visit.percentEncoded(slug))/posts/\(Visit.percentEncoded(itemID))#comments"
+            do {
+                let comment = try await web.gateway.client(.content).call(ContentAPI.addComment, message, metadata: visit.metadata)
+                visit.flash(comment.status == "held" ? "flash_comment_held" : "flash_comment_added")
+            } catch let error as GuildError where error.code == .invalidArgument {
+                visit.flash("flash_comment_invalid", kind: .error)
+            }
+            return Visit.redirect(to: back)
+        },
+    ]
+}
+
+extension WebFrontEnd {
+    /// The display names of `ids`, asked of auth in parallel (at most 50; a name that cannot be
+    /// had is left out).
+    func displayNames(_ ids: Set<String>, metadata: [String: String]) async -> [String: String] {
+        await withTaskGroup(of: (String, String?).self) { group in
+            for id in ids.prefix(50) where !id.isEmpty {
+                group.addTask {
+                    var request = AuthGetUserRequest()
+                    request.userID = id
+                    return (id, try? await self.gateway.client(.auth).call(AuthAPI.getUser, request, metadata: metadata).displayName)
+                }
+            }
+            var names: [String: String] = [:]
+            for await (id, name) in group { if let name { names[id] = name } }
+            return names
+        }
+    }
+
+    func commentValues(_ comment: ContentComment, names: [String: String], visit: Visit) -> [String: Any] {
+        [
+            "id": comment.id, "author": names[comment.authorID] ?? visit.catalogue.text("comment_someone"),
+            "html": comment.html, "held": comment.status == "held", "pinned": comment.pinned, "essence": comment.essence,
+            "date": visit.format.dateTime(milliseconds: Int64(comment.createdAt.seconds) * 1000),
+            "replies": comment.replies.map { commentValues($0, names: names, visit: visit) },
+            "hasReplies": !comment.replies.isEmpty,
+        ]
+    }
+}
+
+/// The paywall box: what is locked, the plans that open it with their prices and one button
+/// each, and a sign-in link for a member who is not signed in.
+struct PaywallBox {
+    let values: [String: Any]
+
+    init(_ paywall: ContentPaywall, slug: String, visit: Visit, locked: String = "") {
+        let reason = paywall.reason.isEmpty ? "membership_required" : paywall.reason
+        values = [
+            "title": visit.catalogue.text(reason == "sign_in" ? "paywall_title_visitor" : "paywall_title_\(reason)"),
+            "locked": locked,
+            "plans": paywall.plans.map { plan in
+                [
+                    "name": plan.name, "price": visit.format.money(plan.priceMinorUnits, currency: plan.currency),
+                    "href": "/c/\(slug)/join?plan=\(plan.id)",
+                ] as [String: Any]
+            },
+            "signIn": !visit.isSignedIn ? "/login?next=" + Visit.percentEncoded(visit.currentPath) : "",
+        ]
+    }
+}

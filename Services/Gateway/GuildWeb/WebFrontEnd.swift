@@ -1,0 +1,173 @@
+import Foundation
+import GuildCore
+import GuildGateway
+import GuildMessages
+import GuildSecurity
+import GuildWire
+import Hummingbird
+import HTTPTypes
+import Logging
+import Mustache
+import NIOCore
+
+/// The web front end for visitors and members, served by the gateway (``GatewayMount``): pages
+/// rendered on the server from Mustache templates, plain CSS, a small script as enhancement
+/// only. Pages reach the services through the gateway's clients and the same functions the
+/// JSON routes use; the session lives in a sealed cookie, so the gateway keeps no state.
+public final class WebFrontEnd: GatewayMount {
+    let gateway: Gateway
+    let sealer: SessionSealer
+    let templates: MustacheLibrary
+    let catalogues: [WebLocale: Catalogue]
+    let assets: Assets
+    let logger: Logger
+    /// Where "now" comes from (the gateway's clock, simulated in demos).
+    var clock: any WallClock { gateway.configuration.clock }
+
+    /// Loads the templates, catalogues and assets from the module's resources.
+    public init(gateway: Gateway, sessionKey: SealingKey, logger: Logger) async throws {
+        self.gateway = gateway
+        self.sealer = SessionSealer(key: sessionKey)
+        self.logger = logger
+        guard let templatesURL = Bundle.module.url(forResource: "templates", withExtension: nil) else {
+            throw GuildError(.failedPrecondition, "The web front end's templates are missing from its resources.")
+        }
+        self.templates = try await MustacheLibrary(directory: templatesURL.path)
+        var catalogues: [WebLocale: Catalogue] = [:]
+        for locale in WebLocale.allCases { catalogues[locale] = try Catalogue.load(locale) }
+        self.catalogues = catalogues
+        self.assets = try Assets.load()
+    }
+
+    public func mount(on router: Router<GatewayRequestContext>) {
+        assets.mount(on: router)
+        for page in WebPages.all {
+            router.on(RouterPath(page.path), method: page.method) { request, context in
+                try await self.serve(page, request: request, context: context)
+            }
+        }
+    }
+
+    /// A browser's request that no route answered gets the 404 page (and the API's clients their
+    /// problem document).
+    public func page(for problem: Problem, request: Request, context: GatewayRequestContext) -> Response? {
+        guard !request.uri.path.hasPrefix("/api/"), Self.wantsHTML(request) else { return nil }
+        let locale = Self.locale(of: request)
+        var response = renderError(status: HTTPResponse.Status(code: problem.status), titleKey: problem.status == 404 ? "error_not_found_title" : "error_title",
+                                   detail: problem.status == 404 ? catalogue(locale).text("error_not_found_body") : problem.detail,
+                                   locale: locale, requestID: context.requestID)
+        Self.secure(&response)
+        return response
+    }
+
+    func catalogue(_ locale: WebLocale) -> Catalogue { catalogues[locale]! }
+
+    static func wantsHTML(_ request: Request) -> Bool {
+        request.headers[values: .accept].contains { $0.lowercased().contains("text/html") }
+    }
+
+    static func locale(of request: Request) -> WebLocale {
+        WebLocale(name: request.cookies[Visit.languageCookie]?.value) ?? WebLocale.negotiate(request.headers[.acceptLanguage])
+    }
+
+    // MARK: Serving a page
+
+    /// Runs `page` for one request: resolves the visit (language, session, its refresh), checks
+    /// the CSRF token of a POST, turns errors into readable pages, and sets the cookies and the
+    /// security headers on the answer.
+    func serve(_ page: WebPage, request: Request, context: GatewayRequestContext) async throws -> Response {
+        var visit = await Visit.start(web: self, request: request, context: context)
+        var response: Response
+        do {
+            if request.method == .post {
+                try await visit.readForm()
+                guard sealer.isValid(csrf: visit.form["_csrf"], for: visit.session) else {
+                    throw WebError.csrf
+                }
+            }
+            if page.signIn == .required, !visit.isSignedIn {
+                throw WebError.signInRequired
+            }
+            response = try await page.handler(self, &visit)
+        } catch {
+            response = errorResponse(error, visit: &visit)
+        }
+        visit.finish(&response)
+        Self.secure(&response)
+        return response
+    }
+
+    /// An error as a page: a sign-in that is needed sends the browser to `/login` and back; bad
+    /// input the page did not handle, a refused CSRF token, a missing thing or a failure of the
+    /// services is a readable page in the visitor's language.
+    func errorResponse(_ error: any Error, visit: inout Visit) -> Response {
+        switch error {
+        case WebError.signInRequired:
+            return Visit.redirect(to: "/login?next=" + Visit.percentEncoded(visit.request.uri.path + (visit.request.uri.query.map { "?" + $0 } ?? "")))
+        case WebError.csrf:
+            return renderError(status: .forbidden, titleKey: "error_csrf_title", detail: visit.catalogue.text("error_csrf_body"), locale: visit.locale, requestID: visit.context.requestID)
+        case WebError.notFound:
+            return renderError(status: .notFound, titleKey: "error_not_found_title", detail: visit.catalogue.text("error_not_found_body"), locale: visit.locale, requestID: visit.context.requestID)
+        case WebError.badForm:
+            return renderError(status: .badRequest, titleKey: "error_title", detail: visit.catalogue.text("error_bad_form"), locale: visit.locale, requestID: visit.context.requestID)
+        case let guildError as GuildError:
+            if guildError.code == .unauthenticated {
+                visit.signOut()
+                return Visit.redirect(to: "/login?next=" + Visit.percentEncoded(visit.request.uri.path))
+            }
+            let problem = Problem(guildError)
+            logger.debug("page answered an error", metadata: ["path": "\(visit.request.uri.path)", "error": "\(guildError)"])
+            let titleKey = problem.status == 404 ? "error_not_found_title" : "error_title"
+            let detail = problem.status == 404 ? visit.catalogue.text("error_not_found_body") : visit.message(for: guildError)
+            return renderError(status: HTTPResponse.Status(code: problem.status), titleKey: titleKey, detail: detail, locale: visit.locale, requestID: visit.context.requestID)
+        default:
+            logger.error("page failed", metadata: ["path": "\(visit.request.uri.path)", "error": "\(String(reflecting: error))"])
+            return renderError(status: .internalServerError, titleKey: "error_title", detail: visit.catalogue.text("error_internal"), locale: visit.locale, requestID: visit.context.requestID)
+        }
+    }
+
+    /// The error page (also for requests no page answered, which have no visit).
+    func renderError(status: HTTPResponse.Status, titleKey: String, detail: String, locale: WebLocale, requestID: String) -> Response {
+        let catalogue = catalogue(locale)
+        let values: [String: Any] = [
+            "t": catalogue.texts, "lang": locale.tag, "assets": assets.paths,
+            "title": catalogue.text(titleKey), "status": Int(status.code), "detail": detail, "requestID": requestID,
+            "languages": Visit.languageLinks(current: locale, path: "/", catalogue: catalogue),
+        ]
+        let html = templates.render(values, withTemplate: "error") ?? "<!doctype html><title>\(status.code)</title>"
+        return Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// The headers every page carries: a policy that allows no inline script and no other
+    /// origin, no framing, no MIME sniffing, and the origin only as referrer elsewhere.
+    static func secure(_ response: inout Response) {
+        response.headers[.contentSecurityPolicy] = contentSecurityPolicy
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.referrerPolicy] = "strict-origin-when-cross-origin"
+        response.headers[.xFrameOptions] = "DENY"
+    }
+
+    static let contentSecurityPolicy = [
+        "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "font-src 'self'",
+        "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self' https://checkout.stripe.com", "frame-ancestors 'none'",
+    ].joined(separator: "; ")
+}
+
+/// Errors a page throws to get a standard answer.
+enum WebError: Error {
+    /// The page needs a signed-in member: to `/login` and back.
+    case signInRequired
+    /// A POST without the session's CSRF token.
+    case csrf
+    case notFound
+    /// A form that is not what the page expects (a field missing or malformed).
+    case badForm
+}
+
+extension HTTPField.Name {
+    static let contentSecurityPolicy = HTTPField.Name("Content-Security-Policy")!
+    static let xContentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+}

@@ -1,0 +1,250 @@
+import Foundation
+import GuildAuth
+import GuildCore
+import GuildGateway
+import GuildTesting
+import GuildWeb
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+
+/// The web front end through HummingbirdTesting: pages a visitor and a member see, in both
+/// languages, with the session cookie, CSRF tokens and the paywall.
+@Suite("Web pages")
+struct WebPagesTests {
+    @Test("a visitor finds the community on /, signs up, applies a coupon, pays with the sandbox and reads the post", arguments: TestDatabaseKind.available)
+    func joinFlow(database: TestDatabaseKind) async throws {
+        try await WebCluster.run(database: database) { _, client in
+            let seed = try await WebCluster.seed(client)
+            let browser = Browser(client)
+
+            // The directory, in Chinese by default.
+            let home = try await browser.get("/")
+            #expect(home.status == .ok)
+            #expect(home.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(browser.page.contains("<html lang=\"zh-CN\">"))
+            #expect(browser.page.contains("href=\"/c/swift-club\""))
+            #expect(browser.page.contains("发现社群"))
+
+            // The landing page shows the plan and its price, one join button per plan.
+            try await browser.get("/c/swift-club")
+            #expect(browser.page.contains("Swift Club"))
+            #expect(browser.page.contains("¥199.00"))
+            #expect(browser.page.contains("/c/swift-club/join?plan=\(seed.planID)"))
+
+            // The post: the free part and the paywall; the paid part is nowhere in the page.
+            try await browser.get("/c/swift-club/posts/\(seed.postID)")
+            #expect(browser.page.contains("Free: why actors."))
+            #expect(!browser.page.contains("reentrancy"))
+            #expect(browser.page.contains("class=\"paywall\""))
+
+            // Joining needs an account: to /login and back.
+            let join = try await browser.get("/c/swift-club/join?plan=\(seed.planID)")
+            #expect(join.status == .seeOther)
+            #expect(join.headers[.location] == "/login?next=/c/swift-club/join%3Fplan%3D\(seed.planID)")
+            try await browser.get("/signup?next=/c/swift-club/join%3Fplan%3D\(seed.planID)")
+            let signedUp = try await browser.post("/signup", [
+                "displayName": "Grace", "email": "grace@example.com", "password": "correct horse battery",
+                "next": "/c/swift-club/join?plan=\(seed.planID)",
+            ])
+            #expect(signedUp.status == .seeOther)
+            #expect(signedUp.headers[.location] == "/c/swift-club/join?plan=\(seed.planID)")
+            let cookie = try #require(signedUp.headers[values: .setCookie].first { $0.hasPrefix("guild_session=") })
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"))
+
+            // The quote, then a coupon that does not exist (its problem beside the field), then the real one.
+            let checkout = try await browser.follow(signedUp)
+            #expect(checkout.status == .ok)
+            #expect(browser.page.contains("¥199.00"))
+            #expect(browser.page.contains("欢迎来到 Guild"))
+            let wrong = try await browser.post("/c/swift-club/join", ["plan": seed.planID, "coupon": "NOPE", "action": "apply"])
+            let wrongPage = try await browser.follow(wrong)
+            #expect(wrongPage.status == .ok)
+            #expect(browser.page.contains("没有这个优惠码"))
+            #expect(browser.page.contains("aria-invalid=\"true\""))
+            let applied = try await browser.post("/c/swift-club/join", ["plan": seed.planID, "coupon": "WELCOME20", "action": "apply"])
+            #expect(applied.headers[.location] == "/c/swift-club/join?plan=\(seed.planID)&coupon=WELCOME20")
+            try await browser.follow(applied)
+            #expect(browser.page.contains("−¥39.80"))
+            #expect(browser.page.contains("¥159.20"))
+
+            // Pay: to the sandbox's confirm page, pay, and the outcome.
+            let nonce = try #require(browser.field("idem"))
+            let ordered = try await browser.post("/c/swift-club/join", ["plan": seed.planID, "coupon": "WELCOME20", "action": "pay", "provider": "sandbox", "idem": nonce])
+            #expect(ordered.status == .seeOther)
+            let sandboxPath = try #require(ordered.headers[.location])
+            #expect(sandboxPath.hasPrefix("/checkout/sandbox/"))
+            // A second press of Pay is the same order.
+            let again = try await browser.post("/c/swift-club/join", ["plan": seed.planID, "coupon": "WELCOME20", "action": "pay", "provider": "sandbox", "idem": nonce])
+            #expect(again.headers[.location] == sandboxPath)
+            try await browser.get(sandboxPath)
+            #expect(browser.page.contains("¥159.20"))
+            let paid = try await browser.post(String(sandboxPath.prefix(while: { $0 != "?" })), [
+                "order": try #require(browser.field("order")), "idem": try #require(browser.field("idem")), "outcome": "succeeded",
+            ])
+            let outcome = try await browser.follow(paid)
+            #expect(outcome.status == .ok)
+            #expect(browser.page.contains("支付成功"))
+
+            // Now the whole post, and the comment form.
+            try await browser.get("/c/swift-club/posts/\(seed.postID)")
+            #expect(browser.page.contains("reentrancy"), "\(browser.page)")
+            #expect(!browser.page.contains("class=\"paywall\""))
+            let commented = try await browser.post("/c/swift-club/posts/\(seed.postID)/comments", ["body": "Great **post** <script>alert(1)</script>"])
+            #expect(commented.status == .seeOther)
+            try await browser.follow(commented)
+            #expect(browser.page.contains("<strong>post</strong>"))
+            #expect(!browser.page.contains("<script>alert(1)</script>"))
+            #expect(browser.page.contains("评论已发布"))
+        }
+    }
+
+    @Test("English from Accept-Language, the switch remembered in a cookie, next= kept on this site")
+    func languages() async throws {
+        try await WebCluster.run { _, client in
+            _ = try await WebCluster.seed(client)
+            let browser = Browser(client, language: "en-GB,en;q=0.9,zh;q=0.5")
+            try await browser.get("/c/swift-club")
+            #expect(browser.page.contains("<html lang=\"en\">"))
+            #expect(browser.page.contains("CNY 199.00"))
+            #expect(browser.page.contains("/ month"))
+            let switched = try await browser.get("/lang/zh-CN?next=/c/swift-club")
+            #expect(switched.status == .seeOther)
+            #expect(switched.headers[.location] == "/c/swift-club")
+            try await browser.follow(switched)
+            #expect(browser.page.contains("<html lang=\"zh-CN\">"))
+            #expect(browser.page.contains("¥199.00"))
+            for evil in ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"] {
+                let response = try await browser.get("/lang/en?next=" + Browser.encode(evil))
+                #expect(response.headers[.location] == "/", "\(evil)")
+            }
+        }
+    }
+
+    @Test("a POST without the session's CSRF token is refused with a readable page")
+    func csrf() async throws {
+        try await WebCluster.run { _, client in
+            let browser = Browser(client)
+            try await browser.get("/signup")
+            let missing = try await browser.post("/signup", ["email": "a@example.com", "password": "correct horse battery", "displayName": "A", "_csrf": ""])
+            #expect(missing.status == .forbidden)
+            #expect(browser.page.contains("表单已失效"))
+            // Another session's token does not fit this one.
+            let other = Browser(client)
+            try await other.get("/signup")
+            let foreign = try #require(other.field("_csrf"))
+            let wrong = try await browser.post("/signup", ["email": "a@example.com", "password": "correct horse battery", "displayName": "A"], csrf: foreign)
+            #expect(wrong.status == .forbidden)
+            // Its own token is accepted.
+            try await browser.get("/signup")
+            let right = try await browser.post("/signup", ["email": "a@example.com", "password": "correct horse battery", "displayName": "A"])
+            #expect(right.status == .seeOther)
+        }
+    }
+
+    @Test("templates escape what people write: a community's name is text, not markup")
+    func escaping() async throws {
+        try await WebCluster.run { _, client in
+            _ = try await WebCluster.seed(client, name: "<img src=x onerror=alert(1)> & Co")
+            let browser = Browser(client)
+            try await browser.get("/c/swift-club")
+            #expect(!browser.page.contains("<img src=x"))
+            #expect(browser.page.contains("&lt;img src=x onerror=alert(1)&gt; &amp; Co"))
+            try await browser.get("/?q=" + Browser.encode("\"><script>x</script>"))
+            #expect(!browser.page.contains("<script>x</script>"))
+        }
+    }
+
+    @Test("the access token is refreshed transparently; a session whose refresh fails is signed out")
+    func sessionRefreshAndExpiry() async throws {
+        var auth = TestCluster.fastAuthConfiguration
+        auth.accessTokenLifetime = .seconds(20)  // inside the 30 s margin: every page refreshes it
+        try await WebCluster.run(authConfiguration: auth) { _, client in
+            let browser = Browser(client)
+            try await browser.get("/signup")
+            try await browser.post("/signup", ["email": "b@example.com", "password": "correct horse battery", "displayName": "Bea"])
+            let first = try #require(browser.cookies["guild_session"])
+            let page = try await browser.get("/")
+            #expect(page.status == .ok)
+            #expect(browser.page.contains("Bea"))
+            let refreshed = try #require(browser.cookies["guild_session"])
+            #expect(refreshed != first)
+            // The first cookie's refresh token was rotated away: replaying it ends the session
+            // (auth sees a reused refresh token), and the page shows a visitor's header.
+            let replay = Browser(client)
+            replay.cookies["guild_session"] = first
+            try await replay.get("/")
+            #expect(!replay.page.contains("Bea"))
+            #expect(replay.page.contains("href=\"/login?next="))
+            #expect(replay.cookies["guild_session"] != first)
+        }
+    }
+
+    @Test("gateways with the same session key read each other's cookies; another key reads none")
+    func replicasShareSessions() async throws {
+        let key = SealingKey.generate()
+        try await WebCluster.run(sessionKey: key) { cluster, client in
+            let browser = Browser(client)
+            try await browser.get("/signup")
+            try await browser.post("/signup", ["email": "c@example.com", "password": "correct horse battery", "displayName": "Cai"])
+            let cookie = try #require(browser.cookies["guild_session"])
+            for (sessionKey, signedIn) in [(key, true), (SealingKey.generate(), false)] {
+                let second = try Gateway(configuration: cluster.gateway.configuration, tls: try cluster.certificates.tls(for: .gateway), logger: Logger(label: "second"))
+                let web = try await WebFrontEnd(gateway: second, sessionKey: sessionKey, logger: Logger(label: "second-web"))
+                try await second.makeApplication(mounting: [web]).test(.live) { other in
+                    let replica = Browser(other)
+                    replica.cookies["guild_session"] = cookie
+                    try await replica.get("/")
+                    #expect(replica.page.contains("Cai") == signedIn)
+                }
+            }
+        }
+    }
+
+    @Test("a browser gets the 404 page, an API client its problem document; pages carry the security headers")
+    func notFoundAndHeaders() async throws {
+        try await WebCluster.run { _, client in
+            let browser = Browser(client, language: "en")
+            let missing = try await browser.get("/no/such/page")
+            #expect(missing.status == .notFound)
+            #expect(browser.page.contains("Page not found"))
+            let community = try await browser.get("/c/no-such-club")
+            #expect(community.status == .notFound)
+            #expect(browser.page.contains("Page not found"))
+            let api = try await client.execute(uri: "/api/v1/nothing", method: .get, headers: [.accept: "text/html"])
+            #expect(api.headers[.contentType] == "application/problem+json")
+            let page = try await browser.get("/")
+            let policy = try #require(page.headers[HTTPField.Name("Content-Security-Policy")!])
+            #expect(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'") && !policy.contains("unsafe-inline"))
+            #expect(page.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+            #expect(page.headers[HTTPField.Name("Referrer-Policy")!] != nil)
+        }
+    }
+
+    @Test("assets are served under a content-hashed path with an ETag and a year's cache; a page weighs under 60 KB")
+    func assetsAndWeight() async throws {
+        try await WebCluster.run { _, client in
+            _ = try await WebCluster.seed(client)
+            let browser = Browser(client)
+            try await browser.get("/c/swift-club")
+            let html = browser.page
+            var total = html.utf8.count
+            for name in ["guild.css", "guild.js"] {
+                let path = try #require(html.range(of: "/assets/[0-9a-f]{12}/\(name)", options: .regularExpression).map { String(html[$0]) })
+                let asset = try await client.execute(uri: path, method: .get)
+                #expect(asset.status == .ok)
+                #expect(asset.headers[.cacheControl] == "public, max-age=31536000, immutable")
+                let etag = try #require(asset.headers[.eTag])
+                total += asset.body.readableBytes
+                let again = try await client.execute(uri: path, method: .get, headers: [.ifNoneMatch: etag])
+                #expect(again.status == .notModified)
+            }
+            #expect(total < 60 * 1024, "\(total) bytes")
+            // Nothing comes from another host.
+            #expect(html.range(of: "(src|href)=\"(https?:)?//", options: .regularExpression) == nil)
+        }
+    }
+}
