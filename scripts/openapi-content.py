@@ -146,7 +146,7 @@ ROUTES = [
     ("post", "/api/v1/review-tasks/{taskId}/applications/{userId}/judgement", "judgeReport", "Accept a report (the reward is earned) or ask for changes, with feedback.", "JudgeReportRequest", "ReviewApplication", 200, "user", [], "review tasks"),
     ("get", "/api/v1/review-tasks/{taskId}/summary", "reviewSummary", "Every accepted verdict of a task: average score, distribution, recommendations, the pros and cons named most often.", None, "ReviewSummaryResponse", 200, "user", [], "review tasks"),
     # Referral links and attribution (guild-referral)
-    ("get", "/r/{code}", "followReferralLink", "A referral link: records the visit (with utm_source and utm_campaign), keeps the visitor's id in the guild_visitor cookie (HttpOnly, SameSite=Lax, 90 days) and redirects to /?community=<communityId>&ref=<code>; with Accept: application/json it answers the visit instead. An unknown code is a 404.", None, "referral.Visit", 302, "anyone",
+    ("get", "/r/{code}", "followReferralLink", "A referral link: records the visit (with utm_source and utm_campaign), keeps the visitor's id in the guild_visitor cookie (HttpOnly, SameSite=Lax, 90 days) and redirects to /?community=<communityId>&ref=<code>&by=<referrerId> (the web front end greets the visitor with the referrer's name); with Accept: application/json it answers the visit instead. An unknown code is a 404.", None, "referral.Visit", 302, "anyone",
      [("utm_source", "string", "the campaign's source"), ("utm_campaign", "string", "the campaign")], "referral"),
     ("post", "/api/v1/referral/visits", "recordVisit", "Record a visit the front end saw: through a code, or with a campaign source (utm). The visitor id is made when none is given (or taken from the guild_visitor cookie).", "referral.RecordVisitRequest", "referral.Visit", 201, "anyone", [], "referral"),
     ("post", "/api/v1/referral/signup", "recordSignup", "An existing account claims a visitor's touches ({\"visitorId\"}, or the guild_visitor cookie): each community touched within its attribution window attributes the caller to the first touch. New accounts do this at registration (visitorId).", "referral.RecordSignupRequest", "referral.SignupResponse", 200, "user", [], "referral"),
@@ -361,7 +361,7 @@ def main():
         if operation_id in REDIRECTS:
             responses = {
                 "302": {"description": "To the community's landing page, with the visitor's cookie.",
-                        "headers": {"Location": {"schema": {"type": "string"}, "description": "/?community=<communityId>&ref=<code>"},
+                        "headers": {"Location": {"schema": {"type": "string"}, "description": "/?community=<communityId>&ref=<code>&by=<referrerId>"},
                                     "Set-Cookie": {"schema": {"type": "string"}, "description": "guild_visitor=<visitorId>; Path=/; Max-Age=7776000; HttpOnly; SameSite=Lax"}}},
                 "200": {**ok, "description": "With Accept: application/json: the visit (and the same cookie)."},
             }

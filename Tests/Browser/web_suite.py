@@ -20,7 +20,6 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 def axe_source():
@@ -92,7 +91,29 @@ def seed(api, slug, name):
     post = api.call("POST", f"/api/v1/communities/{cid}/items", {
         "kind": "post", "title": "Why actors", "publish": True, "access": {"mode": "preview"},
         "markdown": "Free: why actors keep state safe.\n\n<!-- more -->\n\nPaid: how reentrancy bites, and what to do."}, owner)
-    return {"owner": owner, "id": cid, "slug": slug, "plan": plan["id"], "post": post["id"]}
+    seeded = {"owner": owner, "id": cid, "slug": slug, "plan": plan["id"], "post": post["id"]}
+    # A course whose first lesson is free, a check-in challenge from today, a lottery drawn in an
+    # hour, the referral programme, a reward for 10 points and a group buy of two.
+    course = api.call("POST", f"/api/v1/communities/{cid}/items", {
+        "kind": "course", "title": "Swift Concurrency", "markdown": "From tasks to actors.",
+        "access": {"mode": "preview", "freeLessons": 1}}, owner)
+    chapter = api.call("POST", f"/api/v1/items/{course['id']}/chapters", {"title": "Basics"}, owner)
+    lessons = [api.call("POST", f"/api/v1/chapters/{chapter['id']}/lessons", {"title": title, "markdown": text}, owner)["id"]
+               for title, text in [("Tasks", "Every task has a priority."), ("Actors", "Actors are reentrant: state can change across an await.")]]
+    api.call("POST", f"/api/v1/items/{course['id']}/publish", {}, owner)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    challenge = api.call("POST", f"/api/v1/communities/{cid}/challenges", {
+        "title": "7 days of Swift", "task": "Write one test a day.", "startDate": today, "days": 7, "timeZone": "UTC"}, owner)
+    draw_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    lottery = api.call("POST", f"/api/v1/communities/{cid}/lotteries", {
+        "title": "A book", "prizes": [{"name": "Book", "count": 1}], "eligibility": "members", "drawAt": draw_at}, owner)
+    api.call("PUT", f"/api/v1/communities/{cid}/referral/program", {
+        "enabled": True, "commissionBp": 1000, "commissionMode": "first_payment", "attributionWindowDays": 30}, owner)
+    api.call("POST", f"/api/v1/communities/{cid}/rewards", {
+        "title": "10 % off", "kind": "discount", "costPoints": 10, "percentOffBp": 1000, "validDays": 30}, owner)
+    api.call("POST", f"/api/v1/plans/{plan['id']}/group-offers", {"groupSize": 2, "priceMinorUnits": 29900, "windowHours": 24}, owner)
+    seeded.update({"course": course["id"], "lessons": lessons, "challenge": challenge["id"], "lottery": lottery["id"]})
+    return seeded
 
 
 class Person:
@@ -157,9 +178,10 @@ class Person:
 
     def click(self, element):
         """Clicks and waits for the next page to load."""
-        old = self.driver.find_element(By.TAG_NAME, "html")
+        # A mark on the old document: the new page has none.
+        self.driver.execute_script("window.guildOldPage = true;")
         element.click()
-        WebDriverWait(self.driver, 20).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 20).until(lambda driver: driver.execute_script("return window.guildOldPage === undefined"))
         WebDriverWait(self.driver, 20).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
         self.visited()
 
@@ -171,11 +193,105 @@ class Person:
 
 
 WORDS = {
-    "zh-CN": {"find": "发现社群", "signup": "注册", "pay": "支付成功", "paywall": "剩余内容仅对成员开放", "comment": "评论已发布",
+    "zh-CN": {"locked": "剩余内容仅对成员开放", "lesson_done": "本节已标记为完成", "checked_in": "打卡成功", "entered": "你已参与抽奖",
+              "invited": "邀请你加入", "redeemed": "兑换成功", "group_left": "还差 1 人成团", "group_done": "已成团", "held": "已为你保留拼团名额",
+              "find": "发现社群", "signup": "注册", "pay": "支付成功", "paywall": "剩余内容仅对成员开放", "comment": "评论已发布",
               "coupon_bad": "没有这个优惠码", "price": "¥399.00", "discounted": "¥319.20"},
-    "en": {"find": "Find a community", "signup": "Sign up", "pay": "Paid.", "paywall": "The rest is for members", "comment": "Your comment is posted",
+    "en": {"locked": "The rest is for members", "lesson_done": "Lesson marked complete", "checked_in": "Checked in", "entered": "You are in the draw",
+           "invited": "invited you", "redeemed": "Redeemed", "group_left": "1 more to go", "group_done": "The group is complete", "held": "Your seat in the group is held",
+           "find": "Find a community", "signup": "Sign up", "pay": "Paid.", "paywall": "The rest is for members", "comment": "Your comment is posted",
            "coupon_bad": "There is no coupon with this code", "price": "CNY 399.00", "discounted": "CNY 319.20"},
 }
+
+
+def sign_up(person, name):
+    """Signs up on the sign-up page the person is on."""
+    person.fill("displayName", name)
+    person.fill("email", f"{uuid.uuid4().hex[:10]}@example.com")
+    person.fill("password", PASSWORD)
+    person.press("form.form button[type=submit]")
+
+
+def decode_qr(person, words):
+    """The text of the QR code on the page, read from a screenshot with zbarimg."""
+    import shutil
+    import subprocess
+    if shutil.which("zbarimg") is None:
+        raise Failure("zbarimg (Debian's zbar-tools) is needed to read the QR codes back")
+    element = person.driver.find_element(By.CSS_SELECTOR, "svg.qr")
+    path = os.path.join(person.shots, f"{person.label}-qr.png")
+    element.screenshot(path)
+    result = subprocess.run(["zbarimg", "--raw", "-q", path], capture_output=True, text=True)
+    return result.stdout.strip()
+
+
+def member_journey(base, shots, api, language, community, person):
+    """After joining: a locked lesson, a check-in, a lottery, the referral link a friend
+    follows, points redeemed, and a group buy joined from its share page."""
+    words = WORDS[language]
+    slug = community["slug"]
+    label = person.label
+    # The course: the second lesson was locked to the visitor; the member reads it and marks it done.
+    person.open(f"/c/{slug}/courses/{community['course']}")
+    person.follow(f"a[href='/c/{slug}/lessons/{community['lessons'][1]}']")
+    check("state can change across an await" in person.text, f"[{label}] the member reads the lesson that was locked")
+    person.press("form[action$='/complete'] button")
+    check(words["lesson_done"] in person.text, f"[{label}] the lesson is marked complete")
+    # Check in.
+    person.open(f"/c/{slug}")
+    person.follow(f"a[href='/c/{slug}/challenges/{community['challenge']}']")
+    person.press("form[action$='/join'] button")
+    person.fill("note", "Wrote a test for the actor.")
+    person.press("form[action$='/checkins'] button")
+    check(words["checked_in"] in person.text, f"[{label}] the member checks in")
+    # Enter the lottery; its commitment is shown.
+    person.open(f"/c/{slug}/lotteries/{community['lottery']}")
+    person.press("form[action$='/entries'] button")
+    check(words["entered"] in person.text and re.search(r"[0-9a-f]{64}", person.text), f"[{label}] the member enters the lottery and sees its commitment")
+    # The referral link, read back from its QR code, followed by a friend.
+    person.open(f"/c/{slug}/referral")
+    link = person.driver.find_element(By.ID, "referral-link").get_attribute("value")
+    check(decode_qr(person, words) == link, f"[{label}] the QR code on the referral page reads back as the link {link}")
+    friend = Person(base, shots, language, True, label=f"{label}-friend")
+    try:
+        friend.driver.get(link)
+        friend.visited()
+        check(words["invited"] in friend.text and "Grace" in friend.text, f"[{label}] a friend following the link lands on the community, greeted with the referrer's name")
+        # The friend signs up and opens a group buy; a third person joins it from its share page.
+        friend.follow(".group-card a.button")
+        friend.follow("main a[href^='/signup']")
+        sign_up(friend, "Lin")
+        friend.press(".group-card button")
+        friend.press("button[value=succeeded]")
+        check(words["held"] in friend.text, f"[{label}] the friend opens a group buy and pays for a seat")
+        friend.follow("main a[href^='/g/']")
+        check(words["group_left"] in friend.text, f"[{label}] the share page counts the seats left")
+        share = friend.driver.find_element(By.ID, "share-link").get_attribute("value")
+        check(decode_qr(friend, words) == share, f"[{label}] the share page's QR code reads back as its link")
+        third = Person(base, shots, language, True, label=f"{label}-third")
+        try:
+            third.driver.get(share)
+            third.visited()
+            third.follow("main a[href^='/login']")
+            third.follow("main a[href^='/signup']")
+            sign_up(third, "Mo")
+            third.press("form[action$='/join'] button")
+            third.press("button[value=succeeded]")
+            third.driver.get(share)
+            third.visited()
+            check(words["group_done"] in third.text, f"[{label}] a third person joins from the share page and the group completes")
+        finally:
+            third.close()
+    finally:
+        friend.close()
+    # Points from the comment and the check-in, redeemed for a reward (events arrive within seconds).
+    for _ in range(20):
+        person.open(f"/c/{slug}/points")
+        if person.driver.find_elements(By.CSS_SELECTOR, "form[action$='/redeem'] button:not([disabled])"):
+            break
+        time.sleep(1)
+    person.press("form[action$='/redeem'] button")
+    check(words["redeemed"] in person.text, f"[{label}] the member redeems points for a reward")
 
 
 def join_flow(base, shots, api, language, javascript):
@@ -194,14 +310,13 @@ def join_flow(base, shots, api, language, javascript):
         # The free part of the post and the paywall; no paid text.
         person.open(f"/c/{slug}/posts/{community['post']}")
         check(words["paywall"] in person.text and "reentrancy" not in person.html, f"[{person.label}] a visitor sees the preview and the paywall, not the paid part")
+        person.open(f"/c/{slug}/lessons/{community['lessons'][1]}")
+        check(words["locked"] in person.text and "across an await" not in person.html, f"[{person.label}] a visitor sees a locked lesson's title and paywall, not its text")
+        person.open(f"/c/{slug}/posts/{community['post']}")
         # Join: sign up on the way.
         person.follow(".paywall a.button")
         person.follow("main a[href^='/signup']")
-        email = f"{uuid.uuid4().hex[:10]}@example.com"
-        person.fill("displayName", "Grace")
-        person.fill("email", email)
-        person.fill("password", PASSWORD)
-        person.press("form.form button[type=submit]")
+        sign_up(person, "Grace")
         check(words["price"] in person.text, f"[{person.label}] after signing up, the checkout shows the quote")
         # A wrong coupon, then the right one.
         person.fill("coupon", "NOPE")
@@ -219,6 +334,8 @@ def join_flow(base, shots, api, language, javascript):
         person.fill("comment-body", "Thanks — **very** clear.")
         person.press("form[action$='/comments'] button")
         check(words["comment"] in person.text and "very" in person.text, f"[{person.label}] the comment is posted")
+        if javascript:
+            member_journey(base, shots, api, language, community, person)
     finally:
         person.close()
 

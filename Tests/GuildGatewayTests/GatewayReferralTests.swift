@@ -114,7 +114,7 @@ struct GatewayReferralTests {
                 // A visitor follows it: redirected to the community with a cookie that keeps them.
                 let followed = try await Self.get(client, "/r/\(code)?utm_source=newsletter&utm_campaign=spring", headers: [:])
                 #expect(followed.status == .found)
-                #expect(followed.headers[.location] == "/?community=\(community.id)&ref=\(code)")
+                #expect(followed.headers[.location] == "/?community=\(community.id)&ref=\(code)&by=\(referrer.id)")
                 let visitorID = try Self.visitorID(fromSetCookie: followed.headers[Self.setCookie])
                 // Again with the cookie, asking for JSON: the same visitor, the visit itself.
                 let again = try await Self.get(client, "/r/\(code)", headers: [.accept: "application/json", Self.cookie: "theme=dark; guild_visitor=\(visitorID)"])

@@ -247,4 +247,36 @@ struct WebPagesTests {
             #expect(html.range(of: "(src|href)=\"(https?:)?//", options: .regularExpression) == nil)
         }
     }
+
+    @Test("a locked lesson shows its title and the paywall, never its text; the course outline lists every lesson")
+    func lockedLesson() async throws {
+        try await WebCluster.run { _, client in
+            let seed = try await WebCluster.seed(client)
+            let course = try await API.object(client, .post, "/api/v1/communities/\(seed.communityID)/items", token: seed.ownerToken,
+                                              body: ["kind": "course", "title": "Concurrency", "markdown": "Tasks to actors.", "access": ["mode": "preview", "freeLessons": 1]])
+            let courseID = try #require(course["id"] as? String)
+            let chapter = try await API.object(client, .post, "/api/v1/items/\(courseID)/chapters", token: seed.ownerToken, body: ["title": "Basics"])
+            var lessons: [String] = []
+            for (title, text) in [("Tasks", "Free words."), ("Actors", "Secret words about reentrancy.")] {
+                let lesson = try await API.object(client, .post, "/api/v1/chapters/\(try #require(chapter["id"] as? String))/lessons", token: seed.ownerToken,
+                                                  body: ["title": title, "markdown": text])
+                lessons.append(try #require(lesson["id"] as? String))
+            }
+            _ = try await API.object(client, .post, "/api/v1/items/\(courseID)/publish", token: seed.ownerToken, body: [:])
+            let browser = Browser(client, language: "en")
+            try await browser.get("/c/swift-club/courses/\(courseID)")
+            #expect(browser.page.contains("Tasks") && browser.page.contains("Actors"))
+            #expect(browser.page.contains("1 lesson locked"))
+            try await browser.get("/c/swift-club/lessons/\(lessons[0])")
+            #expect(browser.page.contains("Free words."))
+            try await browser.get("/c/swift-club/lessons/\(lessons[1])")
+            #expect(browser.page.contains("The rest is for members"))
+            #expect(!browser.page.contains("Secret words"))
+            #expect(browser.page.contains("CNY 199.00"))
+            // The lesson of another community's course is not found under this one.
+            _ = try await API.object(client, .post, "/api/v1/communities", token: seed.ownerToken, body: ["slug": "other-club", "name": "Other", "currency": "CNY"])
+            let elsewhere = try await browser.get("/c/other-club/courses/\(courseID)")
+            #expect(elsewhere.status == .notFound)
+        }
+    }
 }

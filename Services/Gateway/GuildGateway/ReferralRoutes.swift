@@ -34,7 +34,7 @@ extension GatewayRoutes {
                 response = try gateway.protoJSON(visit)
             } else {
                 response = Response(status: .found, headers: [
-                    .location: Gateway.landingPath(communityID: visit.communityID, code: message.code),
+                    .location: Gateway.landingPath(communityID: visit.communityID, code: message.code, referrer: visit.referrerID),
                     .cacheControl: "no-store",
                 ])
             }
@@ -239,11 +239,12 @@ extension Gateway {
             && value.utf8.allSatisfy { $0 == 45 || $0 == 95 || $0 == 46 || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
     }
 
-    /// Where a referral link lands: the web front end's home with the community and the code.
-    static func landingPath(communityID: String, code: String) -> String {
+    /// Where a referral link lands: the web front end's home with the community, the code and
+    /// who shared it (the page greets the visitor with their name).
+    static func landingPath(communityID: String, code: String, referrer: String = "") -> String {
         // Everything outside the unreserved set is percent-encoded, so the header holds no surprise.
         let encode = { (text: String) in text.addingPercentEncoding(withAllowedCharacters: .urlUnreservedCharacters) ?? "" }
-        return "/?community=\(encode(communityID))&ref=\(encode(code))"
+        return "/?community=\(encode(communityID))&ref=\(encode(code))" + (referrer.isEmpty ? "" : "&by=\(encode(referrer))")
     }
 
     /// True when the client asked for JSON rather than a page (`Accept: application/json`).

@@ -166,7 +166,8 @@ struct Visit {
     /// The page `template` rendered with `values` and what every page shows (the header, the
     /// language switch, the flash message, the CSRF token for its forms).
     func render(_ template: String, _ values: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
-        var all = values
+        // Mustache takes "" as true; an empty text is left out instead, so `{{#x}}` means "x is there".
+        var all = Self.withoutEmptyTexts(values)
         all["t"] = catalogue.texts
         all["lang"] = locale.tag
         all["assets"] = web.assets.paths
@@ -183,6 +184,33 @@ struct Visit {
         let html = web.templates.render(all, withTemplate: template) ?? ""
         return Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "private, no-store"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// `path` on this site as a whole URL, for links people share (from the request's Host).
+    func absoluteURL(_ path: String) -> String {
+        let host = request.head.authority ?? ""
+        guard !host.isEmpty, host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "\\") }) else { return path }
+        return (isHTTPS ? "https://" : "http://") + host + path
+    }
+
+    /// The path of the `Referer` when it is a page of this site.
+    var refererPath: String? {
+        guard let referer = request.headers[.referer], let url = URL(string: referer), url.host == request.head.authority?.split(separator: ":").first.map(String.init)
+        else { return nil }
+        return Self.safeNext(url.path + (url.query.map { "?" + $0 } ?? ""))
+    }
+
+    static func withoutEmptyTexts(_ values: [String: Any]) -> [String: Any] {
+        var result: [String: Any] = [:]
+        for (key, value) in values {
+            switch value {
+            case let text as String where text.isEmpty: continue
+            case let nested as [String: Any]: result[key] = withoutEmptyTexts(nested)
+            case let list as [[String: Any]]: result[key] = list.map(withoutEmptyTexts)
+            default: result[key] = value
+            }
+        }
+        return result
     }
 
     var currentPath: String { request.uri.path + (request.uri.query.map { "?" + $0 } ?? "") }

@@ -103,7 +103,9 @@ public final class WebFrontEnd: GatewayMount {
     func errorResponse(_ error: any Error, visit: inout Visit) -> Response {
         switch error {
         case WebError.signInRequired:
-            return Visit.redirect(to: "/login?next=" + Visit.percentEncoded(visit.request.uri.path + (visit.request.uri.query.map { "?" + $0 } ?? "")))
+            // A form sent while signed out returns to the page it was on, not to its target.
+            let back = visit.request.method == .post ? visit.refererPath ?? "/" : visit.currentPath
+            return Visit.redirect(to: "/login?next=" + Visit.percentEncoded(back))
         case WebError.csrf:
             return renderError(status: .forbidden, titleKey: "error_csrf_title", detail: visit.catalogue.text("error_csrf_body"), locale: visit.locale, requestID: visit.context.requestID)
         case WebError.notFound:

@@ -85,6 +85,7 @@ extension WebPages {
                 "lines": WebFrontEnd.quoteLines(order.quote, visit: visit), "hasLines": !order.quote.lines.isEmpty,
             ]
             if state == "failed" { values["retry"] = "/c/\(slug)/join?plan=\(order.planID)" }
+            if !order.groupBuyID.isEmpty { values["group"] = "/g/\(order.groupBuyID)" }
             if state == "pending", !order.payment.id.isEmpty, order.payment.provider == "sandbox" {
                 values["continue"] = "/checkout/sandbox/\(order.payment.id)?order=\(order.id)"
             }

@@ -27,6 +27,12 @@ extension WebPages {
             async let groupOffers = web.gateway.client(.membership).call(MembershipAPI.listGroupBuyOffers, offersRequest, metadata: metadata)
             async let items = web.gateway.client(.content).call(ContentAPI.listItems, itemsRequest, metadata: metadata)
             async let owner = web.gateway.client(.auth).call(AuthAPI.getUser, ownerRequest, metadata: metadata)
+            var challengesRequest = ContentListChallengesRequest()
+            challengesRequest.communityID = community.id
+            var lotteriesRequest = ContentListLotteriesRequest()
+            lotteriesRequest.communityID = community.id
+            async let challenges = web.gateway.client(.content).call(ContentAPI.listChallenges, challengesRequest, metadata: metadata)
+            async let lotteries = web.gateway.client(.content).call(ContentAPI.listLotteries, lotteriesRequest, metadata: metadata)
             let planList = try await plans.plans
             let memberCount = planList.reduce(Int64(0)) { $0 + $1.members }
             var values: [String: Any] = [
@@ -47,14 +53,25 @@ extension WebPages {
                     "price": visit.format.money(offer.price.minorUnits, currency: offer.price.currency),
                     "planPrice": visit.format.money(plan.price.minorUnits, currency: plan.price.currency),
                     "size": visit.catalogue.plural("group_size", count: Int64(offer.groupSize)),
-                    "href": "/c/\(community.slug)/join?plan=\(plan.id)&group=\(offer.id)",
+                    "action": "/c/\(community.slug)/group-offers/\(offer.id)/groups",
                 ]
             }
             values["groupOffers"] = groups
+            values["nonce"] = WebSession.randomToken()
             values["hasGroupOffers"] = !groups.isEmpty
             let itemList = try await items.items
             values["items"] = itemList.map { ItemRow($0, community: (community.slug, ""), visit: visit).values }
             values["itemsEmpty"] = itemList.isEmpty
+            // Challenges and lotteries are extras: the page stands without them.
+            let activities: [[String: Any]] =
+                ((try? await challenges.challenges) ?? []).filter { $0.today < $0.days }.map { challenge in
+                    ["title": challenge.title, "href": "/c/\(community.slug)/challenges/\(challenge.id)", "kind": visit.catalogue.text("activity_challenge")]
+                } + ((try? await lotteries.lotteries) ?? []).map { lottery in
+                    ["title": lottery.title, "href": "/c/\(community.slug)/lotteries/\(lottery.id)", "kind": visit.catalogue.text("activity_lottery")]
+                }
+            values["activities"] = activities
+            values["hasActivities"] = !activities.isEmpty
+            values["memberLinks"] = visit.isSignedIn
             if Gateway.isPlainToken(visit.query("ref")) {
                 let by = visit.query("by")
                 var inviter = ""
