@@ -194,11 +194,11 @@ class Person:
 
 WORDS = {
     "zh-CN": {"locked": "剩余内容仅对成员开放", "lesson_done": "本节已标记为完成", "checked_in": "打卡成功", "entered": "你已参与抽奖",
-              "invited": "邀请你加入", "redeemed": "兑换成功", "group_left": "还差 1 人成团", "group_done": "已成团", "held": "已为你保留拼团名额",
+              "invited": "邀请你加入", "redeemed": "兑换成功", "group_left": "还差 1 人成团", "group_done": "已成团", "held": "已为你保留拼团名额", "price_paid": "¥319.20", "refunded": "退款成功",
               "find": "发现社群", "signup": "注册", "pay": "支付成功", "paywall": "剩余内容仅对成员开放", "comment": "评论已发布",
               "coupon_bad": "没有这个优惠码", "price": "¥399.00", "discounted": "¥319.20"},
     "en": {"locked": "The rest is for members", "lesson_done": "Lesson marked complete", "checked_in": "Checked in", "entered": "You are in the draw",
-           "invited": "invited you", "redeemed": "Redeemed", "group_left": "1 more to go", "group_done": "The group is complete", "held": "Your seat in the group is held",
+           "invited": "invited you", "redeemed": "Redeemed", "group_left": "1 more to go", "group_done": "The group is complete", "held": "Your seat in the group is held", "price_paid": "CNY 319.20", "refunded": "Refunded.",
            "find": "Find a community", "signup": "Sign up", "pay": "Paid.", "paywall": "The rest is for members", "comment": "Your comment is posted",
            "coupon_bad": "There is no coupon with this code", "price": "CNY 399.00", "discounted": "CNY 319.20"},
 }
@@ -292,6 +292,12 @@ def member_journey(base, shots, api, language, community, person):
         time.sleep(1)
     person.press("form[action$='/redeem'] button")
     check(words["redeemed"] in person.text, f"[{label}] the member redeems points for a reward")
+    # The account: memberships with the receipt, a refund while the window is open.
+    person.open("/account")
+    person.follow("main a[href='/account/memberships']")
+    check(words["price_paid"] in person.text, f"[{label}] the receipt shows what was paid")
+    person.press("form[action$='/refund'] button")
+    check(words["refunded"] in person.text, f"[{label}] the member refunds the order inside the window")
 
 
 def join_flow(base, shots, api, language, javascript):

@@ -43,6 +43,7 @@ final class Browser: @unchecked Sendable {
     }
 
     /// Follows a redirect (303/302) with a GET.
+    @discardableResult
     func follow(_ response: TestResponse) async throws -> TestResponse {
         guard let location = response.headers[.location] else { return response }
         // A browser keeps the fragment to itself.

@@ -279,4 +279,57 @@ struct WebPagesTests {
             #expect(elsewhere.status == .notFound)
         }
     }
+
+    @Test("the account pages: a new name, a wrong current password beside its field, memberships with cancel and resume, a receipt refunded, signing out everywhere")
+    func account() async throws {
+        try await WebCluster.run { _, client in
+            let seed = try await WebCluster.seed(client)
+            let browser = Browser(client, language: "en")
+            try await browser.get("/signup")
+            try await browser.post("/signup", ["email": "d@example.com", "password": "correct horse battery", "displayName": "Dee"])
+            try await browser.get("/c/swift-club/join?plan=\(seed.planID)")
+            let ordered = try await browser.post("/c/swift-club/join", ["plan": seed.planID, "action": "pay", "provider": "sandbox", "idem": try #require(browser.field("idem"))])
+            try await browser.get(try #require(ordered.headers[.location]))
+            let sandbox = try #require(ordered.headers[.location])
+            try await browser.post(String(sandbox.prefix { $0 != "?" }), ["order": try #require(browser.field("order")), "idem": try #require(browser.field("idem")), "outcome": "succeeded"])
+
+            // The name.
+            try await browser.get("/account")
+            #expect(browser.page.contains("d@example.com"))
+            try await browser.follow(try await browser.post("/account/profile", ["displayName": "Dee Dee"]))
+            #expect(browser.page.contains("Your profile is saved.") && browser.page.contains("Dee Dee"))
+            let empty = try await browser.post("/account/profile", ["displayName": " "])
+            #expect(empty.status == .badRequest)
+            #expect(browser.page.contains("Enter a display name of 1 to 64 characters."))
+            let wrong = try await browser.post("/account/password", ["currentPassword": "not it at all", "newPassword": "another good secret"])
+            #expect(wrong.status == .badRequest)
+            #expect(browser.page.contains("currentPassword-error"))
+
+            // Memberships and the receipt.
+            try await browser.get("/account/memberships")
+            #expect(browser.page.contains("Monthly") && browser.page.contains("Active"))
+            #expect(browser.page.contains("CNY 199.00") && browser.page.contains("Ask for a refund"))
+            let subscription = try #require(browser.page.range(of: #"/account/subscriptions/[^/"]+/cancel"#, options: .regularExpression).map { String(browser.page[$0]) })
+            try await browser.follow(try await browser.post(subscription, [:]))
+            #expect(browser.page.contains("Keep it after all"))
+            try await browser.follow(try await browser.post(subscription.replacingOccurrences(of: "/cancel", with: "/resume"), [:]))
+            #expect(browser.page.contains("Cancel at the period"))
+            let refund = try #require(browser.page.range(of: #"/account/orders/[^/"]+/refund"#, options: .regularExpression).map { String(browser.page[$0]) })
+            try await browser.follow(try await browser.post(refund, ["idem": try #require(browser.field("idem"))]))
+            #expect(browser.page.contains("Refunded. The money goes back"))
+            #expect(browser.page.contains("Refunded CNY 199.00"))
+            #expect(!browser.page.contains("Ask for a refund"))
+
+            // Everywhere: this browser and another session of the same person.
+            let other = Browser(client, language: "en")
+            try await other.get("/login")
+            try await other.post("/login", ["email": "d@example.com", "password": "correct horse battery"])
+            try await browser.get("/account")
+            try await browser.follow(try await browser.post("/account/logout-everywhere", [:]))
+            #expect(browser.page.contains("You are signed out everywhere."))
+            let after = try await browser.get("/account")
+            #expect(after.status == .seeOther)
+            #expect(after.headers[.location]?.hasPrefix("/login") == true)
+        }
+    }
 }

@@ -222,6 +222,34 @@ public final class AuthService: Sendable {
         return AuthLogoutResponse()
     }
 
+    /// Ends every session of `user`: all their refresh tokens are revoked, so no device gets a
+    /// new access token (one already issued runs out within its lifetime).
+    public func logoutEverywhere(user: UserID) async throws -> AuthLogoutResponse {
+        let nowMs = clock.now().millisecondsSince1970
+        try await database.withConnection { sql in
+            try await sql.raw("""
+                UPDATE refresh_tokens SET revoked_at_ms = \(bind: nowMs), revoked_reason = 'logout_everywhere'
+                WHERE user_id = \(bind: user.rawValue) AND revoked_at_ms IS NULL
+                """).run()
+        }
+        logger.info("signed out everywhere", metadata: ["user": "\(user)"])
+        return AuthLogoutResponse()
+    }
+
+    /// Changes the display name of `user`.
+    public func updateProfile(_ request: AuthUpdateProfileRequest, user userID: UserID) async throws -> AuthUser {
+        let name: String
+        switch Validation.displayName(request.displayName, field: "displayName") {
+        case .success(let valid): name = valid
+        case .failure(let violation): throw GuildError.invalid([violation])
+        }
+        let nowMs = clock.now().millisecondsSince1970
+        try await database.withConnection { sql in
+            try await sql.raw("UPDATE users SET display_name = \(bind: name), updated_at_ms = \(bind: nowMs) WHERE id = \(bind: userID.rawValue)").run()
+        }
+        return try await user(userID)
+    }
+
     // MARK: Account
 
     /// Changes the password of `user` after checking the current one; every existing session is

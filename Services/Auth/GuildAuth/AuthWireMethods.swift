@@ -10,6 +10,8 @@ extension AuthService {
             WireMethod(AuthAPI.login) { request, context in try await self.login(request, clientAddress: context.clientAddress) },
             WireMethod(AuthAPI.refresh) { request, _ in try await self.refresh(request) },
             WireMethod(AuthAPI.logout) { request, _ in try await self.logout(request) },
+            WireMethod(AuthAPI.logoutEverywhere) { _, context in try await self.logoutEverywhere(user: try context.requireUser()) },
+            WireMethod(AuthAPI.updateProfile) { request, context in try await self.updateProfile(request, user: try context.requireUser()) },
             WireMethod(AuthAPI.changePassword) { request, context in
                 try await self.changePassword(request, user: try context.requireUser(), clientAddress: context.clientAddress)
             },

@@ -85,6 +85,22 @@ public enum GatewayRoutes {
             let user = try await gateway.client(.auth).call(AuthAPI.getUser, message, metadata: gateway.metadata(context, request: request))
             return try gateway.json(API.User(user))
         },
+        GatewayRoute(method: .patch, path: "/api/v1/me") { gateway, request, context in
+            let context = try await gateway.authenticate(request, context: context)
+            let body = try await gateway.decode(API.ProfileBody.self, from: request, context: context)
+            guard let name = body.displayName else {
+                throw GuildError.invalid([.init(field: "displayName", description: "The display name to set (1 to 64 characters).")])
+            }
+            var message = AuthUpdateProfileRequest()
+            message.displayName = name
+            let user = try await gateway.client(.auth).call(AuthAPI.updateProfile, message, metadata: gateway.metadata(context, request: request))
+            return try gateway.json(API.User(user))
+        },
+        GatewayRoute(method: .post, path: "/api/v1/auth/logout-everywhere") { gateway, request, context in
+            let context = try await gateway.authenticate(request, context: context)
+            _ = try await gateway.client(.auth).call(AuthAPI.logoutEverywhere, AuthLogoutEverywhereRequest(), metadata: gateway.metadata(context, request: request))
+            return Response(status: .noContent)
+        },
         GatewayRoute(method: .post, path: "/api/v1/me/password") { gateway, request, context in
             let context = try await gateway.authenticate(request, context: context)
             let body = try await gateway.decode(API.ChangePasswordBody.self, from: request, context: context)

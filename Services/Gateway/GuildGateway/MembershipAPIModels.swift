@@ -269,6 +269,7 @@ extension API {
         var subscriptionId: String?
         var refunds: [Refund]
         var groupBuyId: String?
+        var refundableUntil: String?
 
         init(_ order: MembershipOrder) {
             id = order.id
@@ -282,7 +283,16 @@ extension API {
             subscriptionId = order.subscriptionID.isEmpty ? nil : order.subscriptionID
             refunds = order.refunds.map(Refund.init)
             groupBuyId = order.groupBuyID.isEmpty ? nil : order.groupBuyID
+            refundableUntil = order.refundableUntilMs == 0 ? nil : timestamp(milliseconds: order.refundableUntilMs)
         }
+    }
+
+    struct OrderList: Encodable {
+        var orders: [Order]
+    }
+
+    struct ProfileBody: Decodable {
+        var displayName: String?
     }
 
     struct SandboxConfirmBody: Decodable {

@@ -245,6 +245,14 @@ extension GatewayRoutes {
             let order = try await gateway.client(.membership).call(MembershipAPI.createOrder, message, metadata: gateway.metadata(context, request: request))
             return try gateway.json(API.Order(order), status: .created)
         },
+        GatewayRoute(method: .get, path: "/api/v1/me/orders") { gateway, request, context in
+            let context = try await gateway.authenticate(request, context: context)
+            var message = MembershipListMyOrdersRequest()
+            message.communityID = request.uri.queryParameters.get("communityId") ?? ""
+            message.limit = try request.intQuery("limit")
+            let list = try await gateway.client(.membership).call(MembershipAPI.listMyOrders, message, metadata: gateway.metadata(context, request: request))
+            return try gateway.json(API.OrderList(orders: list.orders.map(API.Order.init)))
+        },
         GatewayRoute(method: .get, path: "/api/v1/orders/{orderId}") { gateway, request, context in
             let context = try await gateway.authenticate(request, context: context)
             var message = MembershipGetOrderRequest()

@@ -45,12 +45,12 @@ struct Formatting: Sendable {
     /// A date and time in the viewer's zone, with the zone named: `2026年12月3日 14:05 (GMT+8)`
     /// or `3 Dec 2026, 14:05 (GMT+8)`.
     func dateTime(milliseconds: Int64) -> String {
-        format(milliseconds, zh: "yyyy年M月d日 HH:mm", en: "d MMM yyyy, HH:mm") + " (" + zoneName + ")"
+        format(milliseconds, withTime: true) + " (" + zoneName + ")"
     }
 
     /// A date alone: `2026年12月3日` or `3 Dec 2026`.
     func date(milliseconds: Int64) -> String {
-        format(milliseconds, zh: "yyyy年M月d日", en: "d MMM yyyy")
+        format(milliseconds, withTime: false)
     }
 
     /// The zone as `GMT+8`.
@@ -61,12 +61,34 @@ struct Formatting: Sendable {
         return "GMT" + (seconds >= 0 ? "+" : "−") + String(abs(hours)) + (minutes == 0 ? "" : String(format: ":%02d", minutes))
     }
 
-    private func format(_ milliseconds: Int64, zh: String, en: String) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: locale == .zhCN ? "zh_CN" : "en_GB")
-        formatter.timeZone = timeZone
-        formatter.dateFormat = locale == .zhCN ? zh : en
-        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    private func format(_ milliseconds: Int64, withTime: Bool) -> String {
+        let parts = Self.civil(milliseconds, offsetSeconds: timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(milliseconds) / 1000)))
+        let time = String(format: "%02d:%02d", parts.hour, parts.minute)
+        switch locale {
+        case .zhCN: return "\(parts.year)年\(parts.month)月\(parts.day)日" + (withTime ? " " + time : "")
+        case .en: return "\(parts.day) \(Self.months[parts.month - 1]) \(parts.year)" + (withTime ? ", " + time : "")
+        }
+    }
+
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// The calendar date and time of an instant at a UTC offset (proleptic Gregorian, from the
+    /// days since 1970 by Howard Hinnant's civil-from-days): arithmetic only, so no formatter is
+    /// made or shared per request.
+    static func civil(_ milliseconds: Int64, offsetSeconds: Int) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int) {
+        let seconds = Int(milliseconds.quotientAndRemainder(dividingBy: 1000).quotient) + offsetSeconds
+        let days = Int((Double(seconds) / 86_400).rounded(.down))
+        let secondOfDay = seconds - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (year, month, day, secondOfDay / 3600, secondOfDay % 3600 / 60)
     }
 
     /// How long until `milliseconds` from `now`, in whole units: `2 天 3 小时`, `2 days 3 hours`.

@@ -8,6 +8,7 @@ import Hummingbird
 import HTTPTypes
 import Logging
 import Mustache
+import Synchronization
 import NIOCore
 
 /// The web front end for visitors and members, served by the gateway (``GatewayMount``): pages
@@ -21,6 +22,9 @@ public final class WebFrontEnd: GatewayMount {
     let catalogues: [WebLocale: Catalogue]
     let assets: Assets
     let logger: Logger
+    /// People's display names for a minute, so a page with comments asks auth once, not on
+    /// every view.
+    let displayNameCache = DisplayNameCache()
     /// Where "now" comes from (the gateway's clock, simulated in demos).
     var clock: any WallClock { gateway.configuration.clock }
 
@@ -154,6 +158,29 @@ public final class WebFrontEnd: GatewayMount {
         "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "font-src 'self'",
         "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self' https://checkout.stripe.com", "frame-ancestors 'none'",
     ].joined(separator: "; ")
+}
+
+/// Display names by user id, each kept for a minute (a renamed member shows the new name within
+/// one), at most 10,000 at a time.
+final class DisplayNameCache: Sendable {
+    private let entries = Mutex<[String: (name: String, until: ContinuousClock.Instant)]>([:])
+    static let lifetime: Duration = .seconds(60)
+    static let capacity = 10_000
+
+    func names(_ ids: some Sequence<String>, now: ContinuousClock.Instant) -> [String: String] {
+        entries.withLock { entries in
+            var names: [String: String] = [:]
+            for id in ids { if let entry = entries[id], entry.until > now { names[id] = entry.name } }
+            return names
+        }
+    }
+
+    func store(_ names: [String: String], now: ContinuousClock.Instant) {
+        entries.withLock { entries in
+            if entries.count + names.count > Self.capacity { entries.removeAll(keepingCapacity: true) }
+            for (id, name) in names { entries[id] = (name, now + Self.lifetime) }
+        }
+    }
 }
 
 /// Errors a page throws to get a standard answer.

@@ -343,6 +343,11 @@ extension MembershipService {
                 order.payment.createdAtMs = try payment.decode(column: "created_at_ms", as: Int64.self)
                 order.payment.completedAtMs = try payment.decode(column: "completed_at_ms", as: Int64?.self) ?? 0
             }
+            if ["paid", "partially_refunded", "held"].contains(order.status), order.payment.status == "succeeded", order.payment.completedAtMs > 0,
+               let window = try await sql.raw("SELECT refund_window_days FROM communities WHERE id = \(bind: community.rawValue)").first() {
+                // The window refund() holds a buyer's own request to.
+                order.refundableUntilMs = order.payment.completedAtMs + Int64(try window.decode(column: "refund_window_days", as: Int.self)) * 86_400_000
+            }
             for refund in try await sql.raw("SELECT * FROM refunds WHERE order_id = \(bind: id.rawValue) ORDER BY created_at_ms").all() {
                 var message = MembershipRefund()
                 message.id = try refund.decode(column: "id", as: String.self)
@@ -355,6 +360,22 @@ extension MembershipService {
             }
             return order
         }
+    }
+
+    /// The calling user's orders, newest first, each as ``order(_:user:)`` answers it.
+    public func myOrders(_ request: MembershipListMyOrdersRequest, user: UserID) async throws -> MembershipOrderList {
+        guard (0...100).contains(request.limit) else { throw GuildError.invalid([.init(field: "limit", description: "From 1 to 100 (0: 50).")]) }
+        let limit = request.limit == 0 ? 50 : Int(request.limit)
+        let ids = try await database.withConnection { sql in
+            try await sql.raw("""
+                SELECT id FROM orders WHERE user_id = \(bind: user.rawValue)
+                  AND (\(bind: request.communityID) = '' OR community_id = \(bind: request.communityID))
+                ORDER BY created_at_ms DESC, id DESC LIMIT \(unsafeRaw: String(limit))
+                """).all().map { try $0.decode(column: "id", as: String.self) }
+        }
+        var list = MembershipOrderList()
+        for id in ids { list.orders.append(try await order(OrderID(id), user: user)) }
+        return list
     }
 
     /// The provider called `name` ("" means the sandbox), or `invalidArgument` naming those there are.

@@ -23,6 +23,7 @@ extension MembershipService {
             WireMethod(MembershipAPI.listCoupons) { request, context in try await self.coupons(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.quote) { request, context in try await self.quote(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.createOrder) { request, context in try await self.createOrder(request, user: try context.requireUser()) },
+            WireMethod(MembershipAPI.listMyOrders) { request, context in try await self.myOrders(request, user: try context.requireUser()) },
             WireMethod(MembershipAPI.getOrder) { request, context in try await self.order(OrderID(request.orderID), user: try context.requireUser()) },
             WireMethod(MembershipAPI.confirmSandboxPayment) { request, context in
                 try await self.confirmSandboxPayment(request, user: try context.requireUser())

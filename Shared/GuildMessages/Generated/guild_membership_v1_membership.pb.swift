@@ -856,11 +856,47 @@ public nonisolated struct MembershipOrder: @unchecked Sendable {
     set {_uniqueStorage()._groupBuyID = newValue}
   }
 
+  /// Until when the buyer may ask for a refund themselves (the community's refund window from
+  /// the payment); 0 when there is nothing of theirs to refund.
+  public var refundableUntilMs: Int64 {
+    get {_storage._refundableUntilMs}
+    set {_uniqueStorage()._refundableUntilMs = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// membership.ListMyOrders -> OrderList: the calling user's orders, newest first (receipts).
+public nonisolated struct MembershipListMyOrdersRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "" for every community.
+  public var communityID: String = String()
+
+  /// 1 to 100 (0: 50).
+  public var limit: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct MembershipOrderList: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var orders: [MembershipOrder] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// membership.RefundOrder -> Order. The buyer may ask for a full refund within the community's
@@ -3514,7 +3550,7 @@ nonisolated extension MembershipRefund: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Order"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{3}plan_id\0\u{3}user_id\0\u{1}quote\0\u{1}status\0\u{1}payment\0\u{3}subscription_id\0\u{3}created_at_ms\0\u{1}refunds\0\u{3}group_buy_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}community_id\0\u{3}plan_id\0\u{3}user_id\0\u{1}quote\0\u{1}status\0\u{1}payment\0\u{3}subscription_id\0\u{3}created_at_ms\0\u{1}refunds\0\u{3}group_buy_id\0\u{3}refundable_until_ms\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -3528,6 +3564,7 @@ nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._Mes
     var _createdAtMs: Int64 = 0
     var _refunds: [MembershipRefund] = []
     var _groupBuyID: String = String()
+    var _refundableUntilMs: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3549,6 +3586,7 @@ nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._Mes
       _createdAtMs = source._createdAtMs
       _refunds = source._refunds
       _groupBuyID = source._groupBuyID
+      _refundableUntilMs = source._refundableUntilMs
     }
   }
 
@@ -3578,6 +3616,7 @@ nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._Mes
         case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._createdAtMs) }()
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._refunds) }()
         case 11: try { try decoder.decodeSingularStringField(value: &_storage._groupBuyID) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._refundableUntilMs) }()
         default: break
         }
       }
@@ -3623,6 +3662,9 @@ nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._Mes
       if !_storage._groupBuyID.isEmpty {
         try visitor.visitSingularStringField(value: _storage._groupBuyID, fieldNumber: 11)
       }
+      if _storage._refundableUntilMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._refundableUntilMs, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3643,10 +3685,76 @@ nonisolated extension MembershipOrder: SwiftProtobuf.Message, SwiftProtobuf._Mes
         if _storage._createdAtMs != rhs_storage._createdAtMs {return false}
         if _storage._refunds != rhs_storage._refunds {return false}
         if _storage._groupBuyID != rhs_storage._groupBuyID {return false}
+        if _storage._refundableUntilMs != rhs_storage._refundableUntilMs {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipListMyOrdersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListMyOrdersRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{1}limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communityID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.communityID.isEmpty {
+      try visitor.visitSingularStringField(value: self.communityID, fieldNumber: 1)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipListMyOrdersRequest, rhs: MembershipListMyOrdersRequest) -> Bool {
+    if lhs.communityID != rhs.communityID {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension MembershipOrderList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OrderList"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}orders\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.orders) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.orders.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.orders, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: MembershipOrderList, rhs: MembershipOrderList) -> Bool {
+    if lhs.orders != rhs.orders {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -17,6 +17,10 @@ public enum AuthAPI {
         "auth.Logout", idempotent: true, allowedCallers: frontDoor)
     public static let changePassword = MethodDescriptor<AuthChangePasswordRequest, AuthSession>(
         "auth.ChangePassword", idempotent: false, allowedCallers: frontDoor)
+    public static let logoutEverywhere = MethodDescriptor<AuthLogoutEverywhereRequest, AuthLogoutResponse>(
+        "auth.LogoutEverywhere", idempotent: true, allowedCallers: frontDoor)
+    public static let updateProfile = MethodDescriptor<AuthUpdateProfileRequest, AuthUser>(
+        "auth.UpdateProfile", idempotent: true, allowedCallers: frontDoor)
     public static let getUser = MethodDescriptor<AuthGetUserRequest, AuthUser>(
         "auth.GetUser", idempotent: true, allowedCallers: everyService)
     public static let getPublicKeys = MethodDescriptor<AuthGetPublicKeysRequest, AuthGetPublicKeysResponse>(

@@ -39,6 +39,8 @@ public enum MembershipAPI {
     /// Idempotent by its idempotency key: a retry returns the first order.
     public static let createOrder = MethodDescriptor<MembershipCreateOrderRequest, MembershipOrder>(
         "membership.CreateOrder", idempotent: true, allowedCallers: frontDoor)
+    public static let listMyOrders = MethodDescriptor<MembershipListMyOrdersRequest, MembershipOrderList>(
+        "membership.ListMyOrders", idempotent: true, allowedCallers: frontDoor)
     public static let getOrder = MethodDescriptor<MembershipGetOrderRequest, MembershipOrder>(
         "membership.GetOrder", idempotent: true, allowedCallers: frontDoor)
     public static let confirmSandboxPayment = MethodDescriptor<MembershipConfirmSandboxPaymentRequest, MembershipOrder>(

@@ -67,21 +67,27 @@ extension WebPages {
 }
 
 extension WebFrontEnd {
-    /// The display names of `ids`, asked of auth in parallel (at most 50; a name that cannot be
-    /// had is left out).
+    /// The display names of `ids`: from the cache of the last minute, the rest asked of auth in
+    /// parallel (at most 50; a name that cannot be had is left out).
     func displayNames(_ ids: Set<String>, metadata: [String: String]) async -> [String: String] {
-        await withTaskGroup(of: (String, String?).self) { group in
-            for id in ids.prefix(50) where !id.isEmpty {
+        var names = displayNameCache.names(ids.filter { !$0.isEmpty }, now: ContinuousClock.now)
+        let missing = ids.filter { !$0.isEmpty && names[$0] == nil }.prefix(50)
+        guard !missing.isEmpty else { return names }
+        let fetched = await withTaskGroup(of: (String, String?).self) { group in
+            for id in missing {
                 group.addTask {
                     var request = AuthGetUserRequest()
                     request.userID = id
                     return (id, try? await self.gateway.client(.auth).call(AuthAPI.getUser, request, metadata: metadata).displayName)
                 }
             }
-            var names: [String: String] = [:]
-            for await (id, name) in group { if let name { names[id] = name } }
-            return names
+            var fetched: [String: String] = [:]
+            for await (id, name) in group { if let name { fetched[id] = name } }
+            return fetched
         }
+        displayNameCache.store(fetched, now: ContinuousClock.now)
+        names.merge(fetched) { first, _ in first }
+        return names
     }
 
     func commentValues(_ comment: ContentComment, names: [String: String], visit: Visit) -> [String: Any] {
