@@ -332,4 +332,20 @@ struct WebPagesTests {
             #expect(after.headers[.location]?.hasPrefix("/login") == true)
         }
     }
+
+    @Test("search marks the matches in what the reader may read, and finds nothing in the paid part for a visitor")
+    func search() async throws {
+        try await WebCluster.run { _, client in
+            _ = try await WebCluster.seed(client)
+            let browser = Browser(client, language: "en")
+            try await browser.get("/c/swift-club/search?q=actors")
+            #expect(browser.page.contains("<mark>"))
+            #expect(browser.page.contains("Why actors"))
+            try await browser.get("/c/swift-club/search?q=reentrancy")
+            #expect(!browser.page.contains("reentrancy bites"))
+            #expect(browser.page.contains("Nothing matches"))
+            try await browser.get("/c/swift-club/search?q=" + Browser.encode("<b>x</b>"))
+            #expect(!browser.page.contains("<b>x</b>"))
+        }
+    }
 }

@@ -24,7 +24,10 @@ public final class WebFrontEnd: GatewayMount {
     let logger: Logger
     /// People's display names for a minute, so a page with comments asks auth once, not on
     /// every view.
-    let displayNameCache = DisplayNameCache()
+    let displayNameCache = TimedCache<String>(lifetime: .seconds(60))
+    /// A community as one person sees it (by slug and user), for ten seconds: reading page after
+    /// page of one community asks membership once.
+    let communityCache = TimedCache<MembershipCommunity>(lifetime: .seconds(10))
     /// Where "now" comes from (the gateway's clock, simulated in demos).
     var clock: any WallClock { gateway.configuration.clock }
 
@@ -160,25 +163,29 @@ public final class WebFrontEnd: GatewayMount {
     ].joined(separator: "; ")
 }
 
-/// Display names by user id, each kept for a minute (a renamed member shows the new name within
-/// one), at most 10,000 at a time.
-final class DisplayNameCache: Sendable {
-    private let entries = Mutex<[String: (name: String, until: ContinuousClock.Instant)]>([:])
-    static let lifetime: Duration = .seconds(60)
-    static let capacity = 10_000
+/// Values by key, each kept for `lifetime` (read-mostly facts pages show: people's display
+/// names, a community's name and slug), at most 10,000 at a time.
+final class TimedCache<Value: Sendable>: Sendable {
+    private let entries = Mutex<[String: (value: Value, until: ContinuousClock.Instant)]>([:])
+    let lifetime: Duration
+    static var capacity: Int { 10_000 }
 
-    func names(_ ids: some Sequence<String>, now: ContinuousClock.Instant) -> [String: String] {
+    init(lifetime: Duration) { self.lifetime = lifetime }
+
+    func values(_ keys: some Sequence<String>, now: ContinuousClock.Instant = .now) -> [String: Value] {
         entries.withLock { entries in
-            var names: [String: String] = [:]
-            for id in ids { if let entry = entries[id], entry.until > now { names[id] = entry.name } }
-            return names
+            var values: [String: Value] = [:]
+            for key in keys { if let entry = entries[key], entry.until > now { values[key] = entry.value } }
+            return values
         }
     }
 
-    func store(_ names: [String: String], now: ContinuousClock.Instant) {
+    func value(_ key: String, now: ContinuousClock.Instant = .now) -> Value? { values([key], now: now)[key] }
+
+    func store(_ values: [String: Value], now: ContinuousClock.Instant = .now) {
         entries.withLock { entries in
-            if entries.count + names.count > Self.capacity { entries.removeAll(keepingCapacity: true) }
-            for (id, name) in names { entries[id] = (name, now + Self.lifetime) }
+            if entries.count + values.count > Self.capacity { entries.removeAll(keepingCapacity: true) }
+            for (key, value) in values { entries[key] = (value, now + lifetime) }
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GuildCore
 import GuildGateway
 import GuildMessages
+import GuildSecurity
 import GuildWire
 import SwiftProtobuf
 import Hummingbird
@@ -12,7 +13,7 @@ import HTTPTypes
 extension WebPages {
     static let community: [WebPage] = [
         WebPage(.get, "/c/:slug") { web, visit in
-            let community = try await web.community(slug: try visit.path("slug"), visit: visit)
+            let community = try await web.community(slug: try visit.path("slug"), visit: visit, fresh: true)
             let metadata = visit.metadata
             var plansRequest = MembershipListPlansRequest()
             plansRequest.communityID = community.id
@@ -88,12 +89,17 @@ extension WebPages {
 }
 
 extension WebFrontEnd {
-    /// The community with `slug` (a 404 page when there is none, or it is a draft the visitor
-    /// may not see).
-    func community(slug: String, visit: Visit) async throws -> MembershipCommunity {
+    /// The community with `slug` as the visitor sees it (a 404 page when there is none, or it is
+    /// a draft they may not see); the landing page asks afresh, reading pages take it from the
+    /// ten-second cache.
+    func community(slug: String, visit: Visit, fresh: Bool = false) async throws -> MembershipCommunity {
+        let key = slug + "\u{0}" + (visit.context.claims?.userID.rawValue ?? "")
+        if !fresh, let cached = communityCache.value(key) { return cached }
         var message = MembershipGetCommunityRequest()
         message.community = slug
-        return try await gateway.client(.membership).call(MembershipAPI.getCommunity, message, metadata: visit.metadata)
+        let community = try await gateway.client(.membership).call(MembershipAPI.getCommunity, message, metadata: visit.metadata)
+        communityCache.store([key: community])
+        return community
     }
 }
 

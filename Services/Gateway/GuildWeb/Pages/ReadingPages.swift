@@ -70,7 +70,7 @@ extension WebFrontEnd {
     /// The display names of `ids`: from the cache of the last minute, the rest asked of auth in
     /// parallel (at most 50; a name that cannot be had is left out).
     func displayNames(_ ids: Set<String>, metadata: [String: String]) async -> [String: String] {
-        var names = displayNameCache.names(ids.filter { !$0.isEmpty }, now: ContinuousClock.now)
+        var names = displayNameCache.values(ids.filter { !$0.isEmpty })
         let missing = ids.filter { !$0.isEmpty && names[$0] == nil }.prefix(50)
         guard !missing.isEmpty else { return names }
         let fetched = await withTaskGroup(of: (String, String?).self) { group in
@@ -85,7 +85,7 @@ extension WebFrontEnd {
             for await (id, name) in group { if let name { fetched[id] = name } }
             return fetched
         }
-        displayNameCache.store(fetched, now: ContinuousClock.now)
+        displayNameCache.store(fetched)
         names.merge(fetched) { first, _ in first }
         return names
     }
