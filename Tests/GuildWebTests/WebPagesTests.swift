@@ -348,4 +348,40 @@ struct WebPagesTests {
             #expect(!browser.page.contains("<b>x</b>"))
         }
     }
+
+    @Test("events: the time in the viewer's zone and the community's, RSVP then the waiting list, the .ics")
+    func events() async throws {
+        try await WebCluster.run { _, client in
+            let seed = try await WebCluster.seed(client)
+            let start = Date().addingTimeInterval(3 * 86_400)
+            let formatter = ISO8601DateFormatter()
+            let event = try await API.object(client, .post, "/api/v1/communities/\(seed.communityID)/events", token: seed.ownerToken, body: [
+                "kind": "online", "title": "Office hours", "description": "Bring **questions**.", "start": formatter.string(from: start),
+                "durationMinutes": 60, "timeZone": "America/New_York", "joinUrl": "https://meet.example.com/x", "capacity": 1, "accessMode": "public",
+            ])
+            let eventID = try #require(event["id"] as? String)
+            let first = Browser(client, language: "en")
+            try await first.get("/signup")
+            try await first.post("/signup", ["email": "e1@example.com", "password": "correct horse battery", "displayName": "Eve"])
+            try await first.get("/c/swift-club/events")
+            #expect(first.page.contains("Office hours") && first.page.contains("<strong>questions</strong>"))
+            #expect(first.page.contains("(GMT+8)") && first.page.contains("America/New_York"))
+            #expect(!first.page.contains("meet.example.com"))  // not inside the join window
+            try await first.follow(try await first.post("/c/swift-club/events/\(eventID)/rsvp", [:]))
+            #expect(first.page.contains("You are going.") && first.page.contains("1 of 1 seats taken"))
+            let second = Browser(client, language: "en")
+            try await second.get("/signup")
+            try await second.post("/signup", ["email": "e2@example.com", "password": "correct horse battery", "displayName": "Fay"])
+            try await second.get("/c/swift-club/events")
+            #expect(second.page.contains("Join the waiting list"))
+            try await second.follow(try await second.post("/c/swift-club/events/\(eventID)/rsvp", [:]))
+            #expect(second.page.contains("You are number 1 on the waiting list."))
+            try await first.follow(try await first.post("/c/swift-club/events/\(eventID)/rsvp", ["cancel": "1"]))
+            try await second.get("/c/swift-club/events")
+            #expect(second.page.contains("You are going."))
+            let ics = try await second.get("/c/swift-club/events/\(eventID)/calendar.ics")
+            #expect(ics.headers[.contentType]?.hasPrefix("text/calendar") == true)
+            #expect(second.page.contains("BEGIN:VEVENT"))
+        }
+    }
 }

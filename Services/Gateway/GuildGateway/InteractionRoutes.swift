@@ -320,7 +320,7 @@ extension GatewayRoutes {
 extension Gateway {
     /// A calendar as `text/calendar` (RFC 5545), to download as `<filename>.ics` when a name is
     /// given. Never cached: what it holds depends on the caller.
-    static func iCalendar(_ calendar: ContentCalendar, filename: String?) -> Response {
+    package static func iCalendar(_ calendar: ContentCalendar, filename: String?) -> Response {
         var headers: HTTPFields = [
             .contentType: "text/calendar; charset=utf-8",
             .cacheControl: "private, no-store",
