@@ -395,7 +395,7 @@ let package = Package(
         .testTarget(
             name: "GuildWebTests",
             dependencies: [
-                "GuildWeb", "GuildGateway", "GuildCore", "GuildTesting", "GuildMessages", "GuildAuth",
+                "GuildWeb", "GuildGateway", "GuildCore", "GuildTesting", "GuildMessages", "GuildAuth", "GuildService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -125,6 +125,20 @@ enum WebCluster {
     }
 }
 
+extension Browser {
+    /// Signs up and joins `seed`'s plan through the pages, paying with the sandbox.
+    func signUpAndJoin(_ seed: WebCluster.Seed, email: String, name: String) async throws {
+        try await get("/signup")
+        try await post("/signup", ["email": email, "password": "correct horse battery", "displayName": name])
+        try await get("/c/swift-club/join?plan=\(seed.planID)")
+        let ordered = try await post("/c/swift-club/join", ["plan": seed.planID, "action": "pay", "provider": "sandbox", "idem": try #require(field("idem"))])
+        let sandbox = try #require(ordered.headers[.location])
+        try await get(sandbox)
+        let paid = try await post(String(sandbox.prefix { $0 != "?" }), ["order": try #require(field("order")), "idem": try #require(field("idem")), "outcome": "succeeded"])
+        #expect(paid.status == .seeOther)
+    }
+}
+
 /// JSON calls for setting things up.
 enum API {
     static func register(_ client: any TestClientProtocol, _ email: String, _ name: String) async throws -> (token: String, id: String) {

@@ -2,6 +2,7 @@ import Foundation
 import GuildAuth
 import GuildCore
 import GuildGateway
+import GuildService
 import GuildTesting
 import GuildWeb
 import HTTPTypes
@@ -285,13 +286,7 @@ struct WebPagesTests {
         try await WebCluster.run { _, client in
             let seed = try await WebCluster.seed(client)
             let browser = Browser(client, language: "en")
-            try await browser.get("/signup")
-            try await browser.post("/signup", ["email": "d@example.com", "password": "correct horse battery", "displayName": "Dee"])
-            try await browser.get("/c/swift-club/join?plan=\(seed.planID)")
-            let ordered = try await browser.post("/c/swift-club/join", ["plan": seed.planID, "action": "pay", "provider": "sandbox", "idem": try #require(browser.field("idem"))])
-            try await browser.get(try #require(ordered.headers[.location]))
-            let sandbox = try #require(ordered.headers[.location])
-            try await browser.post(String(sandbox.prefix { $0 != "?" }), ["order": try #require(browser.field("order")), "idem": try #require(browser.field("idem")), "outcome": "succeeded"])
+            try await browser.signUpAndJoin(seed, email: "d@example.com", name: "Dee")
 
             // The name.
             try await browser.get("/account")
@@ -382,6 +377,48 @@ struct WebPagesTests {
             let ics = try await second.get("/c/swift-club/events/\(eventID)/calendar.ics")
             #expect(ics.headers[.contentType]?.hasPrefix("text/calendar") == true)
             #expect(second.page.contains("BEGIN:VEVENT"))
+        }
+    }
+
+    @Test("a member asks a paid question, pays its charge on the sandbox's page, and sees it waiting for the answer")
+    func paidQuestion() async throws {
+        try await WebCluster.run { cluster, client in
+            let seed = try await WebCluster.seed(client)
+            _ = try await API.object(client, .put, "/api/v1/communities/\(seed.communityID)/answerer", token: seed.ownerToken,
+                                     body: ["accepting": true, "priceMinorUnits": 5_000, "intro": "Ask me about actors."])
+            // A visitor and a signed-in non-member see who answers, but are asked to join first.
+            let stranger = Browser(client, language: "en")
+            try await stranger.get("/c/swift-club/questions")
+            #expect(stranger.page.contains("Ask me about actors.") && stranger.page.contains("CNY 50.00"))
+            try await stranger.get("/signup")
+            try await stranger.post("/signup", ["email": "q@example.com", "password": "correct horse battery", "displayName": "Quinn"])
+            try await stranger.get("/c/swift-club/questions")
+            #expect(stranger.page.contains("Members ask questions here.") && !stranger.page.contains("question-title"))
+            let refusedStranger = try await stranger.post("/c/swift-club/questions", ["answerer": "x", "title": "Hi", "body": "?", "idem": "n-1"])
+            #expect(refusedStranger.status == .badRequest)
+
+            let member = Browser(client, language: "en")
+            try await member.signUpAndJoin(seed, email: "q2@example.com", name: "Ren")
+            try await member.get("/c/swift-club/questions")
+            let option = try #require(member.page.range(of: "<option value=\"[^\"]+\"", options: .regularExpression))
+            let answerer = String(member.page[option].dropFirst("<option value=\"".count).dropLast())
+            // A question without a title is refused beside its field, the text kept.
+            let refused = try await member.post("/c/swift-club/questions", ["answerer": answerer, "title": "", "body": "Kept text", "idem": try #require(member.field("idem"))])
+            #expect(refused.status == .badRequest)
+            #expect(member.page.contains("title-error") && member.page.contains("Kept text"))
+            let asked = try await member.post("/c/swift-club/questions", ["answerer": answerer, "title": "Reentrancy?", "body": "When does it bite?", "idem": try #require(member.field("idem"))])
+            let chargePage = try #require(asked.headers[.location])
+            #expect(chargePage.hasPrefix("/checkout/charges/"))
+            try await member.get(chargePage)
+            #expect(member.page.contains("CNY 50.00"))
+            let paid = try await member.post(String(chargePage.prefix { $0 != "?" }), [
+                "next": try #require(member.field("next")), "idem": try #require(member.field("idem")), "outcome": "succeeded",
+            ])
+            #expect(paid.headers[.location] == "/c/swift-club/questions")
+            try await cluster.membershipEvents.deliverDue()
+            try await member.follow(paid)
+            #expect(member.page.contains("Reentrancy?"))
+            #expect(member.page.contains("Waiting for the answer"), "\(member.page)")
         }
     }
 }
