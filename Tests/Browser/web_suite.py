@@ -117,6 +117,10 @@ def seed(api, slug, name):
         "kind": "live", "title": "Office hours", "description": "Bring your **questions**.", "start": start, "durationMinutes": 60,
         "timeZone": "Asia/Shanghai", "joinUrl": "https://meet.example.com/office-hours", "capacity": 50, "accessMode": "members"}, owner)
     api.call("PUT", f"/api/v1/communities/{cid}/answerer", {"accepting": True, "priceMinorUnits": 0, "intro": "Ask me about actors."}, owner)
+    api.call("PUT", f"/api/v1/communities/{cid}/availability", {
+        "timeZone": "Asia/Shanghai", "windows": [{"weekday": day, "startMinute": 540, "endMinute": 1080} for day in range(1, 8)]}, owner)
+    api.call("POST", f"/api/v1/communities/{cid}/offerings", {
+        "title": "Code review", "scope": "One pull request, reviewed live.", "durationMinutes": 60, "priceMinorUnits": 0, "cancelCutoffHours": 24}, owner)
     seeded.update({"course": course["id"], "lessons": lessons, "challenge": challenge["id"], "lottery": lottery["id"]})
     return seeded
 
@@ -199,11 +203,11 @@ class Person:
 
 WORDS = {
     "zh-CN": {"locked": "剩余内容仅对成员开放", "lesson_done": "本节已标记为完成", "checked_in": "打卡成功", "entered": "你已参与抽奖",
-              "invited": "邀请你加入", "redeemed": "兑换成功", "group_left": "还差 1 人成团", "group_done": "已成团", "held": "已为你保留拼团名额", "price_paid": "¥319.20", "refunded": "退款成功", "rsvp": "报名成功", "asked": "问题已发送",
+              "invited": "邀请你加入", "redeemed": "兑换成功", "group_left": "还差 1 人成团", "group_done": "已成团", "held": "已为你保留拼团名额", "price_paid": "¥319.20", "refunded": "退款成功", "rsvp": "报名成功", "asked": "问题已发送", "booked": "预约成功",
               "find": "发现社群", "signup": "注册", "pay": "支付成功", "paywall": "剩余内容仅对成员开放", "comment": "评论已发布",
               "coupon_bad": "没有这个优惠码", "price": "¥399.00", "discounted": "¥319.20"},
     "en": {"locked": "The rest is for members", "lesson_done": "Lesson marked complete", "checked_in": "Checked in", "entered": "You are in the draw",
-           "invited": "invited you", "redeemed": "Redeemed", "group_left": "1 more to go", "group_done": "The group is complete", "held": "Your seat in the group is held", "price_paid": "CNY 319.20", "refunded": "Refunded.", "rsvp": "See you there", "asked": "Your question is sent",
+           "invited": "invited you", "redeemed": "Redeemed", "group_left": "1 more to go", "group_done": "The group is complete", "held": "Your seat in the group is held", "price_paid": "CNY 319.20", "refunded": "Refunded.", "rsvp": "See you there", "asked": "Your question is sent", "booked": "Booked.",
            "find": "Find a community", "signup": "Sign up", "pay": "Paid.", "paywall": "The rest is for members", "comment": "Your comment is posted",
            "coupon_bad": "There is no coupon with this code", "price": "CNY 399.00", "discounted": "CNY 319.20"},
 }
@@ -251,6 +255,11 @@ def member_journey(base, shots, api, language, community, person):
     person.fill("question-body", "Across an `await`?")
     person.press("form[action$='/questions'] button[type=submit]")
     check(words["asked"] in person.text, f"[{label}] the member asks the owner a free question")
+    # A consulting session, booked in a free slot.
+    person.open(f"/c/{slug}/consulting")
+    person.driver.find_element(By.CSS_SELECTOR, "input[name=start]").click()
+    person.press("form[action$='/bookings'] button")
+    check(words["booked"] in person.text, f"[{label}] the member books a consulting session")
     # Check in.
     person.open(f"/c/{slug}")
     person.follow(f"a[href='/c/{slug}/challenges/{community['challenge']}']")

@@ -421,4 +421,32 @@ struct WebPagesTests {
             #expect(member.page.contains("Waiting for the answer"), "\(member.page)")
         }
     }
+
+    @Test("consulting: a member picks a free slot in their time zone, books it and pays; the slot is gone for the next")
+    func consulting() async throws {
+        try await WebCluster.run { cluster, client in
+            let seed = try await WebCluster.seed(client)
+            let windows = (1...7).map { ["weekday": $0, "startMinute": 0, "endMinute": 1440] }
+            _ = try await API.object(client, .put, "/api/v1/communities/\(seed.communityID)/availability", token: seed.ownerToken,
+                                     body: ["timeZone": "Asia/Shanghai", "windows": windows])
+            _ = try await API.object(client, .post, "/api/v1/communities/\(seed.communityID)/offerings", token: seed.ownerToken,
+                                     body: ["title": "Code review", "scope": "One pull request.", "durationMinutes": 60, "priceMinorUnits": 30_000, "cancelCutoffHours": 24])
+            let member = Browser(client, language: "en")
+            try await member.signUpAndJoin(seed, email: "c1@example.com", name: "Cy")
+            try await member.get("/c/swift-club/consulting")
+            #expect(member.page.contains("Code review") && member.page.contains("CNY 300.00") && member.page.contains("(GMT+8)"))
+            let slot = try #require(member.page.range(of: "name=\"start\" value=\"[0-9]+\"", options: .regularExpression))
+            let start = String(member.page[slot].dropFirst("name=\"start\" value=\"".count).dropLast())
+            let action = try #require(member.page.range(of: "/c/swift-club/consulting/[^/\"]+/bookings", options: .regularExpression).map { String(member.page[$0]) })
+            let booked = try await member.post(action, ["start": start, "idem": try #require(member.field("idem"))])
+            let charge = try #require(booked.headers[.location])
+            #expect(charge.hasPrefix("/checkout/charges/"))
+            try await member.get(charge)
+            try await member.post(String(charge.prefix { $0 != "?" }), ["next": try #require(member.field("next")), "idem": try #require(member.field("idem")), "outcome": "succeeded"])
+            try await cluster.membershipEvents.deliverDue()
+            try await member.get("/c/swift-club/consulting")
+            #expect(member.page.contains("Confirmed"))
+            #expect(!member.page.contains("value=\"\(start)\""))
+        }
+    }
 }
