@@ -161,6 +161,7 @@ class Person:
             self.driver.set_window_size(width, 900)
             height = self.driver.execute_script("return document.documentElement.scrollHeight")
             self.driver.set_window_size(width, min(max(height, 600), 4000))
+            self.driver.execute_script("window.scrollTo(0, 0);")
             self.driver.save_screenshot(os.path.join(self.shots, f"{self.label}-{self.count:02d}-{path}-{width}.png"))
         self.driver.set_window_size(1280, 900)
         if self.javascript:

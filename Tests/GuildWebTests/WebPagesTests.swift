@@ -449,4 +449,32 @@ struct WebPagesTests {
             #expect(!member.page.contains("value=\"\(start)\""))
         }
     }
+
+    @Test("a member replies to a comment, reacts to it and takes the reaction back, and reports it")
+    func discussion() async throws {
+        try await WebCluster.run { _, client in
+            let seed = try await WebCluster.seed(client)
+            let member = Browser(client, language: "en")
+            try await member.signUpAndJoin(seed, email: "r@example.com", name: "Rae")
+            let post = "/c/swift-club/posts/\(seed.postID)"
+            try await member.get(post)
+            try await member.follow(try await member.post(post + "/comments", ["body": "First!"]))
+            let comment = try #require(member.page.range(of: "name=\"parent\" value=\"[^\"]+\"", options: .regularExpression).map {
+                String(member.page[$0].dropFirst("name=\"parent\" value=\"".count).dropLast())
+            })
+            try await member.follow(try await member.post(post + "/comments", ["body": "A reply", "parent": comment]))
+            #expect(member.page.contains("class=\"comments replies\"") && member.page.contains("A reply"))
+            let reacted = try await member.post("/c/swift-club/reactions", ["target": comment, "emoji": "👍", "back": post])
+            #expect(reacted.headers[.location] == post + "#comment-" + comment)
+            try await member.follow(reacted)
+            #expect(member.page.contains("aria-pressed=\"true\"") && member.page.contains("👍 1"))
+            try await member.follow(try await member.post("/c/swift-club/reactions", ["target": comment, "emoji": "👍", "remove": "1", "back": post]))
+            #expect(!member.page.contains("aria-pressed=\"true\"") && member.page.contains("👍 0"))
+            // A back target off this site is refused.
+            let away = try await member.post("/c/swift-club/reactions", ["target": comment, "emoji": "🎉", "back": "//evil.example/"])
+            #expect(away.headers[.location]?.hasPrefix("/#comment-") == true)
+            try await member.follow(try await member.post("/c/swift-club/reports", ["target": comment, "reason": "Spam", "back": post]))
+            #expect(member.page.contains("A moderator will look at it."))
+        }
+    }
 }

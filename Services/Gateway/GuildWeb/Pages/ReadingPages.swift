@@ -43,10 +43,33 @@ extension WebPages {
             if item.locked { values["paywall"] = PaywallBox(item.paywall, slug: owner.slug, visit: visit).values }
             values["canComment"] = visit.isSignedIn && !item.locked
             values["commentAction"] = "/c/\(owner.slug)/posts/\(item.id)/comments"
-            values["comments"] = thread.map { web.commentValues($0, names: names, visit: visit) }
+            let back = "/c/\(owner.slug)/posts/\(item.id)"
+            values["comments"] = thread.map { web.commentValues($0, names: names, visit: visit, back: back, canAct: visit.isSignedIn && !item.locked) }
             values["commentsHidden"] = item.locked
             values["commentsEmpty"] = thread.isEmpty && !item.locked
             return visit.render("post", values)
+        },
+        WebPage(.post, "/c/:slug/reactions", signIn: .required) { web, visit in
+            var request = ContentReactRequest()
+            request.targetKind = visit.form["kind"] == "item" ? "item" : "comment"
+            request.targetID = visit.form["target"] ?? ""
+            request.emoji = visit.form["emoji"] ?? ""
+            request.remove = visit.form["remove"] == "1"
+            _ = try await web.gateway.client(.content).call(ContentAPI.react, request, metadata: visit.metadata)
+            return Visit.redirect(to: Visit.safeNext(visit.form["back"] ?? "/") + "#comment-\(Visit.percentEncoded(request.targetID))")
+        },
+        WebPage(.post, "/c/:slug/reports", signIn: .required) { web, visit in
+            var request = ContentReportRequest()
+            request.targetKind = visit.form["kind"] == "item" ? "item" : "comment"
+            request.targetID = visit.form["target"] ?? ""
+            request.reason = visit.form["reason"] ?? ""
+            do {
+                _ = try await web.gateway.client(.content).call(ContentAPI.report, request, metadata: visit.metadata)
+                visit.flash("flash_reported")
+            } catch let error as GuildError where [.invalidArgument, .alreadyExists, .failedPrecondition].contains(error.code) {
+                visit.flash("flash_report_refused", kind: .error)
+            }
+            return Visit.redirect(to: Visit.safeNext(visit.form["back"] ?? "/"))
         },
         WebPage(.post, "/c/:slug/posts/:id/comments", signIn: .required) { web, visit in
             let slug = try visit.path("slug"), itemID = try visit.path("id")
@@ -90,12 +113,22 @@ extension WebFrontEnd {
         return names
     }
 
-    func commentValues(_ comment: ContentComment, names: [String: String], visit: Visit) -> [String: Any] {
-        [
+    /// The reactions a comment offers as buttons (content accepts a few more through the API).
+    static let reactionButtons = ["👍", "❤️", "🎉", "🤔"]
+
+    func commentValues(_ comment: ContentComment, names: [String: String], visit: Visit, back: String, canAct: Bool) -> [String: Any] {
+        let counts = Dictionary(comment.reactions.map { ($0.emoji, $0) }, uniquingKeysWith: { first, _ in first })
+        return [
+            "back": back, "canAct": canAct, "isTopLevel": comment.parentID.isEmpty,
+            "reactions": Self.reactionButtons.map { emoji -> [String: Any] in
+                let reaction = counts[emoji]
+                return ["emoji": emoji, "count": Int(reaction?.count ?? 0), "mine": reaction?.mine ?? false,
+                        "label": visit.catalogue.text(reaction?.mine == true ? "reaction_remove" : "reaction_add", ["emoji": emoji])]
+            },
             "id": comment.id, "author": names[comment.authorID] ?? visit.catalogue.text("comment_someone"),
             "html": comment.html, "held": comment.status == "held", "pinned": comment.pinned, "essence": comment.essence,
             "date": visit.format.dateTime(milliseconds: Int64(comment.createdAt.seconds) * 1000),
-            "replies": comment.replies.map { commentValues($0, names: names, visit: visit) },
+            "replies": comment.replies.map { commentValues($0, names: names, visit: visit, back: back, canAct: canAct) },
             "hasReplies": !comment.replies.isEmpty,
         ]
     }
