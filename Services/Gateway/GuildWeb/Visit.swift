@@ -47,15 +47,17 @@ struct Visit {
     /// verified, refreshed first when it is about to run out (or refused). A session whose
     /// refresh fails is signed out.
     static func start(web: WebFrontEnd, request: Request, context: GatewayRequestContext) async -> Visit {
-        let locale = WebFrontEnd.locale(of: request)
-        let zone = request.cookies[timeZoneCookie]?.value.removingPercentEncoding.flatMap { TimeZone(identifier: $0) } ?? defaultTimeZone
-        let opened = request.cookies[SessionSealer.cookieName].flatMap { web.sealer.open($0.value) }
+        // Hummingbird parses the Cookie header on each `request.cookies`: once here.
+        let cookies = request.cookies
+        let locale = WebFrontEnd.locale(of: request, cookies: cookies)
+        let zone = cookies[timeZoneCookie]?.value.removingPercentEncoding.flatMap { TimeZone(identifier: $0) } ?? defaultTimeZone
+        let opened = cookies[SessionSealer.cookieName].flatMap { web.sealer.open($0.value) }
         let forwardedProto = request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased()
         var visit = Visit(
             web: web, request: request, context: context, session: opened ?? .visitor(), sessionChanged: opened == nil,
             locale: locale, catalogue: web.catalogue(locale), format: Formatting(locale: locale, timeZone: zone),
             isHTTPS: request.head.scheme == "https" || (web.gateway.configuration.trustForwardedFor && forwardedProto == "https"),
-            flash: Flash(cookie: request.cookies[flashCookie]?.value, catalogue: web.catalogue(locale)))
+            flash: Flash(cookie: cookies[flashCookie]?.value, catalogue: web.catalogue(locale)))
         if visit.flash != nil { visit.cookies.append("\(flashCookie)=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax") }
         if visit.session.isSignedIn { await visit.authenticate() }
         return visit
@@ -129,6 +131,16 @@ struct Visit {
     func path(_ name: String) throws -> String {
         guard let value = context.parameters.get(name) else { throw WebError.notFound }
         return value
+    }
+
+    /// Where a visitor signs in and comes back to this page; "" when signed in already.
+    var signInLink: String { isSignedIn ? "" : "/login?next=" + Self.percentEncoded(currentPath) }
+
+    /// The answer when a page needs a signed-in member: to `/login`, and back to this page, or
+    /// for a form to the page it was sent from (a GET of a form's target would not be a page).
+    var signInRedirect: Response {
+        let back = request.method == .post ? refererPath ?? "/" : currentPath
+        return Self.redirect(to: "/login?next=" + Self.percentEncoded(back))
     }
 
     /// The signed-in member's id.
@@ -229,8 +241,9 @@ struct Visit {
         return error.message
     }
 
-    /// The field errors of a refused form, each in the page's language where the catalogue has
-    /// a text for the field (`field_<name>_invalid`), otherwise the service's own words.
+    /// The field errors of a refused form, each in the page's language: the catalogue's text for
+    /// the error's reason (`problem_<reason>`) or for the field (`field_<name>_invalid`), else the
+    /// service's own words.
     func fieldErrors(_ error: GuildError) -> [String: String] {
         var errors: [String: String] = [:]
         let reasonText = error.reason.flatMap { catalogue.texts["problem_\($0)"] }

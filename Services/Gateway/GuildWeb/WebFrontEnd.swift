@@ -73,8 +73,8 @@ public final class WebFrontEnd: GatewayMount {
         request.headers[values: .accept].contains { $0.lowercased().contains("text/html") }
     }
 
-    static func locale(of request: Request) -> WebLocale {
-        WebLocale(name: request.cookies[Visit.languageCookie]?.value) ?? WebLocale.negotiate(request.headers[.acceptLanguage])
+    static func locale(of request: Request, cookies: Cookies? = nil) -> WebLocale {
+        WebLocale(name: (cookies ?? request.cookies)[Visit.languageCookie]?.value) ?? WebLocale.negotiate(request.headers[.acceptLanguage])
     }
 
     // MARK: Serving a page
@@ -110,9 +110,7 @@ public final class WebFrontEnd: GatewayMount {
     func errorResponse(_ error: any Error, visit: inout Visit) -> Response {
         switch error {
         case WebError.signInRequired:
-            // A form sent while signed out returns to the page it was on, not to its target.
-            let back = visit.request.method == .post ? visit.refererPath ?? "/" : visit.currentPath
-            return Visit.redirect(to: "/login?next=" + Visit.percentEncoded(back))
+            return visit.signInRedirect
         case WebError.csrf:
             return renderError(status: .forbidden, titleKey: "error_csrf_title", detail: visit.catalogue.text("error_csrf_body"), locale: visit.locale, requestID: visit.context.requestID)
         case WebError.notFound:
@@ -122,7 +120,7 @@ public final class WebFrontEnd: GatewayMount {
         case let guildError as GuildError:
             if guildError.code == .unauthenticated {
                 visit.signOut()
-                return Visit.redirect(to: "/login?next=" + Visit.percentEncoded(visit.request.uri.path))
+                return visit.signInRedirect
             }
             let problem = Problem(guildError)
             logger.debug("page answered an error", metadata: ["path": "\(visit.request.uri.path)", "error": "\(guildError)"])

@@ -71,9 +71,8 @@ extension WebPages {
             visit.flash("flash_signed_out")
             return Visit.redirect(to: "/")
         },
-            WebPage(.get, "/account", signIn: .required) { web, visit in
-            let user = try await web.gateway.client(.auth).call(AuthAPI.getUser, AuthGetUserRequest(), metadata: visit.metadata)
-            return visit.render("account", ["pageTitle": visit.catalogue.text("account_title"), "displayName": user.displayName, "email": user.email])
+        WebPage(.get, "/account", signIn: .required) { web, visit in
+            try await web.accountPage(visit)
         },
         WebPage(.post, "/account/profile", signIn: .required) { web, visit in
             var message = AuthUpdateProfileRequest()
@@ -85,11 +84,7 @@ extension WebPages {
                 visit.flash("flash_profile_saved")
                 return Visit.redirect(to: "/account")
             } catch let error as GuildError where error.code == .invalidArgument {
-                let user = try await web.gateway.client(.auth).call(AuthAPI.getUser, AuthGetUserRequest(), metadata: visit.metadata)
-                return visit.render("account", [
-                    "pageTitle": visit.catalogue.text("account_title"), "displayName": message.displayName, "email": user.email,
-                    "errors": visit.fieldErrors(error),
-                ], status: .badRequest)
+                return try await web.accountPage(visit, displayName: message.displayName, errors: ["errors": visit.fieldErrors(error)])
             }
         },
         WebPage(.post, "/account/password", signIn: .required) { web, visit in
@@ -103,11 +98,8 @@ extension WebPages {
                 visit.flash("flash_password_changed")
                 return Visit.redirect(to: "/account")
             } catch let error as GuildError where [.invalidArgument, .resourceExhausted].contains(error.code) {
-                let user = try await web.gateway.client(.auth).call(AuthAPI.getUser, AuthGetUserRequest(), metadata: visit.metadata)
-                return visit.render("account", [
-                    "pageTitle": visit.catalogue.text("account_title"), "displayName": user.displayName, "email": user.email,
-                    "passwordErrors": error.code == .resourceExhausted ? ["_form": visit.catalogue.text("login_too_many")] : visit.fieldErrors(error),
-                ], status: .badRequest)
+                let errors = error.code == .resourceExhausted ? ["_form": visit.catalogue.text("login_too_many")] : visit.fieldErrors(error)
+                return try await web.accountPage(visit, errors: ["passwordErrors": errors])
             }
         },
         WebPage(.post, "/account/logout-everywhere", signIn: .required) { web, visit in
@@ -206,4 +198,15 @@ extension WebPages {
             return Visit.redirect(to: "/account/memberships")
         },
     ]
+}
+
+extension WebFrontEnd {
+    /// `/account`: the member's name and email from auth; after a refused form, what was typed
+    /// (`displayName`) and the form's errors (`errors` or `passwordErrors`), answered 400.
+    func accountPage(_ visit: Visit, displayName: String? = nil, errors: [String: [String: String]] = [:]) async throws -> Response {
+        let user = try await gateway.client(.auth).call(AuthAPI.getUser, AuthGetUserRequest(), metadata: visit.metadata)
+        var values: [String: Any] = ["pageTitle": visit.catalogue.text("account_title"), "displayName": displayName ?? user.displayName, "email": user.email]
+        values.merge(errors) { _, new in new }
+        return visit.render("account", values, status: errors.isEmpty ? .ok : .badRequest)
+    }
 }

@@ -65,7 +65,7 @@ extension WebPages {
                 },
                 "hasBookings": !mine.isEmpty,
                 "joinToBook": visit.isSignedIn && !canBook ? "/c/\(community.slug)" : "",
-                "signIn": visit.isSignedIn ? "" : "/login?next=" + Visit.percentEncoded(visit.currentPath),
+                "signIn": visit.signInLink,
             ])
         },
         WebPage(.post, "/c/:slug/consulting/:offeringId/bookings", signIn: .required) { web, visit in

@@ -49,7 +49,7 @@ extension WebPages {
                     return values
                 },
                 "hasEvents": !list.events.isEmpty,
-                "signIn": visit.isSignedIn ? "" : "/login?next=" + Visit.percentEncoded(visit.currentPath),
+                "signIn": visit.signInLink,
             ])
         },
         WebPage(.post, "/c/:slug/events/:id/rsvp", signIn: .required) { web, visit in

@@ -54,7 +54,7 @@ extension WebPages {
                 "timeLeft": group.status == "open" ? catalogue.text("plan_offer_left", ["time": format.timeLeft(until: group.closesAtMs, now: visit.now, catalogue: catalogue)]) : "",
                 "share": shareURL, "qr": QRCode.svg(for: shareURL, label: catalogue.text("group_qr_label")) ?? "",
                 "canJoin": group.status == "open" && !mine && left > 0,
-                "mine": mine, "signIn": visit.isSignedIn ? "" : "/login?next=" + Visit.percentEncoded(visit.currentPath),
+                "mine": mine, "signIn": visit.signInLink,
                 "nonce": WebSession.randomToken(),
             ]
             if mine, group.yourOrder.status == "pending", !group.yourOrder.payment.id.isEmpty {

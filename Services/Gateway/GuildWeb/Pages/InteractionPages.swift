@@ -50,7 +50,7 @@ extension WebPages {
             } else {
                 values["canJoin"] = visit.isSignedIn && challenge.today < challenge.days
             }
-            values["signIn"] = visit.isSignedIn ? "" : "/login?next=" + Visit.percentEncoded(visit.currentPath)
+            values["signIn"] = visit.signInLink
             return visit.render("challenge", values)
         },
         WebPage(.post, "/c/:slug/challenges/:id/join", signIn: .required) { web, visit in
@@ -89,7 +89,7 @@ extension WebPages {
                 "commitment": lottery.commitment, "algorithm": lottery.algorithm,
                 "drawn": lottery.status == "drawn", "entered": lottery.entered,
                 "canEnter": visit.isSignedIn && !lottery.entered && lottery.status == "open",
-                "signIn": visit.isSignedIn ? "" : "/login?next=" + Visit.percentEncoded(visit.currentPath),
+                "signIn": visit.signInLink,
             ]
             if lottery.status == "drawn" {
                 let names = await web.displayNames(Set(lottery.winners.map(\.userID)), metadata: visit.metadata)

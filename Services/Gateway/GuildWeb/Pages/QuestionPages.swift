@@ -116,7 +116,7 @@ extension WebFrontEnd {
             "answered": answered.map(question), "hasAnswered": !answered.isEmpty,
             "errors": errors, "formTitle": form["title"] ?? "", "formBody": form["body"] ?? "",
             "nonce": WebSession.randomToken(),
-            "signIn": visit.isSignedIn ? "" : "/login?next=" + Visit.percentEncoded(visit.currentPath),
+            "signIn": visit.signInLink,
         ], status: status)
     }
 }

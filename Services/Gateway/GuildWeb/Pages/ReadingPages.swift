@@ -150,7 +150,7 @@ struct PaywallBox {
                     "href": "/c/\(slug)/join?plan=\(plan.id)",
                 ] as [String: Any]
             },
-            "signIn": !visit.isSignedIn ? "/login?next=" + Visit.percentEncoded(visit.currentPath) : "",
+            "signIn": visit.signInLink,
         ]
     }
 }
