@@ -11,7 +11,7 @@ struct DirectoryTests {
     typealias E2E = GatewayEndToEndTests
     typealias M = GatewayMembershipTests
 
-    @Test("a visitor lists active communities, searches them and pages through them", arguments: TestDatabaseKind.available)
+    @Test("a visitor lists active communities (a hidden plan's members counted too), searches them and pages through them", arguments: TestDatabaseKind.available)
     func directory(database: TestDatabaseKind) async throws {
         try await TestCluster.withCluster(database: database) { cluster in
             try await cluster.gateway.makeApplication().test(.live) { client in
@@ -31,13 +31,27 @@ struct DirectoryTests {
                         _ = try await M.call(client, .patch, "/api/v1/communities/\(id)", token: owner.token, body: ["status": "active"])
                     }
                 }
-                // A member joins the Swift club, so it counts one member.
+                // A member joins the Swift club.
                 let plan = try E2E.object(try await M.call(client, .post, "/api/v1/communities/\(ids[0])/plans", token: owner.token,
                                                            body: ["name": "Monthly", "priceMinorUnits": 0, "period": "monthly"]))
                 let member = try await M.register(client, "member@example.com", "Member")
                 let order = try await M.call(client, .post, "/api/v1/orders", token: member.token,
                                              body: ["communityId": ids[0], "planId": try #require(plan["id"] as? String)], idempotencyKey: "free-1")
                 #expect(order.status == .created)
+                // A second member holds a hidden plan (sold by link only): counted too, once each.
+                let hidden = try E2E.object(try await M.call(client, .post, "/api/v1/communities/\(ids[0])/plans", token: owner.token,
+                                                             body: ["name": "Friends", "priceMinorUnits": 0, "period": "yearly", "hidden": true]))
+                let friend = try await M.register(client, "friend@example.com", "Friend")
+                let quote = try E2E.object(try await M.call(client, .post, "/api/v1/communities/\(ids[0])/quote", token: friend.token,
+                                                            body: ["planId": try #require(hidden["id"] as? String)]))
+                #expect(quote["providers"] as? [String] == ["sandbox"])
+                let second = try await M.call(client, .post, "/api/v1/orders", token: friend.token,
+                                              body: ["communityId": ids[0], "planId": try #require(hidden["id"] as? String)], idempotencyKey: "free-2")
+                #expect(second.status == .created)
+                let swiftCommunity = try E2E.object(try await M.call(client, .get, "/api/v1/communities/\(ids[0])", token: nil))
+                #expect(swiftCommunity["members"] as? Int == 2)
+                let rustCommunity = try E2E.object(try await M.call(client, .get, "/api/v1/communities/\(ids[1])", token: nil))
+                #expect(rustCommunity["members"] as? Int == 0)
 
                 func page(_ query: String) async throws -> [String: Any] {
                     let response = try await M.call(client, .get, "/api/v1/communities\(query)", token: nil)
@@ -51,7 +65,7 @@ struct DirectoryTests {
                 let all = try await page("")
                 #expect(slugs(all) == ["go-club", "rust-club", "swift-club"])
                 let swift = (all["communities"] as? [[String: Any]])?.last
-                #expect(swift?["members"] as? Int == 1)
+                #expect(swift?["members"] as? Int == 2)
                 #expect(all["nextCursor"] == nil)
                 // Every word must match, case-insensitively, in name, slug or description.
                 #expect(slugs(try await page("?q=SWIFT")) == ["swift-club"])

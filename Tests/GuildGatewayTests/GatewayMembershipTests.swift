@@ -149,6 +149,12 @@ struct GatewayMembershipTests {
                 let group = try E2E.object(opened)
                 let sharePath = try #require(group["sharePath"] as? String)
                 let alicePayment = try #require(((group["yourOrder"] as? [String: Any])?["payment"] as? [String: Any])?["id"] as? String)
+                // The offer list names the open group (its seat still to pay), without anyone's order.
+                let open = try E2E.object(try await Self.call(client, .get, "/api/v1/communities/\(communityID)/group-offers", token: nil))
+                let openGroups = try #require(open["openGroups"] as? [[String: Any]])
+                #expect(openGroups.map { $0["id"] as? String } == [group["id"] as? String])
+                #expect(openGroups.first?["pending"] as? Int == 1 && openGroups.first?["paid"] as? Int == 0)
+                #expect(openGroups.first?["yourOrder"] == nil)
                 let joined = try E2E.object(try await Self.call(client, .post, sharePath + "/join", token: bob.token, idempotencyKey: "join-1"))
                 let bobPayment = try #require(((joined["yourOrder"] as? [String: Any])?["payment"] as? [String: Any])?["id"] as? String)
                 let held = try E2E.object(try await Self.call(client, .post, "/api/v1/payments/\(alicePayment)/sandbox-confirm", token: alice.token,
@@ -158,6 +164,8 @@ struct GatewayMembershipTests {
                 let done = try E2E.object(try await Self.call(client, .get, sharePath, token: nil))
                 #expect(done["status"] as? String == "completed")
                 #expect(done["paid"] as? Int == 2)
+                let closed = try E2E.object(try await Self.call(client, .get, "/api/v1/communities/\(communityID)/group-offers", token: nil))
+                #expect((closed["openGroups"] as? [[String: Any]])?.isEmpty == true)
                 for member in [alice, bob] {
                     let entitlement = try E2E.object(try await Self.call(client, .get, "/api/v1/communities/\(communityID)/entitlement", token: member.token))
                     #expect(entitlement["entitled"] as? Bool == true)

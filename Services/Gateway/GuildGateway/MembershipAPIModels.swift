@@ -31,6 +31,7 @@ extension API {
     struct Community: Encodable {
         var id, slug, name, description, currency, status, ownerId, dissolutionRefund, createdAt: String
         var refundWindowDays: Int32
+        var members: Int64
         var yourRole: String?
 
         init(_ community: MembershipCommunity) {
@@ -44,6 +45,7 @@ extension API {
             dissolutionRefund = community.dissolutionRefund
             createdAt = timestamp(milliseconds: community.createdAtMs)
             refundWindowDays = community.refundWindowDays
+            members = community.members
             yourRole = community.callerRole.isEmpty ? nil : community.callerRole
         }
     }
@@ -201,6 +203,7 @@ extension API {
         var total: Money
         var couponCode: String?
         var trialDays: Int32
+        var providers: [String]
 
         init(_ quote: MembershipQuote) {
             communityId = quote.communityID
@@ -210,6 +213,7 @@ extension API {
             total = Money(quote.total)
             couponCode = quote.couponCode.isEmpty ? nil : quote.couponCode
             trialDays = quote.trialDays
+            providers = quote.providers
         }
     }
 
@@ -399,6 +403,12 @@ extension API {
 
     struct GroupOfferList: Encodable {
         var offers: [GroupOffer]
+        var openGroups: [Group]
+
+        init(_ response: MembershipListGroupBuyOffersResponse) {
+            offers = response.offers.map(GroupOffer.init)
+            openGroups = response.openGroups.map(Group.init)
+        }
     }
 
     struct Group: Encodable {

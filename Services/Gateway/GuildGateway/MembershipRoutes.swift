@@ -31,7 +31,7 @@ extension GatewayRoutes {
             var message = MembershipListGroupBuyOffersRequest()
             message.communityID = try context.parameters.require("communityId")
             let offers = try await gateway.client(.membership).call(MembershipAPI.listGroupBuyOffers, message, metadata: gateway.metadata(context, request: request))
-            return try gateway.json(API.GroupOfferList(offers: offers.offers.map(API.GroupOffer.init)))
+            return try gateway.json(API.GroupOfferList(offers))
         },
         GatewayRoute(method: .post, path: "/api/v1/group-offers/{offerId}/groups") { gateway, request, context in
             let context = try await gateway.authenticate(request, context: context)

@@ -56,9 +56,40 @@ extension MembershipService {
             for row in try await sql.raw("SELECT id FROM group_buy_offers WHERE community_id = \(bind: community.id.rawValue) ORDER BY created_at_ms").all() {
                 response.offers.append(try await self.groupBuyOffer(sql, try row.decode(column: "id", as: String.self)))
             }
+            response.openGroups = try await self.openGroups(sql, community: community.id, offers: response.offers)
             return response
         }
     }
+
+    /// The groups on `offers` still taking members now, the soonest to close first, with their
+    /// paid (held) and pending seats counted in the same statement.
+    private func openGroups(_ sql: any SQLDatabase, community: CommunityID, offers: [MembershipGroupBuyOffer]) async throws -> [MembershipGroupBuy] {
+        let offersByID = Dictionary(offers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let rows = try await sql.raw("""
+            SELECT g.id, g.offer_id, g.opener_id, g.opened_at_ms, g.closes_at_ms,
+                   (SELECT COUNT(*) FROM orders o WHERE o.group_buy_id = g.id AND o.status = 'held') AS paid,
+                   (SELECT COUNT(*) FROM orders o WHERE o.group_buy_id = g.id AND o.status = 'pending') AS pending
+            FROM group_buys g
+            WHERE g.community_id = \(bind: community.rawValue) AND g.status = 'open' AND g.closes_at_ms > \(bind: clock.now().millisecondsSince1970)
+            ORDER BY g.closes_at_ms, g.id LIMIT \(unsafeRaw: String(Self.openGroupsListed))
+            """).all()
+        return try rows.compactMap { row in
+            guard let offer = offersByID[try row.decode(column: "offer_id", as: String.self)] else { return nil }
+            var group = MembershipGroupBuy()
+            group.id = try row.decode(column: "id", as: String.self)
+            group.offer = offer
+            group.openerID = try row.decode(column: "opener_id", as: String.self)
+            group.status = "open"
+            group.openedAtMs = try row.decode(column: "opened_at_ms", as: Int64.self)
+            group.closesAtMs = try row.decode(column: "closes_at_ms", as: Int64.self)
+            group.paid = Int32(try row.decode(column: "paid", as: Int64.self))
+            group.pending = Int32(try row.decode(column: "pending", as: Int64.self))
+            return group
+        }
+    }
+
+    /// How many open groups a community's offer list carries.
+    static let openGroupsListed = 50
 
     func groupBuyOffer(_ sql: any SQLDatabase, _ id: String) async throws -> MembershipGroupBuyOffer {
         guard let row = try await sql.raw("SELECT * FROM group_buy_offers WHERE id = \(bind: id)").first() else {

@@ -13,7 +13,9 @@ extension MembershipService {
     /// What buying `plan` costs the caller now, line by line.
     public func quote(_ request: MembershipQuoteRequest, user: UserID) async throws -> MembershipQuote {
         try await database.withConnection { sql in
-            try await self.pricing(sql, community: CommunityID(request.communityID), plan: PlanID(request.planID), couponCode: request.couponCode, user: user, now: self.clock.now()).quote()
+            var quote = try await self.pricing(sql, community: CommunityID(request.communityID), plan: PlanID(request.planID), couponCode: request.couponCode, user: user, now: self.clock.now()).quote()
+            quote.providers = self.providerNames
+            return quote
         }
     }
 
@@ -315,67 +317,102 @@ extension MembershipService {
                 throw GuildError(.notFound, "No such order.")
             }
             let buyer = UserID(try row.decode(column: "user_id", as: String.self))
-            let community = CommunityID(try row.decode(column: "community_id", as: String.self))
             if buyer != user {
                 // Someone else's order: as if it did not exist, unless the caller runs the community.
+                let community = CommunityID(try row.decode(column: "community_id", as: String.self))
                 let role = try await Self.role(sql, user: user, community: community, now: self.clock.now())
                 guard Self.policy.allows(Operation.readOrders, role: role) else { throw GuildError(.notFound, "No such order.") }
             }
+            return try await Self.orderMessages(sql, rows: [row])[0]
+        }
+    }
+
+    /// The calling user's orders, newest first, each as ``order(_:user:)`` answers it: four
+    /// statements for the page, whatever its length.
+    public func myOrders(_ request: MembershipListMyOrdersRequest, user: UserID) async throws -> MembershipOrderList {
+        guard (0...100).contains(request.limit) else { throw GuildError.invalid([.init(field: "limit", description: "From 1 to 100 (0: 50).")]) }
+        let limit = request.limit == 0 ? 50 : Int(request.limit)
+        var list = MembershipOrderList()
+        list.orders = try await database.withConnection { sql in
+            let rows = try await sql.raw("""
+                SELECT * FROM orders WHERE user_id = \(bind: user.rawValue)
+                  AND (\(bind: request.communityID) = '' OR community_id = \(bind: request.communityID))
+                ORDER BY created_at_ms DESC, id DESC LIMIT \(unsafeRaw: String(limit))
+                """).all()
+            return try await Self.orderMessages(sql, rows: rows)
+        }
+        return list
+    }
+
+    /// `rows` of `orders` as messages, in their order: each with its latest payment, its
+    /// refunds and the end of its refund window, read for all of them at once.
+    private static func orderMessages(_ sql: any SQLDatabase, rows: [any SQLRow]) async throws -> [MembershipOrder] {
+        guard !rows.isEmpty else { return [] }
+        var orders = try rows.map { row in
             var order = MembershipOrder()
-            order.id = id.rawValue
-            order.communityID = community.rawValue
+            order.id = try row.decode(column: "id", as: String.self)
+            order.communityID = try row.decode(column: "community_id", as: String.self)
             order.planID = try row.decode(column: "plan_id", as: String.self)
-            order.userID = buyer.rawValue
+            order.userID = try row.decode(column: "user_id", as: String.self)
             order.quote = try MembershipQuote(serializedBytes: try row.decode(column: "quote", as: Data.self))
             order.status = try row.decode(column: "status", as: String.self)
             order.subscriptionID = try row.decode(column: "subscription_id", as: String?.self) ?? ""
             order.createdAtMs = try row.decode(column: "created_at_ms", as: Int64.self)
             order.groupBuyID = try row.decode(column: "group_buy_id", as: String?.self) ?? ""
-            if let payment = try await sql.raw("SELECT * FROM payments WHERE order_id = \(bind: id.rawValue) ORDER BY created_at_ms DESC LIMIT 1").first() {
-                order.payment.id = try payment.decode(column: "id", as: String.self)
-                order.payment.orderID = id.rawValue
-                order.payment.provider = try payment.decode(column: "provider", as: String.self)
-                order.payment.status = try payment.decode(column: "status", as: String.self)
-                order.payment.amount.minorUnits = try payment.decode(column: "amount_minor", as: Int64.self)
-                order.payment.amount.currency = try payment.decode(column: "currency", as: String.self)
-                order.payment.checkoutURL = try payment.decode(column: "checkout_url", as: String.self)
-                order.payment.failureReason = try payment.decode(column: "failure_reason", as: String.self)
-                order.payment.createdAtMs = try payment.decode(column: "created_at_ms", as: Int64.self)
-                order.payment.completedAtMs = try payment.decode(column: "completed_at_ms", as: Int64?.self) ?? 0
-            }
-            if ["paid", "partially_refunded", "held"].contains(order.status), order.payment.status == "succeeded", order.payment.completedAtMs > 0,
-               let window = try await sql.raw("SELECT refund_window_days FROM communities WHERE id = \(bind: community.rawValue)").first() {
-                // The window refund() holds a buyer's own request to.
-                order.refundableUntilMs = order.payment.completedAtMs + Int64(try window.decode(column: "refund_window_days", as: Int.self)) * 86_400_000
-            }
-            for refund in try await sql.raw("SELECT * FROM refunds WHERE order_id = \(bind: id.rawValue) ORDER BY created_at_ms").all() {
-                var message = MembershipRefund()
-                message.id = try refund.decode(column: "id", as: String.self)
-                message.amount.minorUnits = try refund.decode(column: "amount_minor", as: Int64.self)
-                message.amount.currency = try refund.decode(column: "currency", as: String.self)
-                message.reason = try refund.decode(column: "reason", as: String.self)
-                message.refundedBy = try refund.decode(column: "refunded_by", as: String.self)
-                message.createdAtMs = try refund.decode(column: "created_at_ms", as: Int64.self)
-                order.refunds.append(message)
-            }
             return order
         }
+        let ids = orders.map(\.id)
+        // The latest payment of each order (the newest first, so the first seen is kept).
+        var payments: [String: MembershipPayment] = [:]
+        for payment in try await sql.raw("SELECT * FROM payments WHERE order_id IN (\(binds: ids)) ORDER BY created_at_ms DESC, id DESC").all() {
+            let orderID = try payment.decode(column: "order_id", as: String.self)
+            guard payments[orderID] == nil else { continue }
+            var message = MembershipPayment()
+            message.id = try payment.decode(column: "id", as: String.self)
+            message.orderID = orderID
+            message.provider = try payment.decode(column: "provider", as: String.self)
+            message.status = try payment.decode(column: "status", as: String.self)
+            message.amount.minorUnits = try payment.decode(column: "amount_minor", as: Int64.self)
+            message.amount.currency = try payment.decode(column: "currency", as: String.self)
+            message.checkoutURL = try payment.decode(column: "checkout_url", as: String.self)
+            message.failureReason = try payment.decode(column: "failure_reason", as: String.self)
+            message.createdAtMs = try payment.decode(column: "created_at_ms", as: Int64.self)
+            message.completedAtMs = try payment.decode(column: "completed_at_ms", as: Int64?.self) ?? 0
+            payments[orderID] = message
+        }
+        var refunds: [String: [MembershipRefund]] = [:]
+        for refund in try await sql.raw("SELECT * FROM refunds WHERE order_id IN (\(binds: ids)) ORDER BY created_at_ms").all() {
+            var message = MembershipRefund()
+            message.id = try refund.decode(column: "id", as: String.self)
+            message.amount.minorUnits = try refund.decode(column: "amount_minor", as: Int64.self)
+            message.amount.currency = try refund.decode(column: "currency", as: String.self)
+            message.reason = try refund.decode(column: "reason", as: String.self)
+            message.refundedBy = try refund.decode(column: "refunded_by", as: String.self)
+            message.createdAtMs = try refund.decode(column: "created_at_ms", as: Int64.self)
+            refunds[try refund.decode(column: "order_id", as: String.self), default: []].append(message)
+        }
+        let communities = Array(Set(orders.map(\.communityID)))
+        var windows: [String: Int64] = [:]
+        for row in try await sql.raw("SELECT id, refund_window_days FROM communities WHERE id IN (\(binds: communities))").all() {
+            windows[try row.decode(column: "id", as: String.self)] = Int64(try row.decode(column: "refund_window_days", as: Int.self))
+        }
+        for index in orders.indices {
+            let id = orders[index].id
+            if let payment = payments[id] { orders[index].payment = payment }
+            let payment = orders[index].payment
+            if ["paid", "partially_refunded", "held"].contains(orders[index].status), payment.status == "succeeded", payment.completedAtMs > 0,
+               let days = windows[orders[index].communityID] {
+                // The window refund() holds a buyer's own request to.
+                orders[index].refundableUntilMs = payment.completedAtMs + days * 86_400_000
+            }
+            orders[index].refunds = refunds[id] ?? []
+        }
+        return orders
     }
 
-    /// The calling user's orders, newest first, each as ``order(_:user:)`` answers it.
-    public func myOrders(_ request: MembershipListMyOrdersRequest, user: UserID) async throws -> MembershipOrderList {
-        guard (0...100).contains(request.limit) else { throw GuildError.invalid([.init(field: "limit", description: "From 1 to 100 (0: 50).")]) }
-        let limit = request.limit == 0 ? 50 : Int(request.limit)
-        let ids = try await database.withConnection { sql in
-            try await sql.raw("""
-                SELECT id FROM orders WHERE user_id = \(bind: user.rawValue)
-                  AND (\(bind: request.communityID) = '' OR community_id = \(bind: request.communityID))
-                ORDER BY created_at_ms DESC, id DESC LIMIT \(unsafeRaw: String(limit))
-                """).all().map { try $0.decode(column: "id", as: String.self) }
-        }
-        var list = MembershipOrderList()
-        for id in ids { list.orders.append(try await order(OrderID(id), user: user)) }
-        return list
+    /// The providers a member may pay with: the sandbox first, the others by name.
+    var providerNames: [String] {
+        providers.keys.sorted { a, b in a == "sandbox" || (b != "sandbox" && a < b) }
     }
 
     /// The provider called `name` ("" means the sandbox), or `invalidArgument` naming those there are.

@@ -214,16 +214,24 @@ public final class MembershipService: Sendable {
     public func community(_ idOrSlug: String, user: UserID?) async throws -> MembershipCommunity {
         try await database.withConnection { sql in
             guard let row = try await sql.raw("""
-                SELECT * FROM communities WHERE id = \(bind: idOrSlug) OR slug = \(bind: idOrSlug.lowercased())
+                SELECT c.*, \(unsafeRaw: Self.liveMembersColumn) FROM communities c WHERE c.id = \(bind: idOrSlug) OR c.slug = \(bind: idOrSlug.lowercased())
                 """).first() else { throw GuildError(.notFound, "No such community.") }
             let community = try CommunityRecord(row: row)
             let role = try await Self.role(sql, user: user, community: community.id, now: self.clock.now())
             if community.status == .draft, role == nil || role == .member {
                 throw GuildError(.notFound, "No such community.")
             }
-            return community.message(callerRole: role)
+            var message = community.message(callerRole: role)
+            message.members = try row.decode(column: "members", as: Int64.self)
+            return message
         }
     }
+
+    /// The `members` column of a query over `communities c`: the people with a live
+    /// subscription (trial, active, past due or cancelling) on any of its plans, each once.
+    static let liveMembersColumn = """
+        (SELECT COUNT(DISTINCT s.user_id) FROM subscriptions s WHERE s.community_id = c.id AND s.status <> 'expired') AS members
+        """
 
     /// The public directory: active communities, newest first, each with its live member count.
     /// Every word of `query` must appear in the name, slug or description (case-insensitive).
@@ -240,8 +248,7 @@ public final class MembershipService: Sendable {
         let words = request.query.lowercased().split(whereSeparator: \.isWhitespace).prefix(8)
         return try await database.withConnection { sql in
             var query = SQLQueryString("""
-                SELECT c.*, (SELECT COUNT(*) FROM subscriptions s WHERE s.community_id = c.id AND s.status <> 'expired') AS members
-                FROM communities c WHERE c.status = 'active'
+                SELECT c.*, \(unsafeRaw: Self.liveMembersColumn) FROM communities c WHERE c.status = 'active'
                 """)
             for word in words {
                 let pattern = "%" + word.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
@@ -265,6 +272,7 @@ public final class MembershipService: Sendable {
                 var entry = MembershipDirectoryEntry()
                 entry.community = try CommunityRecord(row: row).message(callerRole: nil)
                 entry.members = try row.decode(column: "members", as: Int64.self)
+                entry.community.members = entry.members
                 response.communities.append(entry)
             }
             if rows.count > limit, let last = response.communities.last?.community {

@@ -75,6 +75,10 @@ public nonisolated struct MembershipCommunity: Sendable {
   /// The calling user's role here ("" when none).
   public var callerRole: String = String()
 
+  /// Members with a live subscription (trial, active, past due or cancelling) now, on every
+  /// plan (hidden and retired ones included).
+  public var members: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -690,6 +694,10 @@ public nonisolated struct MembershipQuote: Sendable {
   public var trialDays: Int32 = 0
 
   public var quotedAtMs: Int64 = 0
+
+  /// The payment providers this deployment takes (sandbox first, then stripe when configured):
+  /// the choices a checkout offers.
+  public var providers: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1373,6 +1381,10 @@ public nonisolated struct MembershipListGroupBuyOffersResponse: Sendable {
   // methods supported on all messages.
 
   public var offers: [MembershipGroupBuyOffer] = []
+
+  /// The groups open now on these offers (not yet full or closed), the soonest to close first,
+  /// at most 50; each without the caller's order.
+  public var openGroups: [MembershipGroupBuy] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2131,7 +2143,7 @@ nonisolated extension MembershipMoney: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension MembershipCommunity: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Community"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}slug\0\u{1}name\0\u{1}description\0\u{1}currency\0\u{3}refund_window_days\0\u{1}status\0\u{3}owner_id\0\u{3}dissolution_refund\0\u{3}created_at_ms\0\u{3}caller_role\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}slug\0\u{1}name\0\u{1}description\0\u{1}currency\0\u{3}refund_window_days\0\u{1}status\0\u{3}owner_id\0\u{3}dissolution_refund\0\u{3}created_at_ms\0\u{3}caller_role\0\u{1}members\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2150,6 +2162,7 @@ nonisolated extension MembershipCommunity: SwiftProtobuf.Message, SwiftProtobuf.
       case 9: try { try decoder.decodeSingularStringField(value: &self.dissolutionRefund) }()
       case 10: try { try decoder.decodeSingularInt64Field(value: &self.createdAtMs) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.callerRole) }()
+      case 12: try { try decoder.decodeSingularInt64Field(value: &self.members) }()
       default: break
       }
     }
@@ -2189,6 +2202,9 @@ nonisolated extension MembershipCommunity: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.callerRole.isEmpty {
       try visitor.visitSingularStringField(value: self.callerRole, fieldNumber: 11)
     }
+    if self.members != 0 {
+      try visitor.visitSingularInt64Field(value: self.members, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2204,6 +2220,7 @@ nonisolated extension MembershipCommunity: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.dissolutionRefund != rhs.dissolutionRefund {return false}
     if lhs.createdAtMs != rhs.createdAtMs {return false}
     if lhs.callerRole != rhs.callerRole {return false}
+    if lhs.members != rhs.members {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3318,7 +3335,7 @@ nonisolated extension MembershipQuoteLine: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension MembershipQuote: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Quote"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{3}plan_id\0\u{1}lines\0\u{1}total\0\u{3}coupon_code\0\u{3}trial_days\0\u{3}quoted_at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}community_id\0\u{3}plan_id\0\u{1}lines\0\u{1}total\0\u{3}coupon_code\0\u{3}trial_days\0\u{3}quoted_at_ms\0\u{1}providers\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3333,6 +3350,7 @@ nonisolated extension MembershipQuote: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 5: try { try decoder.decodeSingularStringField(value: &self.couponCode) }()
       case 6: try { try decoder.decodeSingularInt32Field(value: &self.trialDays) }()
       case 7: try { try decoder.decodeSingularInt64Field(value: &self.quotedAtMs) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.providers) }()
       default: break
       }
     }
@@ -3364,6 +3382,9 @@ nonisolated extension MembershipQuote: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if self.quotedAtMs != 0 {
       try visitor.visitSingularInt64Field(value: self.quotedAtMs, fieldNumber: 7)
     }
+    if !self.providers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.providers, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3375,6 +3396,7 @@ nonisolated extension MembershipQuote: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.couponCode != rhs.couponCode {return false}
     if lhs.trialDays != rhs.trialDays {return false}
     if lhs.quotedAtMs != rhs.quotedAtMs {return false}
+    if lhs.providers != rhs.providers {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4656,7 +4678,7 @@ nonisolated extension MembershipListGroupBuyOffersRequest: SwiftProtobuf.Message
 
 nonisolated extension MembershipListGroupBuyOffersResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListGroupBuyOffersResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}offers\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}offers\0\u{3}open_groups\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4665,6 +4687,7 @@ nonisolated extension MembershipListGroupBuyOffersResponse: SwiftProtobuf.Messag
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.offers) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.openGroups) }()
       default: break
       }
     }
@@ -4674,11 +4697,15 @@ nonisolated extension MembershipListGroupBuyOffersResponse: SwiftProtobuf.Messag
     if !self.offers.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.offers, fieldNumber: 1)
     }
+    if !self.openGroups.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.openGroups, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: MembershipListGroupBuyOffersResponse, rhs: MembershipListGroupBuyOffersResponse) -> Bool {
     if lhs.offers != rhs.offers {return false}
+    if lhs.openGroups != rhs.openGroups {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
