@@ -20,7 +20,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 def axe_source():
     """axe-core's script. axe-selenium-python bundles axe-core 3.1 (2018), which reports labelled
@@ -121,7 +121,11 @@ def seed(api, slug, name):
         "timeZone": "Asia/Shanghai", "windows": [{"weekday": day, "startMinute": 540, "endMinute": 1080} for day in range(1, 8)]}, owner)
     api.call("POST", f"/api/v1/communities/{cid}/offerings", {
         "title": "Code review", "scope": "One pull request, reviewed live.", "durationMinutes": 60, "priceMinorUnits": 0, "cancelCutoffHours": 24}, owner)
-    seeded.update({"course": course["id"], "lessons": lessons, "challenge": challenge["id"], "lottery": lottery["id"]})
+    deadline = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 7 * 86400))
+    review_task = api.call("POST", f"/api/v1/communities/{cid}/review-tasks", {
+        "product": "Vapor Cloud", "brief": "Deploy **one** app and tell us how it went.", "places": 3,
+        "deadline": deadline, "rewardPoints": 50}, owner)
+    seeded.update({"review_task": review_task["id"], "course": course["id"], "lessons": lessons, "challenge": challenge["id"], "lottery": lottery["id"]})
     return seeded
 
 
@@ -157,6 +161,11 @@ class Person:
         """Screenshots at both widths and the accessibility check, for the page now shown."""
         self.count += 1
         path = re.sub(r"[^a-zA-Z0-9]+", "-", self.driver.current_url.split("//", 1)[-1].split("/", 1)[-1])[:60].strip("-") or "home"
+        # Usable at 360 px: nothing wider than the screen (the page would scroll sideways).
+        self.driver.set_window_size(360, 900)
+        overflow = self.driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        if overflow > 0:
+            raise Failure(f"{self.driver.current_url} is {overflow} px wider than a 360 px screen")
         for width in (375, 1280):
             self.driver.set_window_size(width, 900)
             height = self.driver.execute_script("return document.documentElement.scrollHeight")
@@ -205,10 +214,12 @@ class Person:
 WORDS = {
     "zh-CN": {"locked": "剩余内容仅对成员开放", "lesson_done": "本节已标记为完成", "checked_in": "打卡成功", "entered": "你已参与抽奖",
               "invited": "邀请你加入", "redeemed": "兑换成功", "group_left": "还差 1 人成团", "group_done": "已成团", "held": "已为你保留拼团名额", "price_paid": "¥319.20", "refunded": "退款成功", "rsvp": "报名成功", "asked": "问题已发送", "booked": "预约成功",
+              "review_applied": "报名成功，星主选定后会通知你", "review_reported": "报告已提交", "open_groups": "正在拼的团",
               "find": "发现社群", "signup": "注册", "pay": "支付成功", "paywall": "剩余内容仅对成员开放", "comment": "评论已发布",
               "coupon_bad": "没有这个优惠码", "price": "¥399.00", "discounted": "¥319.20"},
     "en": {"locked": "The rest is for members", "lesson_done": "Lesson marked complete", "checked_in": "Checked in", "entered": "You are in the draw",
            "invited": "invited you", "redeemed": "Redeemed", "group_left": "1 more to go", "group_done": "The group is complete", "held": "Your seat in the group is held", "price_paid": "CNY 319.20", "refunded": "Refunded.", "rsvp": "See you there", "asked": "Your question is sent", "booked": "Booked.",
+           "review_applied": "You applied.", "review_reported": "Your report is handed in", "open_groups": "Groups you can join",
            "find": "Find a community", "signup": "Sign up", "pay": "Paid.", "paywall": "The rest is for members", "comment": "Your comment is posted",
            "coupon_bad": "There is no coupon with this code", "price": "CNY 399.00", "discounted": "CNY 319.20"},
 }
@@ -236,8 +247,9 @@ def decode_qr(person, words):
 
 
 def member_journey(base, shots, api, language, community, person):
-    """After joining: a locked lesson, a check-in, a lottery, the referral link a friend
-    follows, points redeemed, and a group buy joined from its share page."""
+    """After joining: a locked lesson, a product review (applied for, written, reported), a check-in, a lottery, the
+    referral link a friend follows, points redeemed, and a group buy found on the landing page
+    and joined from its share page."""
     words = WORDS[language]
     slug = community["slug"]
     label = person.label
@@ -261,6 +273,32 @@ def member_journey(base, shots, api, language, community, person):
     person.driver.find_element(By.CSS_SELECTOR, "input[name=start]").click()
     person.press("form[action$='/bookings'] button")
     check(words["booked"] in person.text, f"[{label}] the member books a consulting session")
+    # A product-review task, applied for from the landing page's link.
+    person.open(f"/c/{slug}")
+    person.follow(f"a[href='/c/{slug}/review-tasks']")
+    person.driver.find_element(By.CSS_SELECTOR, "textarea[name=motivation]").send_keys("I deploy every week.")
+    person.press("form[action$='/apply'] button")
+    check(words["review_applied"] in person.text, f"[{label}] the member applies for the product review")
+    # The owner selects them; they write the report post from the task and hand in the verdict.
+    task = community["review_task"]
+    applicant = api.call("GET", f"/api/v1/review-tasks/{task}/applications", token=community["owner"])["applications"][0]["userId"]
+    api.call("POST", f"/api/v1/review-tasks/{task}/selections", {"userIds": [applicant]}, community["owner"])
+    person.open(f"/c/{slug}/review-tasks")
+    person.follow(f"a[href='/c/{slug}/write?review={task}']")
+    person.fill("write-title", "Vapor Cloud, one week in")
+    person.fill("write-body", "Deploys took **two minutes**.\n\n- logs are clear\n- pricing is unclear")
+    person.press("form[action$='/write'] button")
+    check("/posts/" in person.driver.find_element(By.ID, f"item-{task}").get_attribute("value"), f"[{label}] the new post's link is filled into the report form")
+    Select(person.driver.find_element(By.ID, f"score-{task}")).select_by_value("4")
+    person.driver.find_element(By.ID, f"pros-{task}").send_keys("Fast deploys\nClear logs")
+    person.driver.find_element(By.ID, f"cons-{task}").send_keys("Pricing")
+    person.driver.find_element(By.CSS_SELECTOR, f"#task-{task} input[name=recommend]").click()
+    person.driver.find_element(By.ID, f"summary-{task}").send_keys("Worth trying for small apps.")
+    person.press("form[action$='/report'] button")
+    check(words["review_reported"] in person.text, f"[{label}] the member hands in the report")
+    api.call("POST", f"/api/v1/review-tasks/{task}/applications/{applicant}/judgement", {"accept": True, "feedback": "Thanks!"}, community["owner"])
+    person.open(f"/c/{slug}/review-tasks/{task}")
+    check("4.0 / 5" in person.text and "Fast deploys" in person.text, f"[{label}] the summary shows the accepted report's score and pros")
     # Check in.
     person.open(f"/c/{slug}")
     person.follow(f"a[href='/c/{slug}/challenges/{community['challenge']}']")
@@ -294,8 +332,11 @@ def member_journey(base, shots, api, language, community, person):
         check(decode_qr(friend, words) == share, f"[{label}] the share page's QR code reads back as its link")
         third = Person(base, shots, language, True, label=f"{label}-third")
         try:
-            third.driver.get(share)
-            third.visited()
+            # The landing page lists the friend's open group; its Join link is the share page.
+            third.open(f"/c/{slug}")
+            check(words["open_groups"] in third.text and "Lin" in third.text, f"[{label}] the landing page lists the open group and who opened it")
+            third.follow(".open-groups a")
+            check(third.driver.current_url.split("/g/")[-1] == share.split("/g/")[-1], f"[{label}] the open group's link is its share page")
             third.follow("main a[href^='/login']")
             third.follow("main a[href^='/signup']")
             sign_up(third, "Mo")

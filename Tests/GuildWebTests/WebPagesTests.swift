@@ -249,7 +249,7 @@ struct WebPagesTests {
         }
     }
 
-    @Test("a locked lesson shows its title and the paywall, never its text; the course outline lists every lesson")
+    @Test("a locked lesson shows its title and the paywall, never its text; the course outline lists every lesson; members discuss a lesson")
     func lockedLesson() async throws {
         try await WebCluster.run { _, client in
             let seed = try await WebCluster.seed(client)
@@ -278,6 +278,25 @@ struct WebPagesTests {
             _ = try await API.object(client, .post, "/api/v1/communities", token: seed.ownerToken, body: ["slug": "other-club", "name": "Other", "currency": "CNY"])
             let elsewhere = try await browser.get("/c/other-club/courses/\(courseID)")
             #expect(elsewhere.status == .notFound)
+
+            // A member discusses the lesson they read; the visitor sees the comments are for readers.
+            try await browser.get("/c/swift-club/lessons/\(lessons[1])")
+            #expect(browser.page.contains("id=\"comments\"") && !browser.page.contains("id=\"comment-body\""))
+            let member = Browser(client, language: "en")
+            try await member.signUpAndJoin(seed, email: "lc@example.com", name: "Lou")
+            let lesson = "/c/swift-club/lessons/\(lessons[1])"
+            try await member.get(lesson)
+            #expect(member.page.contains("Secret words") && member.page.contains("id=\"comment-body\""))
+            let commented = try await member.post(lesson + "/comments", ["body": "Reentrancy **bit** me."])
+            #expect(commented.headers[.location] == lesson + "#comments")
+            try await member.follow(commented)
+            #expect(member.page.contains("<strong>bit</strong>") && member.page.contains("Lou"))
+            let parent = try #require(member.field("parent"))
+            try await member.follow(try await member.post(lesson + "/comments", ["body": "Same here", "parent": parent]))
+            #expect(member.page.contains("class=\"comments replies\"") && member.page.contains("Same here"))
+            // The comment belongs to the lesson, not to the course's other lesson.
+            try await member.get("/c/swift-club/lessons/\(lessons[0])")
+            #expect(!member.page.contains("Reentrancy"))
         }
     }
 
@@ -475,6 +494,156 @@ struct WebPagesTests {
             #expect(away.headers[.location]?.hasPrefix("/#comment-") == true)
             try await member.follow(try await member.post("/c/swift-club/reports", ["target": comment, "reason": "Spam", "back": post]))
             #expect(member.page.contains("A moderator will look at it."))
+        }
+    }
+
+    @Test("product reviews: a member applies, is selected, writes the report post from the task, hands in the verdict, and reads the summary")
+    func reviewTasks() async throws {
+        try await WebCluster.run { _, client in
+            let seed = try await WebCluster.seed(client)
+            let deadline = ISO8601DateFormatter().string(from: Date().addingTimeInterval(7 * 86_400))
+            let task = try await API.object(client, .post, "/api/v1/communities/\(seed.communityID)/review-tasks", token: seed.ownerToken, body: [
+                "product": "Vapor Cloud <beta>", "brief": "Deploy **one** app.", "places": 2, "deadline": deadline, "rewardPoints": 50,
+            ])
+            let taskID = try #require(task["id"] as? String)
+            // A visitor is told the tasks are for members and shown none.
+            let visitor = Browser(client, language: "en")
+            try await visitor.get("/c/swift-club/review-tasks")
+            #expect(visitor.page.contains("Product reviews are for members.") && !visitor.page.contains("Vapor Cloud"))
+
+            let member = Browser(client, language: "en")
+            try await member.signUpAndJoin(seed, email: "rv@example.com", name: "Vic")
+            try await member.get("/c/swift-club")
+            #expect(member.page.contains("href=\"/c/swift-club/review-tasks\"") && member.page.contains("href=\"/c/swift-club/write\""))
+            try await member.get("/c/swift-club/review-tasks")
+            #expect(member.page.contains("Vapor Cloud &lt;beta&gt;") && member.page.contains("<strong>one</strong>"))
+            #expect(member.page.contains("0 of 2 places taken") && member.page.contains("50 points reward"))
+            // Too long a motivation is refused beside its field, the text kept; then the application.
+            let long = String(repeating: "x", count: 2001)
+            let refused = try await member.post("/c/swift-club/review-tasks/\(taskID)/apply", ["motivation": long])
+            #expect(refused.status == .badRequest)
+            #expect(member.page.contains("motivation-\(taskID)-error") && member.page.contains(long))
+            let applied = try await member.post("/c/swift-club/review-tasks/\(taskID)/apply", ["motivation": "I deploy weekly."])
+            #expect(applied.headers[.location] == "/c/swift-club/review-tasks#task-\(taskID)")
+            try await member.follow(applied)
+            #expect(member.page.contains("You applied.") && member.page.contains(">Applied<") && !member.page.contains("/review-tasks/\(taskID)/apply"))
+            // Applying twice is refused with a readable message.
+            let twice = try await member.post("/c/swift-club/review-tasks/\(taskID)/apply", ["motivation": ""])
+            #expect(twice.status == .badRequest && member.page.contains("You applied for this task already."))
+
+            // The owner selects them; the page now asks for the report.
+            let applications = try await API.object(client, .get, "/api/v1/review-tasks/\(taskID)/applications", token: seed.ownerToken)
+            let applicant = try #require((applications["applications"] as? [[String: Any]])?.first?["userId"] as? String)
+            _ = try await API.object(client, .post, "/api/v1/review-tasks/\(taskID)/selections", token: seed.ownerToken, body: ["userIds": [applicant]])
+            try await member.get("/c/swift-club/review-tasks")
+            #expect(member.page.contains("Selected: hand in your report") && member.page.contains("/review-tasks/\(taskID)/report"))
+            // A post that is not theirs is refused beside the post field, what they typed kept.
+            let notTheirs = try await member.post("/c/swift-club/review-tasks/\(taskID)/report", [
+                "item": "/c/swift-club/posts/\(seed.postID)", "score": "4", "pros": "Fast deploys", "cons": "", "summary": "Good",
+            ])
+            #expect(notTheirs.status == .badRequest)
+            #expect(member.page.contains("item-\(taskID)-error") && member.page.contains("Fast deploys"))
+
+            // Writing the report post from the task comes back to the task with its link filled in.
+            try await member.get("/c/swift-club/write?review=\(taskID)")
+            #expect(member.page.contains("name=\"review\" value=\"\(taskID)\""))
+            let empty = try await member.post("/c/swift-club/write", ["title": "", "body": "Kept body", "review": taskID])
+            #expect(empty.status == .badRequest && member.page.contains("write-title-error") && member.page.contains("Kept body"))
+            let written = try await member.post("/c/swift-club/write", ["title": "Vapor Cloud, a week in", "body": "It **works**.", "tags": "review, vapor", "review": taskID])
+            let back = try #require(written.headers[.location])
+            #expect(back.hasPrefix("/c/swift-club/review-tasks?task=\(taskID)&item=") && back.hasSuffix("#task-\(taskID)"))
+            try await member.follow(written)
+            #expect(member.page.contains("Your post is published."))
+            let link = try #require(member.page.range(of: "http://[^\"]+/c/swift-club/posts/[^\"]+", options: .regularExpression).map { String(member.page[$0]) })
+            let reported = try await member.post("/c/swift-club/review-tasks/\(taskID)/report", [
+                "item": link, "score": "4", "pros": "Fast deploys\n\nClear logs", "cons": "Pricing", "recommend": "1", "summary": "Worth it.",
+            ])
+            #expect(reported.headers[.location] == "/c/swift-club/review-tasks#task-\(taskID)")
+            try await member.follow(reported)
+            #expect(member.page.contains("Your report is handed in.") && member.page.contains("Report handed in") && member.page.contains("Update your report"))
+            // The post itself is on its page.
+            try await member.get(String(link[link.range(of: "/c/")!.lowerBound...]))
+            #expect(member.page.contains("<strong>works</strong>"))
+
+            // Accepted, it is in the summary.
+            _ = try await API.object(client, .post, "/api/v1/review-tasks/\(taskID)/applications/\(applicant)/judgement", token: seed.ownerToken,
+                                     body: ["accept": true, "feedback": "Thanks"])
+            try await member.get("/c/swift-club/review-tasks/\(taskID)")
+            #expect(member.page.contains("4.0 / 5") && member.page.contains("1 of 1") && member.page.contains("Fast deploys"))
+            #expect(member.page.contains("Pricing") && member.page.contains("Vic") && member.page.contains("Worth it."))
+            try await member.get("/c/swift-club/review-tasks")
+            #expect(member.page.contains("Report accepted") && member.page.contains("Thanks") && !member.page.contains("/review-tasks/\(taskID)/report\""))
+            // In Chinese too.
+            member.language = "zh-CN"
+            try await member.get("/c/swift-club/review-tasks/\(taskID)")
+            #expect(member.page.contains("已通过报告的汇总") && member.page.contains("1 人中 1 人"))
+        }
+    }
+
+    @Test("the landing page counts each member once, lists the open groups with their seats left and the coming events; landing and feed page by cursor")
+    func landing() async throws {
+        try await WebCluster.run { _, client in
+            let seed = try await WebCluster.seed(client)
+            let offer = try await API.object(client, .post, "/api/v1/plans/\(seed.planID)/group-offers", token: seed.ownerToken,
+                                             body: ["groupSize": 3, "priceMinorUnits": 9_900, "windowHours": 48])
+            let offerID = try #require(offer["id"] as? String)
+            let start = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3 * 86_400))
+            _ = try await API.object(client, .post, "/api/v1/communities/\(seed.communityID)/events", token: seed.ownerToken, body: [
+                "kind": "online", "title": "Actors AMA", "start": start, "durationMinutes": 60, "timeZone": "Asia/Shanghai",
+                "joinUrl": "https://meet.example.com/ama", "capacity": 10, "accessMode": "public",
+            ])
+            let member = Browser(client, language: "en")
+            try await member.signUpAndJoin(seed, email: "l@example.com", name: "Lee")
+            try await member.get("/c/swift-club")
+            #expect(member.page.contains("1 member"))
+            #expect(member.page.contains("Actors AMA"))
+            #expect(!member.page.contains("Groups you can join"))
+            // Another person opens a group: the landing shows it with its opener and two seats left.
+            let opener = Browser(client, language: "en")
+            try await opener.get("/signup")
+            try await opener.post("/signup", ["email": "o@example.com", "password": "correct horse battery", "displayName": "Opal"])
+            try await opener.get("/c/swift-club")
+            let opened = try await opener.post("/c/swift-club/group-offers/\(offerID)/groups", ["idem": try #require(opener.field("idem"))])
+            #expect(opened.status == .seeOther)
+            try await member.get("/c/swift-club")
+            #expect(member.page.contains("Groups you can join"))
+            #expect(member.page.contains("Started by Opal · 3 more to go"))
+            #expect(member.page.range(of: "href=\"/g/[^\"]+\"", options: .regularExpression) != nil)
+
+            // Twenty newer posts: the landing shows ten and links the older ones; the home feed shows twenty and links the first post.
+            for number in 1...20 {
+                _ = try await API.object(client, .post, "/api/v1/communities/\(seed.communityID)/items", token: seed.ownerToken,
+                                         body: ["kind": "post", "title": "Note \(number)", "markdown": "Short.", "access": ["mode": "public"], "publish": true])
+            }
+            try await member.get("/c/swift-club")
+            #expect(member.page.contains("Note 20") && !member.page.contains("Why actors"))
+            let older = try #require(member.page.range(of: "/c/swift-club\\?items=[^\"#]+", options: .regularExpression).map { String(member.page[$0]) })
+            try await member.get(older)
+            #expect(member.page.contains("Note 10") && !member.page.contains("Note 20"))
+            try await member.get("/")
+            #expect(member.page.contains("Note 20") && !member.page.contains("Why actors"))
+            let feedPage = try #require(member.page.range(of: "/\\?feed=[^\"]+", options: .regularExpression).map { String(member.page[$0]) })
+            try await member.get(feedPage)
+            #expect(member.page.contains("Why actors") && !member.page.contains("Note 20"))
+        }
+    }
+
+    @Test("the points page switches between the leaderboards; an unknown board is this month's")
+    func leaderboards() async throws {
+        try await WebCluster.run { _, client in
+            let seed = try await WebCluster.seed(client)
+            let member = Browser(client, language: "en")
+            try await member.signUpAndJoin(seed, email: "lb@example.com", name: "Bo")
+            try await member.get("/c/swift-club/points")
+            #expect(member.page.contains("href=\"/c/swift-club/points?board=points_month#board\" aria-current=\"page\""))
+            for board in ["points_week", "points_all", "referrals", "streaks"] {
+                #expect(member.page.contains("href=\"/c/swift-club/points?board=\(board)#board\""))
+            }
+            try await member.get("/c/swift-club/points?board=streaks")
+            #expect(member.page.contains("href=\"/c/swift-club/points?board=streaks#board\" aria-current=\"page\""))
+            #expect(member.page.contains("Days in a row") || member.page.contains("Nobody is on this board yet."))
+            try await member.get("/c/swift-club/points?board=%3Cscript%3E")
+            #expect(member.page.contains("href=\"/c/swift-club/points?board=points_month#board\" aria-current=\"page\"") && !member.page.contains("<script>"))
         }
     }
 }

@@ -173,6 +173,7 @@ final class DemoScenario {
             accumulate()
         }
         try await api.clock.set(offsetMilliseconds: 0)
+        await upcoming()
         await summary()
         return failures.isEmpty
     }
@@ -716,6 +717,29 @@ final class DemoScenario {
             let status = try await api.call(.GET, "/api/v1/groups/\(group)")["status"].string ?? "?"
             stats.groupBuys += 1
             say("  group buy \(group): 3 members at 499.00 CNY each, group \(status)")
+        }
+    }
+
+    /// What is coming, at the real time: a live session in three days and a product-review
+    /// task open for two weeks, which two of the most active members apply for.
+    func upcoming() async {
+        await attempt("upcoming") {
+            let start = now.addingTimeInterval(3 * Self.day + 3600)
+            try await api.call(as: owner, .POST, "/api/v1/communities/\(community)/events", body: [
+                "kind": "live", "title": "Growth office hours 增长答疑", "description": "Bring a metric you want to move.",
+                "start": .string(DemoAPI.rfc3339(start)), "durationMinutes": 60, "timeZone": "Asia/Shanghai",
+                "joinUrl": "https://meet.example.com/growth-lab", "capacity": 100, "accessMode": "members",
+            ])
+            let task = try await api.call(as: owner, .POST, "/api/v1/communities/\(community)/review-tasks", body: [
+                "product": "Plausible Analytics", "brief": "Run it on your site for a week: **setup**, the dashboard, what it misses.",
+                "places": 3, "deadline": .string(DemoAPI.rfc3339(now.addingTimeInterval(14 * Self.day))), "rewardPoints": 100,
+            ])
+            let applicants = members.filter { $0.isLive(at: now) }.sorted { $0.activity > $1.activity }.prefix(2)
+            for member in applicants {
+                try await api.call(as: member.account, .POST, "/api/v1/review-tasks/\(task["id"].string ?? "")/applications",
+                                   body: ["motivation": "I run a small SaaS and measure everything."])
+            }
+            say("  coming up: a live session on \(DemoAPI.day(start)); a product-review task with \(applicants.count) applicants")
         }
     }
 

@@ -127,6 +127,11 @@ extension WebFrontEnd {
             "total": visit.format.money(quote.total.minorUnits, currency: quote.total.currency),
             "trial": quote.trialDays > 0 ? visit.catalogue.plural("plan_trial", count: Int64(quote.trialDays)) : "",
             "refundWindow": visit.catalogue.plural("community_refund_window", count: Int64(community.refundWindowDays)),
+            // The providers membership takes: the sandbox, and Stripe's checkout when configured.
+            "providers": quote.providers.enumerated().map { index, provider in
+                ["value": provider, "label": visit.catalogue.texts["provider_\(provider)"] ?? provider,
+                 "checked": (visit.form["provider"].map { $0 == provider }) ?? (index == 0)] as [String: Any]
+            },
             "errors": errors, "nonce": WebSession.randomToken(),
         ], status: status)
     }

@@ -22,6 +22,8 @@ extension WebPages {
             var itemsRequest = ContentListItemsRequest()
             itemsRequest.communityID = community.id
             itemsRequest.limit = 10
+            // Older posts and courses page by cursor (`?items=`), ten at a time.
+            itemsRequest.cursor = visit.query("items")
             var ownerRequest = AuthGetUserRequest()
             ownerRequest.userID = community.ownerID
             async let plans = web.gateway.client(.membership).call(MembershipAPI.listPlans, plansRequest, metadata: metadata)
@@ -34,8 +36,11 @@ extension WebPages {
             lotteriesRequest.communityID = community.id
             async let challenges = web.gateway.client(.content).call(ContentAPI.listChallenges, challengesRequest, metadata: metadata)
             async let lotteries = web.gateway.client(.content).call(ContentAPI.listLotteries, lotteriesRequest, metadata: metadata)
+            var eventsRequest = ContentListEventsRequest()
+            eventsRequest.communityID = community.id
+            async let events = web.gateway.client(.content).call(ContentAPI.listEvents, eventsRequest, metadata: metadata)
             let planList = try await plans.plans
-            let memberCount = planList.reduce(Int64(0)) { $0 + $1.members }
+            let memberCount = community.members
             var values: [String: Any] = [
                 "pageTitle": community.name, "slug": community.slug, "name": community.name,
                 "description": community.description_p, "initial": String(community.name.prefix(1)),
@@ -47,22 +52,47 @@ extension WebPages {
             values["plans"] = planList.map { PlanCard($0, slug: community.slug, visit: visit).values }
             values["plansEmpty"] = planList.isEmpty
             let prices = Dictionary(planList.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-            let groups: [[String: Any]] = (try await groupOffers.offers).compactMap { offer -> [String: Any]? in
+            let offerList = try await groupOffers
+            let openers = await web.displayNames(Set(offerList.openGroups.map(\.openerID)), metadata: metadata)
+            let catalogue = visit.catalogue, format = visit.format
+            let groups: [[String: Any]] = offerList.offers.compactMap { offer -> [String: Any]? in
                 guard let plan = prices[offer.planID] else { return nil }
+                // Each open group with the seats still to fill and the time it has left.
+                let open = offerList.openGroups.filter { $0.offer.id == offer.id && $0.paid < offer.groupSize }.prefix(5).map { group -> [String: Any] in
+                    [
+                        "href": "/g/\(group.id)",
+                        "opener": catalogue.text("group_opened_by", ["name": openers[group.openerID] ?? catalogue.text("comment_someone")]),
+                        "left": catalogue.plural("group_left", count: Int64(offer.groupSize - group.paid)),
+                        "timeLeft": catalogue.text("plan_offer_left", ["time": format.timeLeft(until: group.closesAtMs, now: visit.now, catalogue: catalogue)]),
+                    ]
+                }
                 return [
                     "plan": plan.name,
-                    "price": visit.format.money(offer.price.minorUnits, currency: offer.price.currency),
-                    "planPrice": visit.format.money(plan.price.minorUnits, currency: plan.price.currency),
-                    "size": visit.catalogue.plural("group_size", count: Int64(offer.groupSize)),
+                    "price": format.money(offer.price.minorUnits, currency: offer.price.currency),
+                    "planPrice": format.money(plan.price.minorUnits, currency: plan.price.currency),
+                    "size": catalogue.plural("group_size", count: Int64(offer.groupSize)),
                     "action": "/c/\(community.slug)/group-offers/\(offer.id)/groups",
+                    "openGroups": open, "hasOpenGroups": !open.isEmpty,
                 ]
             }
+            // The next three scheduled events, in the viewer's time zone.
+            let nowMs = Int64(visit.now.timeIntervalSince1970 * 1000)
+            let upcoming = ((try? await events.events) ?? [])
+                .filter { $0.status == "scheduled" && Int64($0.start.seconds) * 1000 + Int64($0.durationMinutes) * 60_000 > nowMs }
+                .prefix(3).map { event -> [String: Any] in
+                    ["title": event.title, "when": format.dateTime(milliseconds: Int64(event.start.seconds) * 1000),
+                     "kind": catalogue.texts["event_kind_\(event.kind)"] ?? event.kind]
+                }
+            values["events"] = Array(upcoming)
+            values["hasEvents"] = !upcoming.isEmpty
             values["groupOffers"] = groups
             values["nonce"] = WebSession.randomToken()
             values["hasGroupOffers"] = !groups.isEmpty
             let itemList = try await items.items
             values["items"] = itemList.map { ItemRow($0, community: (community.slug, ""), visit: visit).values }
             values["itemsEmpty"] = itemList.isEmpty
+            let nextItems = try await items.nextCursor
+            if !nextItems.isEmpty { values["moreItems"] = "/c/\(community.slug)?items=" + Visit.percentEncoded(nextItems) + "#items-title" }
             // Challenges and lotteries are extras: the page stands without them.
             let activities: [[String: Any]] =
                 ((try? await challenges.challenges) ?? []).filter { $0.today < $0.days }.map { challenge in

@@ -8,7 +8,8 @@ import HTTPTypes
 import SwiftProtobuf
 
 /// A course's outline with the member's progress, and its lessons: previous / next, mark
-/// complete, and the paywall on a locked lesson (its title shows; its text does not).
+/// complete, the paywall on a locked lesson (its title shows; its text does not), and the
+/// lesson's discussion.
 extension WebPages {
     static let courses: [WebPage] = [
         WebPage(.get, "/c/:slug/courses/:id") { web, visit in
@@ -30,7 +31,15 @@ extension WebPages {
             var lessonRequest = ContentLessonRequest()
             lessonRequest.lessonID = try visit.path("id")
             let lesson = try await web.gateway.client(.content).call(ContentAPI.getLesson, lessonRequest, metadata: visit.metadata)
+            // The lesson's discussion and its course, asked in parallel.
+            var commentsRequest = ContentListCommentsRequest()
+            commentsRequest.itemID = lesson.courseID
+            commentsRequest.lessonID = lesson.id
+            async let comments = web.gateway.client(.content).call(ContentAPI.listComments, commentsRequest, metadata: visit.metadata)
             let (community, course) = try await web.course(slug: slug, id: lesson.courseID, visit: visit)
+            // Comments are for readers of the lesson; a visitor or a non-member is told so instead.
+            let thread = (try? await comments.comments) ?? []
+            let names = await web.displayNames(Set(thread.flatMap { [$0.authorID] + $0.replies.map(\.authorID) }), metadata: visit.metadata)
             let outline = CourseOutline(course, slug: community.slug, current: lesson.id, visit: visit)
             var values: [String: Any] = [
                 "pageTitle": lesson.title, "slug": community.slug, "community": community.name,
@@ -42,7 +51,16 @@ extension WebPages {
             if let previous = outline.previous { values["previous"] = previous }
             if let next = outline.next { values["next"] = next }
             if lesson.locked { values["paywall"] = PaywallBox(lesson.paywall, slug: community.slug, visit: visit).values }
+            values.merge(web.discussionValues(thread, names: names, visit: visit, page: "/c/\(community.slug)/lessons/\(lesson.id)", locked: lesson.locked)) { _, new in new }
             return visit.render("lesson", values)
+        },
+        WebPage(.post, "/c/:slug/lessons/:id/comments", signIn: .required) { web, visit in
+            var lessonRequest = ContentLessonRequest()
+            lessonRequest.lessonID = try visit.path("id")
+            var message = ContentAddCommentRequest()
+            message.itemID = try await web.gateway.client(.content).call(ContentAPI.getLesson, lessonRequest, metadata: visit.metadata).courseID
+            message.lessonID = lessonRequest.lessonID
+            return try await web.addComment(message, visit: &visit, page: "/c/\(Visit.percentEncoded(try visit.path("slug")))/lessons/\(Visit.percentEncoded(message.lessonID))")
         },
         WebPage(.post, "/c/:slug/lessons/:id/complete", signIn: .required) { web, visit in
             let slug = try visit.path("slug"), lessonID = try visit.path("id")

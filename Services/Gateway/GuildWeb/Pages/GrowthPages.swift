@@ -45,7 +45,9 @@ extension WebPages {
             catalogueRequest.communityID = community.id
             var boardRequest = ReferralLeaderboardRequest()
             boardRequest.communityID = community.id
-            boardRequest.board = "points_month"
+            // The leaderboard asked for (`?board=`), this month's points by default.
+            let boardName = WebFrontEnd.leaderboards.contains(visit.query("board")) ? visit.query("board") : "points_month"
+            boardRequest.board = boardName
             boardRequest.limit = 10
             var redemptionsRequest = ReferralListMyRedemptionsRequest()
             redemptionsRequest.communityID = community.id
@@ -69,8 +71,18 @@ extension WebPages {
                     ] as [String: Any]
                 },
                 "board": leaderboard.rows.map { row in
-                    ["rank": row.rank, "name": names[row.userID] ?? catalogue.text("comment_someone"), "value": format.number(row.value)] as [String: Any]
+                    ["rank": row.rank, "name": names[row.userID] ?? catalogue.text("comment_someone"), "value": format.number(row.value),
+                     "you": row.userID == leaderboard.you.userID] as [String: Any]
                 },
+                "boards": WebFrontEnd.leaderboards.map { name in
+                    ["label": catalogue.text("board_\(name)"), "href": "/c/\(community.slug)/points?board=\(name)#board", "current": name == boardName] as [String: Any]
+                },
+                "boardTitle": catalogue.text("board_\(boardName)"),
+                "boardColumn": catalogue.text(boardName.hasPrefix("points") ? "points_column" : "board_column_\(boardName)"),
+                "boardEmpty": leaderboard.rows.isEmpty,
+                // The viewer's own place, when it is below the rows shown.
+                "boardYou": leaderboard.hasYou && !leaderboard.you.userID.isEmpty && !leaderboard.rows.contains { $0.userID == leaderboard.you.userID }
+                    ? catalogue.text("board_you", ["rank": String(leaderboard.you.rank), "value": format.number(leaderboard.you.value)]) : "",
                 "redemptions": (try await redemptions).redemptions.prefix(10).map { redemption in
                     [
                         "state": catalogue.texts["redemption_\(redemption.status)"] ?? redemption.status,
@@ -102,4 +114,9 @@ extension WebPages {
             return Visit.redirect(to: "/c/\(Visit.percentEncoded(slug))/points")
         },
     ]
+}
+
+extension WebFrontEnd {
+    /// The leaderboards the points page switches between (referral's boards).
+    static let leaderboards = ["points_week", "points_month", "points_all", "referrals", "streaks"]
 }

@@ -32,14 +32,17 @@ extension WebPages {
             async let directory = web.gateway.communityDirectory(query: query, cursor: cursor, limit: 12, request: request, context: context)
             var values: [String: Any] = ["query": query, "pageTitle": visit.catalogue.text("home_title")]
             if visit.isSignedIn {
-                let feed = try await web.gateway.homeFeed(cursor: "", limit: 20, community: "", metadata: metadata)
+                // Older items page by cursor (`?feed=`); only the first page counts what is new.
+                let feedCursor = visit.query("feed")
+                let feed = try await web.gateway.homeFeed(cursor: feedCursor, limit: 20, community: "", metadata: metadata)
                 let slugs = Dictionary(feed.communities.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
                 values["feed"] = feed.items.map { item in
                     ItemRow(item, community: slugs[item.communityID].map { ($0.slug, $0.name) }, visit: visit).values
                 }
                 values["feedEmpty"] = feed.items.isEmpty
-                values["newSince"] = feed.newSinceLastVisit > 0
+                values["newSince"] = feed.newSinceLastVisit > 0 && feedCursor.isEmpty
                     ? visit.catalogue.plural("home_new_since", count: Int64(feed.newSinceLastVisit)) : ""
+                if !feed.nextCursor.isEmpty { values["moreFeed"] = "/?feed=" + Visit.percentEncoded(feed.nextCursor) }
                 values["myCommunities"] = feed.communities.map { ["slug": $0.slug, "name": $0.name] }
                 values["hasMyCommunities"] = !feed.communities.isEmpty
             }

@@ -41,12 +41,7 @@ extension WebPages {
                 "tags": item.tags,
             ]
             if item.locked { values["paywall"] = PaywallBox(item.paywall, slug: owner.slug, visit: visit).values }
-            values["canComment"] = visit.isSignedIn && !item.locked
-            values["commentAction"] = "/c/\(owner.slug)/posts/\(item.id)/comments"
-            let back = "/c/\(owner.slug)/posts/\(item.id)"
-            values["comments"] = thread.map { web.commentValues($0, names: names, visit: visit, back: back, canAct: visit.isSignedIn && !item.locked) }
-            values["commentsHidden"] = item.locked
-            values["commentsEmpty"] = thread.isEmpty && !item.locked
+            values.merge(web.discussionValues(thread, names: names, visit: visit, page: "/c/\(owner.slug)/posts/\(item.id)", locked: item.locked)) { _, new in new }
             return visit.render("post", values)
         },
         WebPage(.post, "/c/:slug/reactions", signIn: .required) { web, visit in
@@ -72,19 +67,9 @@ extension WebPages {
             return Visit.redirect(to: Visit.safeNext(visit.form["back"] ?? "/"))
         },
         WebPage(.post, "/c/:slug/posts/:id/comments", signIn: .required) { web, visit in
-            let slug = try visit.path("slug"), itemID = try visit.path("id")
             var message = ContentAddCommentRequest()
-            message.itemID = itemID
-            message.parentID = visit.form["parent"] ?? ""
-            message.markdown = visit.form["body"] ?? ""
-            let back = "/c/\(Visit.percentEncoded(slug))/posts/\(Visit.percentEncoded(itemID))#comments"
-            do {
-                let comment = try await web.gateway.client(.content).call(ContentAPI.addComment, message, metadata: visit.metadata)
-                visit.flash(comment.status == "held" ? "flash_comment_held" : "flash_comment_added")
-            } catch let error as GuildError where error.code == .invalidArgument {
-                visit.flash("flash_comment_invalid", kind: .error)
-            }
-            return Visit.redirect(to: back)
+            message.itemID = try visit.path("id")
+            return try await web.addComment(message, visit: &visit, page: "/c/\(Visit.percentEncoded(try visit.path("slug")))/posts/\(Visit.percentEncoded(message.itemID))")
         },
     ]
 }
@@ -111,6 +96,32 @@ extension WebFrontEnd {
         displayNameCache.store(fetched)
         names.merge(fetched) { first, _ in first }
         return names
+    }
+
+    /// The discussion under a post or lesson at `page`: its threads, and the comment form for a
+    /// signed-in reader. Comments are for readers: on a locked page they are hidden, and said so.
+    func discussionValues(_ thread: [ContentComment], names: [String: String], visit: Visit, page: String, locked: Bool) -> [String: Any] {
+        let canAct = visit.isSignedIn && !locked
+        return [
+            "canComment": canAct, "commentAction": page + "/comments",
+            "comments": thread.map { commentValues($0, names: names, visit: visit, back: page, canAct: canAct) },
+            "commentsHidden": locked, "commentsEmpty": thread.isEmpty && !locked,
+        ]
+    }
+
+    /// Adds the comment (or reply: the form's `parent`) the form carries to the post or lesson
+    /// `message` names, and goes back to its discussion at `page`.
+    func addComment(_ message: ContentAddCommentRequest, visit: inout Visit, page: String) async throws -> Response {
+        var message = message
+        message.parentID = visit.form["parent"] ?? ""
+        message.markdown = visit.form["body"] ?? ""
+        do {
+            let comment = try await gateway.client(.content).call(ContentAPI.addComment, message, metadata: visit.metadata)
+            visit.flash(comment.status == "held" ? "flash_comment_held" : "flash_comment_added")
+        } catch let error as GuildError where error.code == .invalidArgument {
+            visit.flash("flash_comment_invalid", kind: .error)
+        }
+        return Visit.redirect(to: page + "#comments")
     }
 
     /// The reactions a comment offers as buttons (content accepts a few more through the API).

@@ -32,5 +32,5 @@ struct WebPage: Sendable {
 
 /// Every page, by area.
 enum WebPages {
-    static let all: [WebPage] = home + account + community + checkout + reading + interaction + growth + groupBuys + search + events + questions + consulting
+    static let all: [WebPage] = home + account + community + checkout + reading + interaction + growth + groupBuys + search + events + questions + consulting + reviewTasks + writing
 }
