@@ -9,6 +9,16 @@ source scripts/guild-up-lib.sh
 # The gateway answers /healthz before the tour starts (a belt to guild up's braces).
 for _ in $(seq 1 50); do curl -s -o /dev/null "$BASE/healthz" && break; sleep 0.2; done
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+# The containers' health probe: the gateway's /readyz, and each service's guild.Health over
+# mutual TLS with the cli certificate; a port nothing answers on is unhealthy.
+for target in "http://127.0.0.1:$PORT/readyz" "auth@127.0.0.1:$AUTH_PORT" "membership@127.0.0.1:$MEMBERSHIP_PORT" \
+              "content@127.0.0.1:$CONTENT_PORT" "referral@127.0.0.1:$REFERRAL_PORT"; do
+  "$BIN/guild" health --data-dir "$WORK/.guild" "$target" >/dev/null || { echo "FAIL: guild health $target" >&2; exit 1; }
+done
+if "$BIN/guild" health --data-dir "$WORK/.guild" --timeout-ms 500 "auth@127.0.0.1:$MEMBERSHIP_PORT" >/dev/null 2>&1; then
+  echo "FAIL: guild health called membership's port auth's" >&2; exit 1
+fi
+echo "ok: guild health finds the gateway and every service healthy, and a wrong peer unhealthy"
 expect_status() { # expected, actual, what
   if [[ "$1" != "$2" ]]; then echo "FAIL: $3: expected HTTP $1, got $2" >&2; cat "$WORK/body" >&2; exit 1; fi
   echo "ok: $3 -> $2"

@@ -646,4 +646,25 @@ struct WebPagesTests {
             #expect(member.page.contains("href=\"/c/swift-club/points?board=points_month#board\" aria-current=\"page\"") && !member.page.contains("<script>"))
         }
     }
+
+    @Test("past a rate limit a browser gets a readable page in its language, with Retry-After")
+    func rateLimitedPage() async throws {
+        var configuration = GatewayConfiguration()
+        configuration.trustForwardedFor = true
+        configuration.rateLimits = try #require(RateLimits("signup=1/60s"))
+        try await WebCluster.run(gatewayConfiguration: configuration) { _, client in
+            let browser = Browser(client)
+            browser.headers[HTTPField.Name("X-Forwarded-For")!] = "203.0.113.20"
+            try await browser.get("/signup")
+            let first = try await browser.post("/signup", ["email": "a@example.com", "password": "correct horse battery", "displayName": "A"])
+            #expect(first.status == .seeOther)
+            try await browser.post("/logout", [:])
+            try await browser.get("/signup")
+            let second = try await browser.post("/signup", ["email": "b@example.com", "password": "correct horse battery", "displayName": "B"])
+            #expect(second.status == .tooManyRequests)
+            #expect(second.headers[.retryAfter].flatMap { Int($0) }.map { $0 >= 1 } == true)
+            #expect(second.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(browser.page.contains("操作太频繁了"))
+        }
+    }
 }

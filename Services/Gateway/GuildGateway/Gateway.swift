@@ -15,6 +15,7 @@ public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
     let clients: [ServiceName: WireClient]
     package let verifier: AccessTokenVerifier
+    package let rateLimiter: RateLimiter
     let logger: Logger
 
     public init(configuration: GatewayConfiguration, tls: WireTLS, logger: Logger) throws {
@@ -31,6 +32,7 @@ public final class Gateway: Sendable {
             throw GuildError(.failedPrecondition, "The gateway needs the auth service's endpoints.")
         }
         self.verifier = AccessTokenVerifier(authClient: auth, clock: configuration.clock, logger: logger)
+        self.rateLimiter = RateLimiter(configuration.rateLimits, clock: configuration.clock)
     }
 
     /// The client of `service`.
@@ -46,6 +48,7 @@ public final class Gateway: Sendable {
     public func makeRouter(mounting mounts: [any GatewayMount] = []) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         router.middlewares.add(GatewayMiddleware(requestTimeout: configuration.requestTimeout, mounts: mounts))
+        router.middlewares.add(RateLimitMiddleware(gateway: self))
         for route in GatewayRoutes.all {
             let handler = route.handler
             router.on(RouterPath(route.hummingbirdPath), method: route.method) { request, context in
@@ -81,7 +84,7 @@ public final class Gateway: Sendable {
         return metadata
     }
 
-    func clientAddress(request: Request, context: GatewayRequestContext) -> String? {
+    package func clientAddress(request: Request, context: GatewayRequestContext) -> String? {
         if configuration.trustForwardedFor, let forwarded = request.headers[.xForwardedFor] {
             let first = forwarded.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
             if let first, !first.isEmpty { return first }
@@ -100,8 +103,10 @@ public final class Gateway: Sendable {
         }
         let token = String(header.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
         var context = context
-        context.claims = try await verifier.verify(token)
-        context.logger[metadataKey: "user"] = "\(context.claims!.userID)"
+        let claims = try await verifier.verify(token)
+        context.claims = claims
+        context.logger[metadataKey: "user"] = "\(claims.userID)"
+        try rateLimiter.admit(user: claims.userID, method: request.method, path: request.uri.path)
         return context
     }
 

@@ -19,6 +19,8 @@ public struct GatewayConfiguration: Sendable {
     public var trustForwardedFor = false
     /// Where "now" comes from when a request leaves a date out (the funnel's default range).
     public var clock: any WallClock = SystemWallClock()
+    /// Requests per client address and per account, by route class.
+    public var rateLimits = RateLimits.defaults
 
     public init() {}
 }

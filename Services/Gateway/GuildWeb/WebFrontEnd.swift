@@ -60,9 +60,11 @@ public final class WebFrontEnd: GatewayMount {
     public func page(for problem: Problem, request: Request, context: GatewayRequestContext) -> Response? {
         guard !request.uri.path.hasPrefix("/api/"), Self.wantsHTML(request) else { return nil }
         let locale = Self.locale(of: request)
+        let texts = catalogue(locale).texts
         var response = renderError(status: HTTPResponse.Status(code: problem.status), titleKey: problem.status == 404 ? "error_not_found_title" : "error_title",
-                                   detail: problem.status == 404 ? catalogue(locale).text("error_not_found_body") : problem.detail,
+                                   detail: problem.status == 404 ? catalogue(locale).text("error_not_found_body") : problem.reason.flatMap { texts["problem_\($0)"] } ?? problem.detail,
                                    locale: locale, requestID: context.requestID)
+        if let retryAfter = problem.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
         Self.secure(&response)
         return response
     }
@@ -86,6 +88,10 @@ public final class WebFrontEnd: GatewayMount {
         var visit = await Visit.start(web: self, request: request, context: context)
         var response: Response
         do {
+            // A signed-in person's pages count against their account's limits, as API calls do.
+            if let claims = visit.context.claims {
+                try gateway.rateLimiter.admit(user: claims.userID, method: request.method, path: request.uri.path)
+            }
             if request.method == .post {
                 try await visit.readForm()
                 guard sealer.isValid(csrf: visit.form["_csrf"], for: visit.session) else {
@@ -126,7 +132,9 @@ public final class WebFrontEnd: GatewayMount {
             logger.debug("page answered an error", metadata: ["path": "\(visit.request.uri.path)", "error": "\(guildError)"])
             let titleKey = problem.status == 404 ? "error_not_found_title" : "error_title"
             let detail = problem.status == 404 ? visit.catalogue.text("error_not_found_body") : visit.message(for: guildError)
-            return renderError(status: HTTPResponse.Status(code: problem.status), titleKey: titleKey, detail: detail, locale: visit.locale, requestID: visit.context.requestID)
+            var response = renderError(status: HTTPResponse.Status(code: problem.status), titleKey: titleKey, detail: detail, locale: visit.locale, requestID: visit.context.requestID)
+            if let retryAfter = problem.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+            return response
         default:
             logger.error("page failed", metadata: ["path": "\(visit.request.uri.path)", "error": "\(String(reflecting: error))"])
             return renderError(status: .internalServerError, titleKey: "error_title", detail: visit.catalogue.text("error_internal"), locale: visit.locale, requestID: visit.context.requestID)

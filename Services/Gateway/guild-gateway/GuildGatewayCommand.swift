@@ -40,6 +40,11 @@ struct GuildGatewayCommand: AsyncParsableCommand {
     @Flag(name: .customLong("trust-forwarded-for"), help: "Take the client address from X-Forwarded-For (only behind a trusted proxy).")
     var trustForwardedFor = ConfigEnvironment().string("GUILD_GATEWAY_TRUST_FORWARDED_FOR") == "1"
 
+    @Option(name: .customLong("rate-limits"), help: ArgumentHelp(
+        "Requests per client address and per account: `off`, or changes to the defaults such as read=300/10s,account.money=20/10s (env GUILD_GATEWAY_RATE_LIMITS).",
+        discussion: "Classes: read, write, money, signup; `read=` is the address limit, `account.read=` the account's; `=off` lifts one. Defaults: docs/operations.md."))
+    var rateLimits: String = ConfigEnvironment().string("GUILD_GATEWAY_RATE_LIMITS", default: "")
+
     @Option(name: .customLong("web-session-key-file"), help: "File holding the key that seals the web front end's session cookies, 32 bytes in base64; give every gateway the same one (env GUILD_WEB_SESSION_KEY_FILE; default <certs-dir>/\(SealingKey.webSessionFileName), made when missing).")
     var webSessionKeyFile: String? = ConfigEnvironment().string("GUILD_WEB_SESSION_KEY_FILE")
 
@@ -60,6 +65,10 @@ struct GuildGatewayCommand: AsyncParsableCommand {
         configuration.services = [.auth: auth, .membership: membership, .content: content, .referral: referral]
         configuration.requestTimeout = .milliseconds(requestTimeoutMs)
         configuration.trustForwardedFor = trustForwardedFor
+        guard let limits = RateLimits(rateLimits) else {
+            throw ValidationError("--rate-limits must be off, or class=N/Ss entries (read, write, money, signup; address. or account. before the class), comma-separated")
+        }
+        configuration.rateLimits = limits
         configuration.clock = common.makeClock()
         let tls = try WireTLS.load(directory: common.resolvedCertificatesDirectory, service: .gateway)
         let gateway = try Gateway(configuration: configuration, tls: tls, logger: logger)
