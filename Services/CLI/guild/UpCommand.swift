@@ -13,7 +13,8 @@ struct UpCommand: AsyncParsableCommand {
         commandName: "up",
         abstract: "Start every Guild process on this machine (SQLite data and certificates under the data directory).",
         discussion: """
-            Ctrl-C or SIGTERM stops every process gracefully. If one process dies, guild up says which and why, and stops the rest.
+            Ctrl-C or SIGTERM stops every process gracefully. If one process dies, guild up says which and why and starts it \
+            again after a pause (0.5 s, doubling to 8 s); one that dies 5 times within a minute stops the suite.
 
             guild up is the development launcher: every process reads its clock through <data-dir>/simulated-clock (or \
             --simulated-clock), which `guild demo` moves to build months of history. Without the file the clock is the real \
@@ -96,11 +97,14 @@ struct UpCommand: AsyncParsableCommand {
                 supervisor.stopAll(reason: nil)
                 throw ValidationError("\(executable.path) not found; build first with `swift build`")
             }
+            say("guild up: starting \(child.name), waiting for it to listen on \(host):\(child.readyPort)")
+            let started = ContinuousClock.now
             try supervisor.start(child, executable: executable, environment: environment)
             guard await supervisor.waitUntilListening(child, timeout: .seconds(60)) else {
                 supervisor.stopAll(reason: "\(child.name) did not start listening on port \(child.readyPort)")
                 throw ExitCode.failure
             }
+            say("guild up: \(child.name) is listening (\(Supervisor.seconds(ContinuousClock.now - started)))")
         }
         say("guild up: Guild is running at http://\(host):\(httpPort)  (data: \(dataDirectory.path); Ctrl-C stops)")
         let status = await supervisor.waitForExit()
@@ -128,8 +132,16 @@ struct ChildSpec: Sendable {
     let readyPort: Int
 }
 
-/// Starts child processes, watches them, and stops them all together.
+/// Starts child processes, watches them, restarts one that dies (after a pause that doubles
+/// each time), gives up when one keeps dying, and stops them all together.
 final class Supervisor: @unchecked Sendable {
+    /// A child that dies this many times within `crashWindow` is not started again: the suite stops.
+    static let maxCrashes = 5
+    static let crashWindow: Duration = .seconds(60)
+    /// The pause before the first restart; it doubles with each death inside the window, up to `maxBackoff`.
+    static let firstBackoff: Duration = .milliseconds(500)
+    static let maxBackoff: Duration = .seconds(8)
+
     // Every mutable field is guarded by `lock`; the class is shared with signal and termination
     // handlers that run on other threads, which is why it is @unchecked Sendable.
     private let lock = NSLock()
@@ -138,6 +150,9 @@ final class Supervisor: @unchecked Sendable {
     private var exitStatus: Int32 = 0
     private var waiters: [CheckedContinuation<Int32, Never>] = []
     private var signalSources: [any DispatchSourceSignal] = []
+    /// How to start each child again, and when it died lately.
+    private var launches: [String: (executable: URL, environment: [String: String])] = [:]
+    private var deaths: [String: [ContinuousClock.Instant]] = [:]
     private let host: String
 
     init(host: String) {
@@ -167,18 +182,57 @@ final class Supervisor: @unchecked Sendable {
             self?.childExited(spec, process: finished)
         }
         try process.run()
-        lock.withLock { processes.append((spec, process)) }
+        lock.withLock {
+            launches[spec.name] = (executable, environment)
+            if let index = processes.firstIndex(where: { $0.0.name == spec.name }) {
+                processes[index] = (spec, process)
+            } else {
+                processes.append((spec, process))
+            }
+        }
     }
 
+    /// A child died: unless the suite is stopping, it is started again after a pause, or, when
+    /// it died `maxCrashes` times within `crashWindow`, the suite stops.
     private func childExited(_ spec: ChildSpec, process: Process) {
-        let stopping = lock.withLock { isStopping }
-        if !stopping {
-            let why = process.terminationReason == .uncaughtSignal
-                ? "was killed by signal \(process.terminationStatus)"
-                : "exited with status \(process.terminationStatus)"
-            stopAll(reason: "\(spec.name) \(why); see its log above")
+        let why = process.terminationReason == .uncaughtSignal
+            ? "was killed by signal \(process.terminationStatus)"
+            : "exited with status \(process.terminationStatus)"
+        let now = ContinuousClock.now
+        let attempt: Int? = lock.withLock {
+            guard !isStopping else { return nil }
+            let recent = (deaths[spec.name] ?? []).filter { now - $0 < Self.crashWindow } + [now]
+            deaths[spec.name] = recent
+            return recent.count
         }
-        finishIfAllExited()
+        guard let attempt else { return finishIfAllExited() }
+        guard attempt < Self.maxCrashes else {
+            stopAll(reason: "\(spec.name) \(why), the \(Self.maxCrashes)th time within \(Self.seconds(Self.crashWindow)); giving up (see its log above)")
+            return finishIfAllExited()
+        }
+        let backoff = min(Self.firstBackoff * (1 << (attempt - 1)), Self.maxBackoff)
+        say("guild up: \(spec.name) \(why); restarting it in \(Self.seconds(backoff)) (attempt \(attempt) of \(Self.maxCrashes - 1) within \(Self.seconds(Self.crashWindow)); see its log above)")
+        Task {
+            try? await Task.sleep(for: backoff)
+            await self.restart(spec, attempt: attempt)
+        }
+    }
+
+    private func restart(_ spec: ChildSpec, attempt: Int) async {
+        guard let launch = lock.withLock({ isStopping ? nil : launches[spec.name] }) else { return finishIfAllExited() }
+        do {
+            try start(spec, executable: launch.executable, environment: launch.environment)
+        } catch {
+            return stopAll(reason: "\(spec.name) could not be started again: \(error)")
+        }
+        if await waitUntilListening(spec, timeout: .seconds(60)) {
+            say("guild up: \(spec.name) is back (attempt \(attempt))")
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return value < 10 ? String(format: "%.1f s", value) : "\(Int(value.rounded())) s"
     }
 
     /// Stops every child: SIGTERM, then SIGKILL for any still running after 10 seconds.
