@@ -127,9 +127,14 @@ package final class RateLimiter: Sendable {
         var previous: Int
     }
 
+    /// How long a quiet window is kept when pruning: two of the longest window of any limit.
+    private let keep: TimeInterval
+
     init(_ limits: RateLimits, clock: any WallClock = SystemWallClock()) {
         self.limits = limits
         self.clock = clock
+        let longest = (Array(limits.perAddress.values) + Array(limits.perAccount.values)).map { Double($0.window.components.seconds) }.max() ?? 0
+        self.keep = longest * 2
     }
 
     /// Counts one request by `address` and throws `resourceExhausted` (HTTP 429, with
@@ -152,7 +157,7 @@ package final class RateLimiter: Sendable {
         let length = Double(limit.window.components.seconds)
         let retryAfter: Int? = windows.withLock { windows in
             if windows.count > Self.pruneAbove {
-                windows = windows.filter { now.timeIntervalSince($0.value.started) < length * 2 }
+                windows = windows.filter { now.timeIntervalSince($0.value.started) < keep }
             }
             var window = windows[key] ?? Window(started: now, current: 0, previous: 0)
             // Move the window on: one step keeps the last count as the previous; more, none.
