@@ -4,7 +4,6 @@ import GuildCore
 import GuildMessages
 import GuildService
 import GuildWire
-import Logging
 
 /// `guild dead-letters`: what the services' retry loops gave up on, and trying it again.
 struct DeadLettersCommand: AsyncParsableCommand {
@@ -39,8 +38,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
     static let services: [ServiceName] = [.membership, .content, .referral]
 
     static func client(_ service: ServiceName, _ endpoints: Endpoints, _ common: CommonOptions) throws -> WireClient {
-        let tls = try WireTLS.load(directory: common.resolvedCertificatesDirectory, service: .cli)
-        return try WireClient(service: service, endpoints: try endpoints.of(service), tls: tls, logger: Logger(label: "guild-dead-letters"))
+        try common.cliClient(service, endpoints: try endpoints.of(service), label: "guild-dead-letters")
     }
 
     struct List: AsyncParsableCommand {
@@ -56,7 +54,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
             for service in DeadLettersCommand.services {
                 let client = try DeadLettersCommand.client(service, endpoints, common)
                 do {
-                    let list = try await client.call(OpsAPI.listDeadLetters(service), request, timeout: .seconds(30))
+                    let list = try await client.callOnce(OpsAPI.listDeadLetters(service), request, timeout: .seconds(30))
                     for letter in list.deadLetters {
                         let when = Date(millisecondsSince1970: letter.deadAtMs).formatted(.iso8601)
                         print("\(service.rawValue)  \(letter.kind)  \(letter.id)  \(letter.attempts) attempts, dead since \(when)")
@@ -67,7 +65,6 @@ struct DeadLettersCommand: AsyncParsableCommand {
                     print("\(service.rawValue): could not ask: \(error)")
                     unreachable = true
                 }
-                await client.close()
             }
             print(total == 0 ? "no dead letters" : "\(total) dead letter(s); `guild dead-letters retry --service <service> --kind <kind> [--id <id>]` tries again")
             if unreachable { throw ExitCode(2) }
@@ -93,13 +90,11 @@ struct DeadLettersCommand: AsyncParsableCommand {
             let client = try DeadLettersCommand.client(name, endpoints, common)
             let answer: OpsRetryDeadLetterResponse
             do {
-                answer = try await client.call(OpsAPI.retryDeadLetter(name), request, timeout: .seconds(30))
+                answer = try await client.callOnce(OpsAPI.retryDeadLetter(name), request, timeout: .seconds(30))
             } catch {
-                await client.close()
                 print("guild dead-letters retry: \(error)")
                 throw ExitCode(2)
             }
-            await client.close()
             print("\(answer.retried) dead letter(s) due again")
         }
     }

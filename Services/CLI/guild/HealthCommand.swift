@@ -5,7 +5,6 @@ import GuildCore
 import GuildMessages
 import GuildService
 import GuildWire
-import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -50,16 +49,8 @@ struct HealthCommand: AsyncParsableCommand {
                     throw ExitCode.failure
                 }
             case .wire(let service, let endpoint):
-                let tls = try WireTLS.load(directory: common.resolvedCertificatesDirectory, service: .cli)
-                let client = try WireClient(service: service, endpoints: [endpoint], tls: tls, logger: Logger(label: "guild-health"))
-                let answer: WireHealthResponse
-                do {
-                    answer = try await client.call(SystemAPI.health, WireHealthRequest(), timeout: timeout)
-                } catch {
-                    await client.close()
-                    throw error
-                }
-                await client.close()
+                let answer = try await common.cliClient(service, endpoints: [endpoint], label: "guild-health")
+                    .callOnce(SystemAPI.health, WireHealthRequest(), timeout: timeout)
                 guard answer.status == "serving" else {
                     print("unhealthy: \(service.rawValue) at \(endpoint) says \(answer.status)")
                     throw ExitCode.failure

@@ -4,7 +4,6 @@ import GuildCore
 import GuildMessages
 import GuildService
 import GuildWire
-import Logging
 
 /// `guild keys`: the keys that sign access tokens.
 struct KeysCommand: AsyncParsableCommand {
@@ -29,17 +28,14 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let endpoints = WireEndpoint.list(authEndpoints) else { throw ValidationError("--auth must be host:port[,host:port...]") }
-            let tls = try WireTLS.load(directory: common.resolvedCertificatesDirectory, service: .cli)
-            let client = try WireClient(service: .auth, endpoints: endpoints, tls: tls, logger: Logger(label: "guild-keys"))
+            let client = try common.cliClient(.auth, endpoints: endpoints, label: "guild-keys")
             let rotated: AuthRotateSigningKeyResponse
             do {
-                rotated = try await client.call(AuthAPI.rotateSigningKey, AuthRotateSigningKeyRequest(), timeout: .seconds(30))
+                rotated = try await client.callOnce(AuthAPI.rotateSigningKey, AuthRotateSigningKeyRequest(), timeout: .seconds(30))
             } catch {
-                await client.close()
                 print("guild keys rotate: auth did not rotate: \(error)")
                 throw ExitCode(2)
             }
-            await client.close()
             print("signing with key \(rotated.kid)" + (rotated.retiredKid.isEmpty ? "" : "; \(rotated.retiredKid) retired, verifying its tokens until they expire"))
             for key in rotated.keys {
                 let until = key.validUntilMs == 0 ? "active" : "verifies until \(Date(millisecondsSince1970: key.validUntilMs).formatted(.iso8601))"

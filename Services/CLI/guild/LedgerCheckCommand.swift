@@ -4,7 +4,6 @@ import GuildCore
 import GuildMessages
 import GuildService
 import GuildWire
-import Logging
 
 /// `guild ledger-check`: asks the membership service to check every invariant of its money
 /// ledger, prints the result, and exits non-zero when one is violated or the check cannot run.
@@ -22,17 +21,14 @@ struct LedgerCheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let endpoints = WireEndpoint.list(membershipEndpoints) else { throw ValidationError("--membership must be host:port[,host:port...]") }
-        let tls = try WireTLS.load(directory: common.resolvedCertificatesDirectory, service: .cli)
-        let client = try WireClient(service: .membership, endpoints: endpoints, tls: tls, logger: Logger(label: "guild-ledger-check"))
+        let client = try common.cliClient(.membership, endpoints: endpoints, label: "guild-ledger-check")
         let check: MembershipLedgerCheck
         do {
-            check = try await client.call(MembershipAPI.checkLedger, MembershipCheckLedgerRequest(), timeout: .seconds(60))
+            check = try await client.callOnce(MembershipAPI.checkLedger, MembershipCheckLedgerRequest(), timeout: .seconds(60))
         } catch {
-            await client.close()
             print("guild ledger-check: the check could not run: \(error)")
             throw ExitCode(2)
         }
-        await client.close()
         print("ledger: \(check.transactions) transactions, \(check.entries) entries")
         if check.violations.isEmpty {
             print("every invariant holds")

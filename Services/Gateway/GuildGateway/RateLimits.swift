@@ -99,11 +99,14 @@ public struct RateLimits: Sendable, Equatable {
             return nil
         }
         if method == .get || method == .head { return .read }
-        if ["/api/v1/auth/register", "/api/v1/auth/login", "/signup", "/login"].contains(path) { return .signup }
-        let money = ["/orders", "/payments", "/charges", "/refund", "/groups", "/redeem", "/questions", "/bookings", "/join", "/checkout", "/quote"]
-        if money.contains(where: { path.contains($0) }) { return .money }
+        if signupPaths.contains(path) { return .signup }
+        if moneyPathParts.contains(where: { path.contains($0) }) { return .money }
         return .write
     }
+
+    private static let signupPaths: Set<String> = ["/api/v1/auth/register", "/api/v1/auth/login", "/signup", "/login"]
+    /// A path holding one of these moves money (API routes and the web front end's forms).
+    private static let moneyPathParts = ["/orders", "/payments", "/charges", "/refund", "/groups", "/redeem", "/questions", "/bookings", "/join", "/checkout", "/quote"]
 }
 
 /// The counters behind ``RateLimits``: one sliding window per key, in memory.

@@ -43,6 +43,11 @@ public struct Catalogue: Sendable {
         self.texts = texts
     }
 
+    /// The words for a problem's reason (`problem_<reason>`), when the catalogue has them.
+    func problemText(_ reason: String?) -> String? {
+        reason.flatMap { texts["problem_\($0)"] }
+    }
+
     /// The catalogue of `locale` from the module's resources.
     public static func load(_ locale: WebLocale) throws -> Catalogue {
         let bundle = Bundle.module

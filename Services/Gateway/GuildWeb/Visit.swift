@@ -237,8 +237,7 @@ struct Visit {
     /// A message for an error from a service, in the page's language where the catalogue has
     /// one for its reason, otherwise the service's own words.
     func message(for error: GuildError) -> String {
-        if let reason = error.reason, let text = catalogue.texts["problem_\(reason)"] { return text }
-        return error.message
+        catalogue.problemText(error.reason) ?? error.message
     }
 
     /// The field errors of a refused form, each in the page's language: the catalogue's text for
@@ -246,7 +245,7 @@ struct Visit {
     /// service's own words.
     func fieldErrors(_ error: GuildError) -> [String: String] {
         var errors: [String: String] = [:]
-        let reasonText = error.reason.flatMap { catalogue.texts["problem_\($0)"] }
+        let reasonText = catalogue.problemText(error.reason)
         for violation in error.fieldViolations {
             errors[violation.field] = reasonText ?? catalogue.texts["field_\(violation.field)_invalid"] ?? violation.description
         }

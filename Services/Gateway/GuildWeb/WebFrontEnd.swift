@@ -60,11 +60,7 @@ public final class WebFrontEnd: GatewayMount {
     public func page(for problem: Problem, request: Request, context: GatewayRequestContext) -> Response? {
         guard !request.uri.path.hasPrefix("/api/"), Self.wantsHTML(request) else { return nil }
         let locale = Self.locale(of: request)
-        let texts = catalogue(locale).texts
-        var response = renderError(status: HTTPResponse.Status(code: problem.status), titleKey: problem.status == 404 ? "error_not_found_title" : "error_title",
-                                   detail: problem.status == 404 ? catalogue(locale).text("error_not_found_body") : problem.reason.flatMap { texts["problem_\($0)"] } ?? problem.detail,
-                                   locale: locale, requestID: context.requestID)
-        if let retryAfter = problem.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        var response = renderProblem(problem, detail: catalogue(locale).problemText(problem.reason) ?? problem.detail, locale: locale, requestID: context.requestID)
         Self.secure(&response)
         return response
     }
@@ -128,13 +124,8 @@ public final class WebFrontEnd: GatewayMount {
                 visit.signOut()
                 return visit.signInRedirect
             }
-            let problem = Problem(guildError)
             logger.debug("page answered an error", metadata: ["path": "\(visit.request.uri.path)", "error": "\(guildError)"])
-            let titleKey = problem.status == 404 ? "error_not_found_title" : "error_title"
-            let detail = problem.status == 404 ? visit.catalogue.text("error_not_found_body") : visit.message(for: guildError)
-            var response = renderError(status: HTTPResponse.Status(code: problem.status), titleKey: titleKey, detail: detail, locale: visit.locale, requestID: visit.context.requestID)
-            if let retryAfter = problem.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
-            return response
+            return renderProblem(Problem(guildError), detail: visit.message(for: guildError), locale: visit.locale, requestID: visit.context.requestID)
         default:
             logger.error("page failed", metadata: ["path": "\(visit.request.uri.path)", "error": "\(String(reflecting: error))"])
             return renderError(status: .internalServerError, titleKey: "error_title", detail: visit.catalogue.text("error_internal"), locale: visit.locale, requestID: visit.context.requestID)
@@ -142,6 +133,16 @@ public final class WebFrontEnd: GatewayMount {
     }
 
     /// The error page (also for requests no page answered, which have no visit).
+    /// A problem as a page: its status, the not-found words for a 404 and `detail` otherwise, and
+    /// its `Retry-After` when it has one.
+    func renderProblem(_ problem: Problem, detail: String, locale: WebLocale, requestID: String) -> Response {
+        let notFound = problem.status == 404
+        var response = renderError(status: HTTPResponse.Status(code: problem.status), titleKey: notFound ? "error_not_found_title" : "error_title",
+                                   detail: notFound ? catalogue(locale).text("error_not_found_body") : detail, locale: locale, requestID: requestID)
+        if let retryAfter = problem.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
+    }
+
     func renderError(status: HTTPResponse.Status, titleKey: String, detail: String, locale: WebLocale, requestID: String) -> Response {
         let catalogue = catalogue(locale)
         let values: [String: Any] = [

@@ -76,7 +76,7 @@ extension WebPages {
                 ]
             }
             // The next three scheduled events, in the viewer's time zone.
-            let nowMs = Int64(visit.now.timeIntervalSince1970 * 1000)
+            let nowMs = visit.now.millisecondsSince1970
             let upcoming = ((try? await events.events) ?? [])
                 .filter { $0.status == "scheduled" && Int64($0.start.seconds) * 1000 + Int64($0.durationMinutes) * 60_000 > nowMs }
                 .prefix(3).map { event -> [String: Any] in

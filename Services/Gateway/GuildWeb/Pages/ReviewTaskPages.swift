@@ -112,7 +112,7 @@ extension WebFrontEnd {
         var request = ContentListReviewTasksRequest()
         request.communityID = community.id
         let tasks = try await gateway.client(.content).call(ContentAPI.listReviewTasks, request, metadata: visit.metadata).tasks
-        let nowMs = Int64(visit.now.timeIntervalSince1970 * 1000)
+        let nowMs = visit.now.millisecondsSince1970
         values["tasks"] = tasks.map { task -> [String: Any] in
             let deadline = Int64(task.deadline.seconds) * 1000
             let open = task.status == "open" && deadline > nowMs
