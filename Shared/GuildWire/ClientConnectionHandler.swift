@@ -366,7 +366,10 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         status.markGoingAway()
         keepaliveTimer?.cancel()
         let error = GuildError(.unavailable, "The connection to \(expectedPeer) closed.", retryAfterSeconds: 1, reason: "connection_closed")
-        handshakePromise.fail(error)
+        // Closed before the handshake completed: no call was sent on it, so any may be retried
+        // (after the handshake this does nothing: the promise has succeeded).
+        handshakePromise.fail(GuildError(
+            .unavailable, "The connection to \(expectedPeer) closed before its handshake completed.", retryAfterSeconds: 1, reason: "handshake_failed"))
         failAll(error)
         isOpen = false
         context.fireChannelInactive()
