@@ -1,7 +1,8 @@
 # Sourced by tour.sh and browser-tests.sh: builds the suite (GUILD_TOUR_CONFIGURATION, default
 # debug, the build the tests already made), starts `guild up` in a fresh data directory on free
 # ports, waits until it is running, and stops it (and removes the directory) on exit.
-# Sets BIN, WORK, PORT, AUTH_PORT, MEMBERSHIP_PORT, CONTENT_PORT, REFERRAL_PORT and BASE.
+# Sets BIN, WORK, PORT, AUTH_PORT, MEMBERSHIP_PORT, CONTENT_PORT, REFERRAL_PORT, METRICS_PORTS
+# (auth, membership, content, referral) and BASE.
 CONFIGURATION=${GUILD_TOUR_CONFIGURATION:-debug}
 swift build -c "$CONFIGURATION" >/dev/null
 BIN=$(swift build -c "$CONFIGURATION" --show-bin-path)
@@ -12,7 +13,9 @@ AUTH_PORT=${GUILD_TOUR_AUTH_PORT:-$(free_port)}
 MEMBERSHIP_PORT=${GUILD_TOUR_MEMBERSHIP_PORT:-$(free_port)}
 CONTENT_PORT=${GUILD_TOUR_CONTENT_PORT:-$(free_port)}
 REFERRAL_PORT=${GUILD_TOUR_REFERRAL_PORT:-$(free_port)}
-PORTS=(--http-port "$PORT" --auth-port "$AUTH_PORT" --membership-port "$MEMBERSHIP_PORT" --content-port "$CONTENT_PORT" --referral-port "$REFERRAL_PORT")
+METRICS_PORTS=(${GUILD_TOUR_METRICS_PORTS:-$(free_port) $(free_port) $(free_port) $(free_port)})
+PORTS=(--http-port "$PORT" --auth-port "$AUTH_PORT" --membership-port "$MEMBERSHIP_PORT" --content-port "$CONTENT_PORT" --referral-port "$REFERRAL_PORT"
+       --metrics-ports "$(IFS=,; echo "${METRICS_PORTS[*]}")")
 "$BIN/guild" up --data-dir "$WORK/.guild" "${PORTS[@]}" >"$WORK/up.log" 2>&1 &
 UP_PID=$!
 stop() {

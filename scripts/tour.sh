@@ -1,11 +1,39 @@
 #!/usr/bin/env bash
 # Starts the suite with `guild up` in a fresh data directory and runs the README's curl tour
 # against it, checking each answer. Exits non-zero on the first surprise.
+#
+# GUILD_TOUR_EXTERNAL=1 runs the tour against a suite already running instead (scripts/cluster-test.sh:
+# GUILD_TOUR_BASES lists its gateways, each request going to the next; GUILD_TOUR_BIN, GUILD_TOUR_DATA_DIR
+# and the GUILD_TOUR_*_PORT variables say where the rest is), and leaves out what only a suite of
+# its own can show (guild up's supervision, metrics ports, SQLite's one replica).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The tour checks behaviour, so it uses the debug build the tests already made (set
 # GUILD_TOUR_CONFIGURATION=release to run the README's release binaries instead).
-source scripts/guild-up-lib.sh
+if [[ -n "${GUILD_TOUR_EXTERNAL:-}" ]]; then
+  BIN=$GUILD_TOUR_BIN
+  WORK=$(mktemp -d /tmp/guild-tour.XXXXXX)
+  trap 'rm -rf "$WORK"' EXIT
+  DATA_DIR=$GUILD_TOUR_DATA_DIR
+  PORT=$GUILD_TOUR_PORT AUTH_PORT=$GUILD_TOUR_AUTH_PORT MEMBERSHIP_PORT=$GUILD_TOUR_MEMBERSHIP_PORT
+  CONTENT_PORT=$GUILD_TOUR_CONTENT_PORT REFERRAL_PORT=$GUILD_TOUR_REFERRAL_PORT
+  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  read -ra TOUR_BASES <<<"$GUILD_TOUR_BASES"
+  DEMO_GATEWAY=${TOUR_BASES[0]}
+  # Every curl goes to the next gateway in turn (a file keeps the turn: $(…) runs in a subshell).
+  BASE="http://guild-tour.invalid"
+  curl() {
+    local turn=$(( $(cat "$WORK/turn" 2>/dev/null || echo 0) + 1 ))
+    echo "$turn" >"$WORK/turn"
+    local target=${TOUR_BASES[$((turn % ${#TOUR_BASES[@]}))]} args=() arg
+    for arg in "$@"; do args+=("${arg//http:\/\/guild-tour.invalid/$target}"); done
+    command curl "${args[@]}"
+  }
+else
+  source scripts/guild-up-lib.sh
+  DATA_DIR="$WORK/.guild"
+  DEMO_GATEWAY=$BASE
+fi
 # The gateway answers /healthz before the tour starts (a belt to guild up's braces).
 for _ in $(seq 1 50); do curl -s -o /dev/null "$BASE/healthz" && break; sleep 0.2; done
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
@@ -13,9 +41,9 @@ json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 # mutual TLS with the cli certificate; a port nothing answers on is unhealthy.
 for target in "http://127.0.0.1:$PORT/readyz" "auth@127.0.0.1:$AUTH_PORT" "membership@127.0.0.1:$MEMBERSHIP_PORT" \
               "content@127.0.0.1:$CONTENT_PORT" "referral@127.0.0.1:$REFERRAL_PORT"; do
-  "$BIN/guild" health --data-dir "$WORK/.guild" "$target" >/dev/null || { echo "FAIL: guild health $target" >&2; exit 1; }
+  "$BIN/guild" health --data-dir "$DATA_DIR" "$target" >/dev/null || { echo "FAIL: guild health $target" >&2; exit 1; }
 done
-if "$BIN/guild" health --data-dir "$WORK/.guild" --timeout-ms 500 "auth@127.0.0.1:$MEMBERSHIP_PORT" >/dev/null 2>&1; then
+if "$BIN/guild" health --data-dir "$DATA_DIR" --timeout-ms 500 "auth@127.0.0.1:$MEMBERSHIP_PORT" >/dev/null 2>&1; then
   echo "FAIL: guild health called membership's port auth's" >&2; exit 1
 fi
 echo "ok: guild health finds the gateway and every service healthy, and a wrong peer unhealthy"
@@ -94,7 +122,7 @@ expect_status 200 "$status" "my memberships"
 status=$(curl -s -o "$WORK/body" -w '%{http_code}' "$BASE/api/v1/communities/$COMMUNITY/earnings" -H "Authorization: Bearer $ACCESS")
 expect_status 200 "$status" "the owner's earnings"
 [[ $(json '["payable"]["minorUnits"]' <"$WORK/body") == "30324" ]] || { echo "FAIL: earnings do not add up" >&2; cat "$WORK/body" >&2; exit 1; }
-"$BIN/guild" ledger-check --data-dir "$WORK/.guild" --membership "127.0.0.1:$MEMBERSHIP_PORT" >"$WORK/ledger.txt" \
+"$BIN/guild" ledger-check --data-dir "$DATA_DIR" --membership "127.0.0.1:$MEMBERSHIP_PORT" >"$WORK/ledger.txt" \
   || { cat "$WORK/ledger.txt"; echo "FAIL: guild ledger-check" >&2; exit 1; }
 grep -q "every invariant holds" "$WORK/ledger.txt" && echo "ok: guild ledger-check -> $(head -1 "$WORK/ledger.txt")"
 
@@ -286,13 +314,13 @@ expect_status 409 "$status" "the same slot cannot be booked twice"
 wait_for "/api/v1/questions/$LATE" "$VISITOR" '["status"]' expired "the unanswered question expired"
 status=$(get "/api/v1/charges/$LATE_CHARGE" "$VISITOR")
 expect_json '["status"]' refunded "and Cy got the money back"
-"$BIN/guild" ledger-check --data-dir "$WORK/.guild" --membership "127.0.0.1:$MEMBERSHIP_PORT" >"$WORK/ledger.txt" 2>&1 \
+"$BIN/guild" ledger-check --data-dir "$DATA_DIR" --membership "127.0.0.1:$MEMBERSHIP_PORT" >"$WORK/ledger.txt" 2>&1 \
   || { cat "$WORK/ledger.txt"; echo "FAIL: guild ledger-check after interaction" >&2; exit 1; }
 echo "ok: the ledger still balances -> $(head -1 "$WORK/ledger.txt")"
 
 # Referral and growth. First `guild demo` fills a community with months of history through the
 # gateway (it moves the suite's simulated clock back, and sets it right again at the end).
-"$BIN/guild" demo --gateway "$BASE" --data-dir "$WORK/.guild" --months "${GUILD_TOUR_DEMO_MONTHS:-4}" --seed 7 >"$WORK/demo.log" 2>&1 \
+"$BIN/guild" demo --gateway "$DEMO_GATEWAY" --data-dir "$DATA_DIR" --months "${GUILD_TOUR_DEMO_MONTHS:-4}" --seed 7 >"$WORK/demo.log" 2>&1 \
   || { cat "$WORK/demo.log"; echo "FAIL: guild demo" >&2; exit 1; }
 grep -q '^guild demo: done' "$WORK/demo.log" || { cat "$WORK/demo.log"; echo "FAIL: guild demo did not finish" >&2; exit 1; }
 if grep -q 'kind(s) of step failed' "$WORK/demo.log"; then cat "$WORK/demo.log"; echo "FAIL: guild demo had failing steps" >&2; exit 1; fi
@@ -358,9 +386,57 @@ status=$(get "/api/v1/communities/$DEMO_COMMUNITY/analytics/forecast?period=mont
 expect_status 200 "$status" "the growth forecast"
 expect_json '.get("enoughHistory", False)' True "fitted to the demo's months"
 python3 -c 'import json,sys; f=json.load(sys.stdin); print("ok: r = %.1f %% a month (95 %% CI %.1f to %.1f), R2 %.2f" % (100*f["r"], 100*f["rLow"], 100*f["rHigh"], f["rSquared"]))' <"$WORK/body"
-"$BIN/guild" ledger-check --data-dir "$WORK/.guild" --membership "127.0.0.1:$MEMBERSHIP_PORT" >"$WORK/ledger.txt" 2>&1 \
+"$BIN/guild" ledger-check --data-dir "$DATA_DIR" --membership "127.0.0.1:$MEMBERSHIP_PORT" >"$WORK/ledger.txt" 2>&1 \
   || { cat "$WORK/ledger.txt"; echo "FAIL: guild ledger-check after referral" >&2; exit 1; }
 echo "ok: the ledger still balances with commissions -> $(head -1 "$WORK/ledger.txt")"
+
+if [[ -n "${GUILD_TOUR_EXTERNAL:-}" ]]; then echo "tour passed"; exit 0; fi
+
+# Every process serves Prometheus metrics: the gateway at /metrics, each service on its port.
+curl -sf "$BASE/metrics" >"$WORK/metrics" || { echo "FAIL: the gateway's /metrics" >&2; exit 1; }
+grep -q '^guild_http_requests_total{route="/api/v1/auth/login",method="POST",status="200"} [1-9]' "$WORK/metrics" \
+  || { grep guild_http_requests_total "$WORK/metrics" >&2; echo "FAIL: the gateway counts its requests by route" >&2; exit 1; }
+grep -q '^guild_wire_client_calls_total{service="membership",' "$WORK/metrics" || { echo "FAIL: the gateway counts its wire calls" >&2; exit 1; }
+index=0
+for service in auth membership content referral; do
+  curl -sf "http://127.0.0.1:${METRICS_PORTS[$index]}/metrics" >"$WORK/metrics-$service" || { echo "FAIL: $service's metrics port" >&2; exit 1; }
+  grep -q "^guild_wire_server_calls_total{service=\"$service\"," "$WORK/metrics-$service" \
+    || { echo "FAIL: $service counts the wire calls it serves" >&2; exit 1; }
+  grep -q '^guild_db_connection_wait_seconds_count ' "$WORK/metrics-$service" || { echo "FAIL: $service measures its database pool" >&2; exit 1; }
+  index=$((index + 1))
+done
+grep -q '^guild_job_runs_total{job="membership-scheduler",outcome="ok"} [1-9]' "$WORK/metrics-membership" || { echo "FAIL: membership counts its job runs" >&2; exit 1; }
+grep -q '^guild_outbox_pending_events{subscriber="content"} ' "$WORK/metrics-membership" || { echo "FAIL: membership measures its outbox" >&2; exit 1; }
+grep -q '^guild_job_lease_held{job="outbox-relay"} 1' "$WORK/metrics-content" || { echo "FAIL: content holds its relay's lease" >&2; exit 1; }
+echo "ok: the gateway's /metrics and each service's metrics port answer in Prometheus text ($(grep -c '^guild_' "$WORK/metrics") gateway samples)"
+
+# SQLite: one replica per database. A second guild-content on the running suite's data says why it cannot start.
+if "$BIN/guild-content" --data-dir "$DATA_DIR" --listen "127.0.0.1:$(free_port)" >"$WORK/second-content.log" 2>&1; then
+  echo "FAIL: a second guild-content started on the same SQLite database" >&2; exit 1
+fi
+grep -q "SQLite allows one replica per database" "$WORK/second-content.log" || { cat "$WORK/second-content.log" >&2; echo "FAIL: the second replica did not say why it stopped" >&2; exit 1; }
+if "$BIN/guild" up --data-dir "$WORK/.guild-replicas" --replicas 2 >"$WORK/replicas.log" 2>&1; then
+  echo "FAIL: guild up --replicas 2 started on SQLite" >&2; exit 1
+fi
+grep -q "SQLite allows one replica per database: --replicas 2 needs PostgreSQL" "$WORK/replicas.log" || { cat "$WORK/replicas.log" >&2; echo "FAIL: guild up --replicas 2 did not say why" >&2; exit 1; }
+echo "ok: a second replica on a SQLite database is refused: $(grep -o 'another guild-content already serves [^:]*' "$WORK/second-content.log")"
+
+# Migrations without a service: all applied (guild up's services ran them). A backup taken while
+# the suite runs; an account made after it is gone once the backup is restored.
+"$BIN/guild" migrate --check --data-dir "$DATA_DIR" >"$WORK/migrate.txt" || { cat "$WORK/migrate.txt"; echo "FAIL: guild migrate --check" >&2; exit 1; }
+[[ $(grep -c ": up to date (schema version" "$WORK/migrate.txt") == 4 ]] || { cat "$WORK/migrate.txt"; echo "FAIL: guild migrate --check did not find four databases up to date" >&2; exit 1; }
+echo "ok: guild migrate --check: $(tr '\n' ' ' <"$WORK/migrate.txt")"
+"$BIN/guild" backup --data-dir "$DATA_DIR" --to "$WORK/backup" >"$WORK/backup.txt" || { cat "$WORK/backup.txt"; echo "FAIL: guild backup" >&2; exit 1; }
+[[ -f "$WORK/backup/manifest.json" && -f "$WORK/backup/membership.sqlite" ]] || { cat "$WORK/backup.txt"; echo "FAIL: guild backup wrote no databases" >&2; exit 1; }
+echo "ok: guild backup while running -> $(tail -1 "$WORK/backup.txt")"
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/register" -H 'Content-Type: application/json' \
+  -d '{"email":"late@example.com","password":"correct horse battery","displayName":"Late"}')
+expect_status 201 "$status" "an account made after the backup"
+if "$BIN/guild" restore --data-dir "$DATA_DIR" --from "$WORK/backup" >"$WORK/restore.txt" 2>&1; then
+  echo "FAIL: guild restore ran under a running suite" >&2; exit 1
+fi
+grep -q "is running on .*: stop the suite first" "$WORK/restore.txt" || { cat "$WORK/restore.txt"; echo "FAIL: guild restore did not say the suite runs" >&2; exit 1; }
+echo "ok: guild restore refuses while the suite runs"
 
 # Stopping guild up must stop every child.
 CHILDREN=$(pgrep -P "$UP_PID" | tr '\n' ' ')
@@ -371,15 +447,20 @@ for pid in $CHILDREN; do
   if kill -0 "$pid" 2>/dev/null; then echo "FAIL: child $pid still running after guild up stopped" >&2; exit 1; fi
 done
 echo "ok: guild up stopped every process"
+"$BIN/guild" restore --data-dir "$DATA_DIR" --from "$WORK/backup" >"$WORK/restore.txt" || { cat "$WORK/restore.txt"; echo "FAIL: guild restore" >&2; exit 1; }
+echo "ok: guild restore -> $(tail -1 "$WORK/restore.txt")"
 
 # A child that dies is started again, with a message naming it; one that keeps dying takes the
 # suite down.
-"$BIN/guild" up --data-dir "$WORK/.guild" "${PORTS[@]}" >"$WORK/up2.log" 2>&1 &
+"$BIN/guild" up --data-dir "$DATA_DIR" "${PORTS[@]}" >"$WORK/up2.log" 2>&1 &
 UP_PID=$!
 for _ in $(seq 1 300); do
   grep -q "Guild is running" "$WORK/up2.log" && break
   sleep 0.2
 done
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/login" -H 'Content-Type: application/json' \
+  -d '{"email":"late@example.com","password":"correct horse battery"}')
+expect_status 401 "$status" "after the restore, the account made after the backup is gone"
 grep -q "guild up: starting guild-auth, waiting for it to listen" "$WORK/up2.log" || { cat "$WORK/up2.log"; echo "FAIL: guild up did not say what it waits for" >&2; exit 1; }
 GATEWAY_PID=$(pgrep -P "$UP_PID" -f guild-gateway)
 kill -KILL "$(pgrep -P "$UP_PID" -f guild-auth)"
@@ -389,8 +470,8 @@ for _ in $(seq 1 100); do
 done
 grep -q "guild-auth was killed by signal 9; restarting it in" "$WORK/up2.log" || { cat "$WORK/up2.log"; echo "FAIL: guild up did not say which child died and that it restarts it" >&2; exit 1; }
 grep -q "guild-auth is back" "$WORK/up2.log" || { cat "$WORK/up2.log"; echo "FAIL: guild up did not start guild-auth again" >&2; exit 1; }
-for _ in $(seq 1 50); do "$BIN/guild" health --data-dir "$WORK/.guild" "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
-"$BIN/guild" health --data-dir "$WORK/.guild" "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "FAIL: the suite is not ready after auth's restart" >&2; exit 1; }
+for _ in $(seq 1 50); do "$BIN/guild" health --data-dir "$DATA_DIR" "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+"$BIN/guild" health --data-dir "$DATA_DIR" "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "FAIL: the suite is not ready after auth's restart" >&2; exit 1; }
 status=$(curl -s -o "$WORK/body" -w '%{http_code}' -X POST "$BASE/api/v1/auth/login" -H 'Content-Type: application/json' \
   -d '{"email":"ada@example.com","password":"correct horse battery"}')
 expect_status 200 "$status" "a login after guild-auth was killed and started again"

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GuildCore
 import GuildMessages
@@ -20,21 +21,26 @@ public actor AccessTokenVerifier {
     private var knownKeyIDs: Set<String> = []
     private var lastFetch: ContinuousClock.Instant?
     private var fetching: Task<Void, any Error>?
+    private let keyMetrics: CacheMetrics
     /// The shortest time between two key fetches.
     public let minimumRefreshInterval: Duration
 
     /// - Parameter clock: the time tokens' expiry is checked against (the process's clock, which
     ///   is simulated only in development; see `SimulatedWallClock`).
-    public init(minimumRefreshInterval: Duration = .seconds(10), clock: any WallClock = SystemWallClock(), logger: Logger, source: @escaping KeySource) {
+    public init(
+        minimumRefreshInterval: Duration = .seconds(10), clock: any WallClock = SystemWallClock(), logger: Logger,
+        metrics factory: any MetricsFactory = MetricsSystem.factory, source: @escaping KeySource
+    ) {
         self.source = source
+        self.keyMetrics = CacheMetrics(cache: "token_keys", factory: factory)
         self.clock = clock
         self.logger = logger
         self.minimumRefreshInterval = minimumRefreshInterval
     }
 
     /// A verifier that asks auth for the keys through `client`.
-    public init(authClient: WireClient, clock: any WallClock = SystemWallClock(), logger: Logger) {
-        self.init(clock: clock, logger: logger) {
+    public init(authClient: WireClient, clock: any WallClock = SystemWallClock(), logger: Logger, metrics factory: any MetricsFactory = MetricsSystem.factory) {
+        self.init(clock: clock, logger: logger, metrics: factory) {
             try await authClient.call(AuthAPI.getPublicKeys, AuthGetPublicKeysRequest(), timeout: .seconds(3)).keys
         }
     }
@@ -46,7 +52,10 @@ public actor AccessTokenVerifier {
         guard let kid = Self.keyID(of: token) else {
             throw GuildError(.unauthenticated, "The access token is malformed.", reason: "invalid_token")
         }
-        if !knownKeyIDs.contains(kid) {
+        if knownKeyIDs.contains(kid) {
+            keyMetrics.hit()
+        } else {
+            keyMetrics.miss()
             try await refresh(force: lastFetch == nil)
         }
         guard knownKeyIDs.contains(kid) else {

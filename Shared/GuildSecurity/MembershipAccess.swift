@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GuildCore
 import GuildMessages
@@ -31,14 +32,21 @@ public final class MembershipAccess: Sendable {
     private let clock: any WallClock
     private let entries = Mutex<[String: Entry]>([:])
     private let planEntries = Mutex<[String: (plans: [MembershipPlan], expires: Date)]>([:])
+    private let standingMetrics: CacheMetrics
+    private let planMetrics: CacheMetrics
 
     /// - Parameters:
     ///   - ttl: how long an answer is reused without news from membership.
     ///   - capacity: entries kept at most (the cache is emptied when full).
     ///   - clock: the service's clock (a simulated one in demos): an answer's age and the
     ///     instant membership says access ends are both read on it, as membership wrote them.
-    public init(client: WireClient, ttl: Duration = .seconds(30), capacity: Int = 50_000, clock: any WallClock = SystemWallClock()) {
+    public init(
+        client: WireClient, ttl: Duration = .seconds(30), capacity: Int = 50_000, clock: any WallClock = SystemWallClock(),
+        metrics factory: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.client = client
+        self.standingMetrics = CacheMetrics(cache: "entitlements", factory: factory)
+        self.planMetrics = CacheMetrics(cache: "plans", factory: factory)
         self.ttl = ttl.timeInterval
         self.capacity = capacity
         self.clock = clock
@@ -51,7 +59,11 @@ public final class MembershipAccess: Sendable {
         guard let user else { return .none }
         let key = Self.key(user, community)
         let now = clock.now()
-        if let entry = entries.withLock({ $0[key] }), entry.expires > now { return entry.standing }
+        if let entry = entries.withLock({ $0[key] }), entry.expires > now {
+            standingMetrics.hit()
+            return entry.standing
+        }
+        standingMetrics.miss()
         var request = MembershipCheckEntitlementRequest()
         request.userID = user.rawValue
         request.communityID = community.rawValue
@@ -79,7 +91,11 @@ public final class MembershipAccess: Sendable {
     public func plans(of community: CommunityID, needing: [String] = []) async throws -> [MembershipPlan] {
         let now = clock.now()
         if let entry = planEntries.withLock({ $0[community.rawValue] }), entry.expires > now,
-           needing.allSatisfy({ id in entry.plans.contains { $0.id == id } }) { return entry.plans }
+           needing.allSatisfy({ id in entry.plans.contains { $0.id == id } }) {
+            planMetrics.hit()
+            return entry.plans
+        }
+        planMetrics.miss()
         var request = MembershipListPlansRequest()
         request.communityID = community.rawValue
         let plans = try await client.call(MembershipAPI.listPlans, request).plans.filter { $0.status == "active" && $0.visible }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GuildCore
+import GuildWire
 import Logging
 
 /// Options every Guild process takes. Each has an environment variable, read when the flag is
@@ -14,6 +15,9 @@ public struct CommonOptions: ParsableArguments, Sendable {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env GUILD_LOG_LEVEL).")
     public var logLevel: String = ConfigEnvironment().string("GUILD_LOG_LEVEL", default: "info")
+
+    @Option(name: .customLong("log-format"), help: "text (one line per entry, for people) or json (one JSON object per line, for log shippers) (env GUILD_LOG_FORMAT).")
+    public var logFormat: LogFormat = LogFormat(rawValue: ConfigEnvironment().string("GUILD_LOG_FORMAT", default: "text")) ?? .text
 
     @Option(
         name: .customLong("simulated-clock"),
@@ -43,13 +47,25 @@ public struct CommonOptions: ParsableArguments, Sendable {
         certificatesDirectory ?? ConfigEnvironment().string("GUILD_CERTS_DIR") ?? (dataDirectory as NSString).appendingPathComponent("certs")
     }
 
-    /// Sets up swift-log to write to standard error at the chosen level.
+    /// Sets up swift-log to write to standard error at the chosen level, as text or JSON lines.
     public func bootstrapLogging() {
         let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        switch logFormat {
+        case .text:
+            LoggingSystem.bootstrap({ label, provider in
+                var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                handler.logLevel = level
+                return handler
+            }, metadataProvider: ProcessTracing.loggingMetadataProvider)
+        case .json:
+            LoggingSystem.bootstrap({ label, provider in JSONLogHandler(label: label, level: level, metadataProvider: provider) },
+                                    metadataProvider: ProcessTracing.loggingMetadataProvider)
         }
     }
+}
+
+/// How a process writes its log.
+public enum LogFormat: String, ExpressibleByArgument, Sendable, CaseIterable {
+    case text
+    case json
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreMetrics
 import Foundation
 import GuildCore
 import GuildMessages
@@ -6,6 +7,7 @@ import GuildStorage
 import GuildWire
 import Logging
 import ServiceLifecycle
+import Tracing
 
 /// Delivers a service's outbox to the services that subscribe, at least once and oldest first
 /// (but not strictly in order: an event that failed waits for its retry while later ones go):
@@ -22,11 +24,29 @@ public struct OutboxRelay: Service {
         public let client: WireClient
         /// Topics it wants (nil: every topic).
         public let topics: Set<String>?
+        /// One client per replica, when the subscriber has several: each event delivered is
+        /// also sent to every replica (see ``broadcast(_:)``).
+        public let replicas: [WireClient]
 
-        public init(name: ServiceName, client: WireClient, topics: Set<String>? = nil) {
+        public init(name: ServiceName, client: WireClient, topics: Set<String>? = nil, replicas: [WireClient] = []) {
             self.name = name
             self.client = client
             self.topics = topics
+            self.replicas = replicas
+        }
+
+        /// Sends a delivered event to every replica, at once and once, without recording the
+        /// outcome. The delivery was applied once (a subscriber applies an event id once, through
+        /// the inbox its replicas share); what every replica needs is to drop what its own cache
+        /// holds about it (a member's entitlements). A replica that misses it serves what it
+        /// cached until the entry's short lifetime (30 s) ends.
+        func broadcast(_ request: EventsDeliverRequest) async {
+            guard replicas.count > 1 else { return }
+            await withTaskGroup(of: Void.self) { group in
+                for replica in replicas {
+                    group.addTask { _ = try? await replica.call(EventsAPI.deliver, request, timeout: .seconds(2)) }
+                }
+            }
         }
     }
 
@@ -37,14 +57,16 @@ public struct OutboxRelay: Service {
     let interval: Duration
     let maximumAttempts: Int
     let logger: Logger
+    let metrics: [ServiceName: SubscriberMetrics]
     public static let maximumBackoff: TimeInterval = 300
     /// Tries before a delivery is dead: 288 at the 5-minute cap is about a day.
     public static let defaultMaximumAttempts = 288
 
     public init(
         source: ServiceName, database: Database, subscribers: [Subscriber], clock: any WallClock = SystemWallClock(), interval: Duration = .seconds(1),
-        maximumAttempts: Int = OutboxRelay.defaultMaximumAttempts, logger: Logger
+        maximumAttempts: Int = OutboxRelay.defaultMaximumAttempts, logger: Logger, metrics factory: any MetricsFactory = MetricsSystem.factory
     ) {
+        self.metrics = Dictionary(uniqueKeysWithValues: subscribers.map { ($0.name, SubscriberMetrics(subscriber: $0.name, factory: factory)) })
         self.maximumAttempts = maximumAttempts
         self.source = source
         self.database = database
@@ -55,7 +77,40 @@ public struct OutboxRelay: Service {
     }
 
     public func run() async throws {
-        try await PeriodicJob(name: "outbox-relay", every: interval, logger: logger) { try await deliverDue() }.run()
+        try await PeriodicJob.leased(name: "outbox-relay", every: interval, database: database, logger: logger) {
+            try await deliverDue()
+            try await measureBacklog()
+        }.run()
+    }
+
+    /// The relay's metrics for one subscriber: deliveries by outcome, and what waits.
+    struct SubscriberMetrics: Sendable {
+        let delivered: Counter
+        let failed: Counter
+        let dead: Counter
+        let pending: Gauge
+        let lag: Gauge
+
+        init(subscriber: ServiceName, factory: any MetricsFactory) {
+            func outcome(_ name: String) -> Counter {
+                Counter(label: "guild_outbox_deliveries_total", dimensions: [("subscriber", subscriber.rawValue), ("outcome", name)], factory: factory)
+            }
+            delivered = outcome("delivered")
+            failed = outcome("failed")
+            dead = outcome("dead")
+            pending = Gauge(label: "guild_outbox_pending_events", dimensions: [("subscriber", subscriber.rawValue)], factory: factory)
+            lag = Gauge(label: "guild_outbox_lag_seconds", dimensions: [("subscriber", subscriber.rawValue)], factory: factory)
+        }
+    }
+
+    /// Sets each subscriber's depth (events waiting) and lag (age of the oldest, 0 when none).
+    public func measureBacklog() async throws {
+        for subscriber in subscribers {
+            let backlog = try await Outbox.backlog(database, subscriber: subscriber.name.rawValue, topics: subscriber.topics)
+            metrics[subscriber.name]?.pending.record(backlog.count)
+            let lagMs = backlog.oldestMs.map { max(0, clock.now().millisecondsSince1970 - $0) } ?? 0
+            metrics[subscriber.name]?.lag.record(Double(lagMs) / 1000)
+        }
     }
 
     /// One pass: every due event to every subscriber. Returns how many deliveries succeeded.
@@ -71,15 +126,22 @@ public struct OutboxRelay: Service {
                 request.event.occurredAtMs = event.occurredAtMs
                 request.event.payload = Data(event.payload)
                 do {
-                    _ = try await subscriber.client.call(EventsAPI.deliver, request, timeout: .seconds(10))
+                    // The delivery continues the trace of the request that wrote the event.
+                    let context = RequestTraceMetadata.context(requestID: event.requestID, traceparent: event.traceparent)
+                    try await ServiceContext.withValue(context) {
+                        _ = try await subscriber.client.call(EventsAPI.deliver, request, timeout: .seconds(10))
+                        await subscriber.broadcast(request)
+                    }
                     try await Outbox.record(database, event: event.id, subscriber: subscriber.name.rawValue, delivered: true, error: "", retryAt: clock.now(), now: clock.now())
                     delivered += 1
+                    metrics[subscriber.name]?.delivered.increment()
                 } catch {
                     let attempts = try await Outbox.deliveryState(database, event: event.id, subscriber: subscriber.name.rawValue).attempts + 1
                     let retryAt = clock.now().addingTimeInterval(Self.backoff(afterAttempts: attempts))
                     let dead = attempts >= maximumAttempts
                     try await Outbox.record(database, event: event.id, subscriber: subscriber.name.rawValue, delivered: false, error: "\(error)",
                                             retryAt: retryAt, dead: dead, now: clock.now())
+                    (dead ? metrics[subscriber.name]?.dead : metrics[subscriber.name]?.failed)?.increment()
                     if dead {
                         logger.error("event delivery given up: a dead letter until an operator retries it (guild dead-letters)", metadata: [
                             "event": "\(event.id)", "topic": "\(event.topic)", "subscriber": "\(subscriber.name)", "attempts": "\(attempts)", "error": "\(error)",
@@ -115,7 +177,9 @@ public struct OutboxRelay: Service {
         guard !subscribers.isEmpty else { return nil }
         let tls = try WireTLS.load(directory: certificates, service: source)
         let clients = try subscribers.map { name, endpoints in
-            Subscriber(name: name, client: try WireClient(service: name, endpoints: endpoints, tls: tls, logger: logger))
+            Subscriber(
+                name: name, client: try WireClient(service: name, endpoints: endpoints, tls: tls, logger: logger),
+                replicas: endpoints.count > 1 ? try endpoints.map { try WireClient(service: name, endpoints: [$0], tls: tls, logger: logger) } : [])
         }
         return OutboxRelay(source: source, database: database, subscribers: clients, logger: logger)
     }

@@ -31,16 +31,21 @@ public enum ServiceRunner {
         listen: String,
         databaseURL: String,
         options: CommonOptions,
+        observability: ObservabilityOptions,
         wireConfiguration: WireServer.Configuration = WireServer.Configuration(),
         makeParts: @Sendable (Database, Logger) async throws -> Parts
     ) async throws {
         options.bootstrapLogging()
+        let registry = ProcessMetrics.bootstrap()
         let logger = Logger(label: "guild-\(service.rawValue)")
         guard let endpoint = WireEndpoint(listen) else {
             throw ValidationError("--listen must be host:port, got '\(listen)'")
         }
+        let metricsEndpoint = try observability.metricsEndpoint()
+        let tracing = try observability.bootstrapTracing(name: "guild-\(service.rawValue)")
         let tls = try WireTLS.load(directory: options.resolvedCertificatesDirectory, service: service)
         let configuration = try DatabaseConfiguration(url: databaseURL)
+        try SQLiteReplicaLock.acquire(configuration, service: service)
         logger.info("opening database", metadata: ["database": "\(configuration)"])
         let database = try await Database.open(configuration, logger: logger)
         // PostgreSQL's pool only works while running; start it before migrations.
@@ -59,7 +64,10 @@ public enum ServiceRunner {
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: parts.services.map { .init(service: $0) } + [.init(service: server)],
+                // Shut down in reverse: the span exporter last, so the last spans go out.
+                services: (tracing.map { [.init(service: $0)] } ?? [])
+                    + parts.services.map { .init(service: $0) } + [.init(service: server)]
+                    + (metricsEndpoint.map { [.init(service: MetricsServer(registry: registry, endpoint: $0, logger: logger))] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

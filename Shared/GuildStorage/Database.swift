@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GuildCore
 import Logging
@@ -32,20 +33,35 @@ public final class Database: Service, Sendable {
     private let backend: Backend
     private let logger: Logger
     private let isClosed = Atomic<Bool>(false)
+    private let metrics: PoolMetrics
+
+    /// The pool's use, through swift-metrics: connections held now, the pool's size, and how
+    /// long callers waited for a connection (on SQLite: for the one connection's lock).
+    private struct PoolMetrics: Sendable {
+        let inUse: Meter
+        let wait: CoreMetrics.Timer
+
+        init(size: Int, factory: any MetricsFactory) {
+            inUse = Meter(label: "guild_db_connections_in_use", dimensions: [], factory: factory)
+            wait = CoreMetrics.Timer(label: "guild_db_connection_wait_seconds", dimensions: [], preferredDisplayUnit: .seconds, factory: factory)
+            Gauge(label: "guild_db_connections_max", dimensions: [], factory: factory).record(size)
+        }
+    }
 
     private enum Backend: Sendable {
         case sqlite(SQLiteConnection, AsyncLock)
         case postgres(PostgresClient)
     }
 
-    private init(dialect: SQLDialectKind, backend: Backend, logger: Logger) {
+    private init(dialect: SQLDialectKind, backend: Backend, poolSize: Int, logger: Logger, metrics factory: any MetricsFactory) {
         self.dialect = dialect
         self.backend = backend
         self.logger = logger
+        self.metrics = PoolMetrics(size: poolSize, factory: factory)
     }
 
     /// Opens the database. For PostgreSQL the pool connects lazily once ``run()`` runs.
-    public static func open(_ configuration: DatabaseConfiguration, logger: Logger) async throws -> Database {
+    public static func open(_ configuration: DatabaseConfiguration, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) async throws -> Database {
         switch configuration {
         case .sqlite(let path):
             let url = URL(fileURLWithPath: path)
@@ -61,7 +77,7 @@ public final class Database: Service, Sendable {
                 try? await connection.close()
                 throw error
             }
-            return Database(dialect: .sqlite, backend: .sqlite(connection, AsyncLock()), logger: logger)
+            return Database(dialect: .sqlite, backend: .sqlite(connection, AsyncLock()), poolSize: 1, logger: logger, metrics: metrics)
         case .postgres(let settings):
             var config = PostgresClient.Configuration(
                 host: settings.host,
@@ -73,7 +89,7 @@ public final class Database: Service, Sendable {
             )
             config.options.maximumConnections = 16
             let client = PostgresClient(configuration: config, backgroundLogger: logger)
-            return Database(dialect: .postgres, backend: .postgres(client), logger: logger)
+            return Database(dialect: .postgres, backend: .postgres(client), poolSize: config.options.maximumConnections, logger: logger, metrics: metrics)
         }
     }
 
@@ -97,12 +113,20 @@ public final class Database: Service, Sendable {
 
     /// Runs `body` with a database handle to itself (no other caller's statements in between on SQLite).
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let asked = ContinuousClock.now
+        let metrics = metrics
+        @Sendable func holding(_ sql: any SQLDatabase) async throws -> T {
+            metrics.wait.recordNanoseconds((ContinuousClock.now - asked).wholeNanoseconds)
+            metrics.inUse.increment()
+            defer { metrics.inUse.decrement() }
+            return try await body(sql)
+        }
         do {
             switch backend {
             case .sqlite(let connection, let lock):
-                return try await lock.withLock { try await body(connection.sql()) }
+                return try await lock.withLock { try await holding(TracedSQLDatabase(base: connection.sql(), system: "sqlite")) }
             case .postgres(let client):
-                return try await client.withConnection { connection in try await body(connection.sql()) }
+                return try await client.withConnection { connection in try await holding(TracedSQLDatabase(base: connection.sql(), system: "postgresql")) }
             }
         } catch let error as GuildError {
             throw error
@@ -111,6 +135,15 @@ public final class Database: Service, Sendable {
         } catch {
             throw Self.translate(error, logger: logger)
         }
+    }
+
+    /// SQLite only: writes a consistent, compacted copy of the database to a new file at `path`
+    /// (`VACUUM INTO`: one read transaction's snapshot), while others go on reading and writing.
+    public func copy(to path: String) async throws {
+        guard dialect == .sqlite else {
+            throw GuildError(.failedPrecondition, "Only a SQLite database is copied this way; back PostgreSQL up with pg_dump.")
+        }
+        try await withConnection { sql in try await sql.raw("VACUUM INTO \(bind: path)").run() }
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.

@@ -79,6 +79,22 @@ public enum Migrator {
         return applied
     }
 
+    /// The migrations of `migrations` not yet applied to `database` (all of them for a new one),
+    /// without applying anything; throws when the database is newer than `migrations`.
+    public static func pending(_ database: Database, migrations: [Migration]) async throws -> [Migration] {
+        let exists = try await database.withConnection { sql in
+            let query: SQLQueryString = database.dialect == .sqlite
+                ? "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'guild_migrations'"
+                : "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'guild_migrations'"
+            return try await sql.raw(query).first()?.decode(column: "n", as: Int.self) ?? 0 > 0
+        }
+        let applied = Set(exists ? try await appliedVersions(database) : [])
+        if let newest = applied.max(), newest > migrations.count {
+            throw GuildError(.failedPrecondition, "The database is at schema version \(newest), newer than this build knows (\(migrations.count)). Run a newer build.")
+        }
+        return migrations.filter { !applied.contains($0.version) }.sorted { $0.version < $1.version }
+    }
+
     /// The versions recorded as applied.
     public static func appliedVersions(_ database: Database) async throws -> [Int] {
         try await database.withConnection { sql in

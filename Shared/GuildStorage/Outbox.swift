@@ -39,13 +39,22 @@ public enum Outbox {
     /// retries it (``retryDead(_:event:subscriber:)``).
     public static let deadLetterColumn = "ALTER TABLE outbox_deliveries ADD COLUMN dead_at_ms BIGINT"
 
-    /// Appends an event inside the caller's transaction. Returns its id.
+    /// The migration statements that let an event carry the request id and the trace context
+    /// of the request that wrote it, so that its delivery continues that trace.
+    public static let traceColumns = [
+        "ALTER TABLE outbox_events ADD COLUMN request_id TEXT",
+        "ALTER TABLE outbox_events ADD COLUMN traceparent TEXT",
+    ]
+
+    /// Appends an event inside the caller's transaction, with the request id and trace context
+    /// of the work being served (the task's `ServiceContext`). Returns its id.
     @discardableResult
     public static func append(_ sql: any SQLDatabase, topic: String, payload: [UInt8], at now: Date) async throws -> String {
         let id = Identifier.make(at: now)
+        let trace = RequestTraceMetadata.current()
         try await sql.raw("""
-            INSERT INTO outbox_events (id, topic, payload, occurred_at_ms)
-            VALUES (\(bind: id), \(bind: topic), \(bind: Data(payload)), \(bind: now.millisecondsSince1970))
+            INSERT INTO outbox_events (id, topic, payload, occurred_at_ms, request_id, traceparent)
+            VALUES (\(bind: id), \(bind: topic), \(bind: Data(payload)), \(bind: now.millisecondsSince1970), \(bind: trace.requestID), \(bind: trace.traceparent))
             """).run()
         return id
     }
@@ -56,6 +65,9 @@ public enum Outbox {
         public let topic: String
         public let payload: [UInt8]
         public let occurredAtMs: Int64
+        /// The request that wrote it, and its trace context (nil for work no request started).
+        public var requestID: String? = nil
+        public var traceparent: String? = nil
     }
 
     /// Events not yet delivered to `subscriber` whose next attempt is due, in the order they
@@ -65,7 +77,8 @@ public enum Outbox {
         return try await database.withConnection { sql in
             // Topics are filtered in the query, so events a subscriber does not want never fill its batch.
             var query: SQLQueryString = """
-                SELECT e.id AS id, e.topic AS topic, e.payload AS payload, e.occurred_at_ms AS occurred_at_ms
+                SELECT e.id AS id, e.topic AS topic, e.payload AS payload, e.occurred_at_ms AS occurred_at_ms,
+                    e.request_id AS request_id, e.traceparent AS traceparent
                 FROM outbox_events e LEFT JOIN outbox_deliveries d ON d.event_id = e.id AND d.subscriber = \(bind: subscriber)
                 WHERE d.delivered_at_ms IS NULL AND d.dead_at_ms IS NULL AND (d.next_attempt_at_ms IS NULL OR d.next_attempt_at_ms <= \(bind: nowMs))
                 """
@@ -81,8 +94,30 @@ public enum Outbox {
                 Event(
                     id: try row.decode(column: "id", as: String.self), topic: try row.decode(column: "topic", as: String.self),
                     payload: Array(try row.decode(column: "payload", as: Data.self)),
-                    occurredAtMs: try row.decode(column: "occurred_at_ms", as: Int64.self))
+                    occurredAtMs: try row.decode(column: "occurred_at_ms", as: Int64.self),
+                    requestID: try row.decode(column: "request_id", as: String?.self),
+                    traceparent: try row.decode(column: "traceparent", as: String?.self))
             }
+        }
+    }
+
+    /// How many events wait for `subscriber` (not delivered, not dead; due or backing off), and
+    /// when the oldest of them was written: the relay's depth and lag, for its metrics.
+    public static func backlog(_ database: Database, subscriber: String, topics: Set<String>?) async throws -> (count: Int, oldestMs: Int64?) {
+        try await database.withConnection { sql in
+            var query: SQLQueryString = """
+                SELECT COUNT(*) AS pending, MIN(e.occurred_at_ms) AS oldest
+                FROM outbox_events e LEFT JOIN outbox_deliveries d ON d.event_id = e.id AND d.subscriber = \(bind: subscriber)
+                WHERE d.delivered_at_ms IS NULL AND d.dead_at_ms IS NULL
+                """
+            if let topics {
+                guard !topics.isEmpty else { return (0, nil) }
+                query.appendLiteral(" AND e.topic IN (")
+                query.appendInterpolation(binds: topics.sorted())
+                query.appendLiteral(")")
+            }
+            guard let row = try await sql.raw(query).first() else { return (0, nil) }
+            return (try row.decode(column: "pending", as: Int.self), try row.decode(column: "oldest", as: Int64?.self))
         }
     }
 

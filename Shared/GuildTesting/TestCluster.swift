@@ -164,11 +164,12 @@ public final class TestCluster: Sendable {
         clock: any WallClock = SystemWallClock(),
         gatewayConfiguration: GatewayConfiguration = GatewayConfiguration(),
         membershipProviders: [any PaymentProvider] = [SandboxPaymentProvider()],
+        logger: Logger = Logger(label: "test-cluster"),
         _ body: (TestCluster) async throws -> T
     ) async throws -> T {
         let cluster = try await start(
             database: kind, authConfiguration: authConfiguration, clock: clock, gatewayConfiguration: gatewayConfiguration,
-            membershipProviders: membershipProviders)
+            membershipProviders: membershipProviders, logger: logger)
         do {
             let result = try await body(cluster)
             await cluster.shutdown()

@@ -13,9 +13,11 @@ public final class TestEventConsumer: Sendable {
     public let database: TestDatabase
     private let state: Mutex<(failuresLeft: Int, calls: Int)>
 
-    public init(database: TestDatabase, failures: Int = 0) async throws {
+    /// - Parameter createTables: false for a second replica of a consumer, sharing the first's database.
+    public init(database: TestDatabase, failures: Int = 0, createTables: Bool = true) async throws {
         self.database = database
         self.state = Mutex((failures, 0))
+        guard createTables else { return }
         try await database.database.withConnection { sql in
             try await sql.raw(SQLQueryString(Inbox.createTable)).run()
             try await sql.raw("CREATE TABLE applied (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL)").run()

@@ -3,6 +3,7 @@ import GuildCore
 import GuildMessages
 import Logging
 import NIOCore
+import Tracing
 import NIOSSL
 import NIOTLS
 
@@ -284,22 +285,40 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         call.deadline = loopDeadline
         calls[streamID] = call
         deadlineTimer.arm(at: loopDeadline, on: eventLoop, handler: DeadlineCallback(handler: loopBound))
+        let (startedAt, logsCalls) = (call.startedAt, logger.logLevel <= .debug)
         let body: @Sendable () async -> Void = {
             // The answer's buffer is moved, never copied, on its way to the frame: with a single
             // owner, the frame's prefix is written into the room in front of it in place.
-            let result: Result<WirePayload, GuildError>
-            do {
-                let bytes = try await RequestDeadline.$current.withValue(deadline) {
-                    try await method.invoke(payload, callContext)
+            // The call runs in the request's context: its id and the caller's trace context,
+            // under a server span, so what it calls and logs carries both on.
+            var serviceContext = ServiceContext.topLevel
+            if let id = callContext.requestID { serviceContext.requestID = id }
+            InstrumentationSystem.instrument.extract(callContext.metadata, into: &serviceContext, using: MetadataCarrier())
+            let result: Result<WirePayload, GuildError> = await withSpan(callContext.method, context: serviceContext, ofKind: .server) { span in
+                let result: Result<WirePayload, GuildError>
+                do {
+                    let bytes = try await RequestDeadline.$current.withValue(deadline) {
+                        try await method.invoke(payload, callContext)
+                    }
+                    result = .success(consume bytes)
+                } catch let error as GuildError {
+                    result = .failure(error)
+                } catch is CancellationError {
+                    result = .failure(GuildError(.cancelled, "The call was cancelled."))
+                } catch {
+                    callContext.logger.error("method failed", metadata: ["error": "\(String(reflecting: error))"])
+                    result = .failure(GuildError(.internal, "Internal error."))
                 }
-                result = .success(consume bytes)
-            } catch let error as GuildError {
-                result = .failure(error)
-            } catch is CancellationError {
-                result = .failure(GuildError(.cancelled, "The call was cancelled."))
-            } catch {
-                callContext.logger.error("method failed", metadata: ["error": "\(String(reflecting: error))"])
-                result = .failure(GuildError(.internal, "Internal error."))
+                if case .failure(let error) = result {
+                    span.attributes["guild.wire.code"] = error.code.name
+                    if error.code == .internal || error.code == .unavailable || error.code == .deadlineExceeded { span.setStatus(SpanStatus(code: .error)) }
+                }
+                if logsCalls {
+                    var code = "ok"
+                    if case .failure(let error) = result { code = error.code.name }
+                    callContext.logger.debug("call served", metadata: ["code": "\(code)", "us": "\((ContinuousClock.now - startedAt).wholeNanoseconds / 1000)"])
+                }
+                return result
             }
             if eventLoop.inEventLoop {
                 loopBound.value.callReturned(streamID: streamID, with: consume result)

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GuildCore
 import GuildMessages
@@ -6,6 +7,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import SwiftProtobuf
+import Tracing
 import Synchronization
 
 /// A client of one service over one or more endpoints (replicas).
@@ -42,6 +44,8 @@ public final class WireClient: Sendable {
         /// Share of calls that may be retried, and the reserve a quiet client starts with.
         public var retryRatio = 0.2
         public var retryReserve = 10.0
+        /// Where call metrics go; nil means swift-metrics' global factory.
+        public var metricsFactory: (any MetricsFactory)?
 
         public init() {}
     }
@@ -68,6 +72,7 @@ public final class WireClient: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let pool: Mutex<Pool>
+    private let metrics: WireClientMetrics
 
     public init(
         service: ServiceName,
@@ -84,6 +89,7 @@ public final class WireClient: Sendable {
         self.configuration = configuration
         self.group = group
         self.logger = logger
+        self.metrics = WireClientMetrics(service: service, factory: configuration.metricsFactory ?? MetricsSystem.factory)
         self.pool = Mutex(Pool(
             endpoints: Array(repeating: Endpoint(), count: endpoints.count),
             budget: RetryBudget(ratio: configuration.retryRatio, reserve: configuration.retryReserve)))
@@ -99,8 +105,25 @@ public final class WireClient: Sendable {
         var deadline = ContinuousClock.now + (timeout ?? configuration.defaultTimeout)
         // Inside a handler, never wait past the deadline of the request being served.
         if let inherited = RequestDeadline.current { deadline = min(deadline, inherited) }
-        let bytes = try await send(method: method.name, isIdempotent: method.isIdempotent, metadata: metadata, deadline: deadline) {
-            try request.serializedBytes()
+        let started = ContinuousClock.now
+        let bytes: ByteBuffer = try await withSpan(method.name, ofKind: .client) { span in
+            // The request id and the trace context of the work being served go with the call.
+            var metadata = metadata
+            if metadata[MetadataKey.requestID] == nil, let id = span.context.requestID { metadata[MetadataKey.requestID] = id }
+            InstrumentationSystem.instrument.inject(span.context, into: &metadata, using: MetadataCarrier())
+            do {
+                let bytes = try await send(method: method.name, isIdempotent: method.isIdempotent, metadata: metadata, deadline: deadline) {
+                    try request.serializedBytes()
+                }
+                metrics.record(method: method.name, code: nil, duration: ContinuousClock.now - started)
+                return bytes
+            } catch {
+                let code = (error as? GuildError)?.code ?? .internal
+                metrics.record(method: method.name, code: code, duration: ContinuousClock.now - started)
+                span.attributes["guild.wire.code"] = code.name
+                span.setStatus(SpanStatus(code: .error))
+                throw error
+            }
         }
         do {
             return try Response(payload: bytes)
@@ -160,6 +183,7 @@ public final class WireClient: Sendable {
                         && !Task.isCancelled && pool.budget.withdraw()
                 }
                 guard retry else { throw error }
+                metrics.retried(method: method)
                 lastError = error
                 logger.debug("retrying call", metadata: ["method": "\(method)", "endpoint": "\(endpoints[index])", "error": "\(error.code)"])
             } catch {

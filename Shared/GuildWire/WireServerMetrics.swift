@@ -14,7 +14,7 @@ final class WireServerMetrics {
     /// (It holds what it needs of the connection's metrics, not them: they hold it.)
     final class Method {
         let name: String
-        let latency: Timer
+        let latency: CoreMetrics.Timer
         private var succeeded: Counter?
         private var failed: [GuildError.Code: Counter] = [:]
         private let service: ServiceName
@@ -24,7 +24,7 @@ final class WireServerMetrics {
             self.name = name
             self.service = service
             self.factory = factory
-            latency = Timer(
+            latency = CoreMetrics.Timer(
                 label: "guild_wire_server_call_duration_seconds",
                 dimensions: [("service", service.rawValue), ("method", name)],
                 preferredDisplayUnit: .seconds,
@@ -98,4 +98,57 @@ final class WireServerLoad: Sendable {
     func release() { running.subtract(1, ordering: .releasing) }
 
     var current: Int { running.load(ordering: .relaxed) }
+}
+
+/// Per-method metrics of a wire client, through swift-metrics: calls by service, method and
+/// outcome code (`guild_wire_client_calls_total`), their latency including retries
+/// (`guild_wire_client_call_duration_seconds`) and retries (`guild_wire_client_retries_total`).
+/// Method names come from the caller's own descriptors, so the series are bounded.
+final class WireClientMetrics: Sendable {
+    private final class Method: Sendable {
+        let latency: CoreMetrics.Timer
+        let retries: Counter
+        let calls: Mutex<[GuildError.Code?: Counter]> = Mutex([:])
+
+        init(service: ServiceName, name: String, factory: any MetricsFactory) {
+            latency = CoreMetrics.Timer(
+                label: "guild_wire_client_call_duration_seconds", dimensions: [("service", service.rawValue), ("method", name)],
+                preferredDisplayUnit: .seconds, factory: factory)
+            retries = Counter(label: "guild_wire_client_retries_total", dimensions: [("service", service.rawValue), ("method", name)], factory: factory)
+        }
+    }
+
+    let service: ServiceName
+    let factory: any MetricsFactory
+    private let methods: Mutex<[String: Method]> = Mutex([:])
+
+    init(service: ServiceName, factory: any MetricsFactory) {
+        self.service = service
+        self.factory = factory
+    }
+
+    private func method(_ name: String) -> Method {
+        methods.withLock { methods in
+            if let known = methods[name] { return known }
+            let made = Method(service: service, name: name, factory: factory)
+            methods[name] = made
+            return made
+        }
+    }
+
+    func record(method name: String, code: GuildError.Code?, duration: Duration) {
+        let method = method(name)
+        method.latency.recordNanoseconds(duration.wholeNanoseconds)
+        let counter = method.calls.withLock { calls in
+            if let counter = calls[code] { return counter }
+            let made = Counter(
+                label: "guild_wire_client_calls_total",
+                dimensions: [("service", service.rawValue), ("method", name), ("code", code?.name ?? "ok")], factory: factory)
+            calls[code] = made
+            return made
+        }
+        counter.increment()
+    }
+
+    func retried(method name: String) { method(name).retries.increment() }
 }

@@ -14,6 +14,7 @@ struct GuildAuthCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var observability: ObservabilityOptions
 
     @Option(help: "Wire address to listen on (env GUILD_AUTH_LISTEN).")
     var listen: String = ConfigEnvironment().string("GUILD_AUTH_LISTEN", default: "127.0.0.1:7101")
@@ -61,7 +62,7 @@ struct GuildAuthCommand: AsyncParsableCommand {
             kek = try SealingKey(contentsOf: URL(fileURLWithPath: path))
         }
         let clock = common.makeClock()
-        try await ServiceRunner.run(service: .auth, listen: listen, databaseURL: url, options: common) { database, logger in
+        try await ServiceRunner.run(service: .auth, listen: listen, databaseURL: url, options: common, observability: observability) { database, logger in
             let service = try AuthService(database: database, configuration: settings, keyEncryptionKey: kek, clock: clock, logger: logger)
             try await service.prepare()
             let sweeper = PeriodicJob(name: "auth-sweep", every: .seconds(3600), logger: logger) {

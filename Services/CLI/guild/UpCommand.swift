@@ -42,10 +42,35 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("referral-port"), help: "Referral service wire port.")
     var referralPort = 7104
 
+    @Option(name: .customLong("metrics-ports"), help: "The services' Prometheus metrics ports, auth,membership,content,referral, or off (the gateway serves /metrics on its HTTP port).")
+    var metricsPorts = "9101,9102,9103,9104"
+
+    @Option(name: .customLong("otlp-endpoint"), help: "Give every process this OTLP/HTTP collector for its trace spans (env GUILD_OTLP_ENDPOINT; default: none).")
+    var otlpEndpoint: String? = ConfigEnvironment().string("GUILD_OTLP_ENDPOINT")
+
+    @Option(help: "How many of each process to start (services and gateways). More than one needs PostgreSQL: --database-url-template.")
+    var replicas = 1
+
+    @Option(
+        name: .customLong("database-url-template"),
+        help: ArgumentHelp(
+            "Each service's database URL, with {service} for its name, such as postgres://guild@127.0.0.1:5432/guild_{service} (default: SQLite files under the data directory).",
+            discussion: "The databases must exist. Replica k (from 0) of a service listens on its port + 10·k, its metrics on its metrics port + 10·k, and gateway k on the HTTP port + k."))
+    var databaseURLTemplate: String?
+
     @Option(name: .customLong("bin-dir"), help: "Where the guild-* executables are (default: next to this one).")
     var binDirectory: String?
 
     func run() async throws {
+        guard (1...9).contains(replicas) else { throw ValidationError("--replicas must be 1 to 9") }
+        if let template = databaseURLTemplate {
+            guard template.contains("{service}") else { throw ValidationError("--database-url-template must contain {service}") }
+            guard replicas == 1 || template.hasPrefix("postgres://") || template.hasPrefix("postgresql://") else {
+                throw ValidationError("SQLite allows one replica per database: --replicas \(replicas) needs PostgreSQL (--database-url-template postgres://…/guild_{service})")
+            }
+        } else if replicas > 1 {
+            throw ValidationError("SQLite allows one replica per database: --replicas \(replicas) needs PostgreSQL (--database-url-template postgres://…/guild_{service})")
+        }
         let dataDirectory = URL(fileURLWithPath: common.dataDirectory).standardizedFileURL
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let certificates = URL(fileURLWithPath: common.resolvedCertificatesDirectory).standardizedFileURL
@@ -61,38 +86,26 @@ struct UpCommand: AsyncParsableCommand {
         environment["GUILD_DATA_DIR"] = dataDirectory.path
         environment["GUILD_CERTS_DIR"] = certificates.path
         environment["GUILD_LOG_LEVEL"] = common.logLevel
+        environment["GUILD_LOG_FORMAT"] = common.logFormat.rawValue
+        if let otlpEndpoint { environment["GUILD_OTLP_ENDPOINT"] = otlpEndpoint }
+        // A process's own --metrics-listen comes from here, not from the environment.
+        environment["GUILD_METRICS_LISTEN"] = nil
 
-        let authListen = "\(host):\(authPort)"
-        let membershipListen = "\(host):\(membershipPort)"
-        let contentListen = "\(host):\(contentPort)"
-        let referralListen = "\(host):\(referralPort)"
-        let gatewayListen = "\(host):\(httpPort)"
+        let metricsPortList = metricsPorts == "off" ? nil : metricsPorts.split(separator: ",").compactMap { Int($0) }
+        guard metricsPortList == nil || metricsPortList?.count == 4 else {
+            throw ValidationError("--metrics-ports must be four ports (auth,membership,content,referral) or off")
+        }
         // Every process reads "now" through the same file, so that `guild demo` can move the
         // whole suite's clock at once (absent file: the real time).
         let clockFile = common.simulatedClock ?? dataDirectory.appendingPathComponent("simulated-clock").path
         Self.warnIfClockMoved(clockFile)
-        let clock = ["--simulated-clock", clockFile]
-        let children = [
-            ChildSpec(name: "guild-auth", arguments: ["--listen", authListen] + clock, readyPort: authPort),
-            ChildSpec(name: "guild-membership", arguments: [
-                "--listen", membershipListen, "--event-subscribers", "content=\(contentListen);referral=\(referralListen)",
-            ] + clock, readyPort: membershipPort),
-            ChildSpec(name: "guild-content", arguments: [
-                "--listen", contentListen, "--membership", membershipListen, "--referral", referralListen,
-                "--event-subscribers", "referral=\(referralListen)",
-            ] + clock, readyPort: contentPort),
-            ChildSpec(name: "guild-referral", arguments: [
-                "--listen", referralListen, "--auth", authListen, "--membership", membershipListen, "--content", contentListen,
-            ] + clock, readyPort: referralPort),
-            ChildSpec(name: "guild-gateway", arguments: [
-                "--listen", gatewayListen, "--auth", authListen, "--membership", membershipListen, "--content", contentListen,
-                "--referral", referralListen,
-            ] + clock, readyPort: httpPort),
-        ]
+        let children = Self.children(
+            host: host, replicas: replicas, httpPort: httpPort, ports: (authPort, membershipPort, contentPort, referralPort),
+            metricsPorts: metricsPortList, databaseURLTemplate: databaseURLTemplate, clockFile: clockFile)
         let supervisor = Supervisor(host: host)
         supervisor.installSignalHandlers()
         for child in children {
-            let executable = binaries.appendingPathComponent(child.name)
+            let executable = binaries.appendingPathComponent(child.executable)
             guard FileManager.default.isExecutableFile(atPath: executable.path) else {
                 supervisor.stopAll(reason: nil)
                 throw ValidationError("\(executable.path) not found; build first with `swift build`")
@@ -106,7 +119,8 @@ struct UpCommand: AsyncParsableCommand {
             }
             say("guild up: \(child.name) is listening (\(Supervisor.seconds(ContinuousClock.now - started)))")
         }
-        say("guild up: Guild is running at http://\(host):\(httpPort)  (data: \(dataDirectory.path); Ctrl-C stops)")
+        let gateways = (0..<replicas).map { "http://\(host):\(httpPort + $0)" }.joined(separator: " and ")
+        say("guild up: Guild is running at \(gateways)  (data: \(databaseURLTemplate == nil ? dataDirectory.path : dataDirectory.path + ", databases " + databaseURLTemplate!); Ctrl-C stops)")
         let status = await supervisor.waitForExit()
         if status != 0 { throw ExitCode(status) }
     }
@@ -127,9 +141,62 @@ struct UpCommand: AsyncParsableCommand {
 }
 
 struct ChildSpec: Sendable {
+    /// How guild up names it: the executable, with the replica's number when there are several.
     let name: String
+    let executable: String
     let arguments: [String]
     let readyPort: Int
+
+    init(name: String, executable: String? = nil, arguments: [String], readyPort: Int) {
+        self.name = name
+        self.executable = executable ?? name
+        self.arguments = arguments
+        self.readyPort = readyPort
+    }
+}
+
+extension UpCommand {
+    /// The processes to start, in order: each service's replicas (auth, membership, content,
+    /// referral), then the gateways; every process knows every replica of the services it calls
+    /// or sends events to.
+    static func children(
+        host: String, replicas: Int, httpPort: Int, ports: (auth: Int, membership: Int, content: Int, referral: Int),
+        metricsPorts: [Int]?, databaseURLTemplate: String?, clockFile: String
+    ) -> [ChildSpec] {
+        func endpoints(_ port: Int) -> String { (0..<replicas).map { "\(host):\(port + 10 * $0)" }.joined(separator: ",") }
+        let (auth, membership, content, referral) = (endpoints(ports.auth), endpoints(ports.membership), endpoints(ports.content), endpoints(ports.referral))
+        let clock = ["--simulated-clock", clockFile]
+        func service(_ name: String, index: Int, port: Int, metrics: Int, arguments: [String]) -> ChildSpec {
+            var all = ["--listen", "\(host):\(port + 10 * index)"] + arguments + clock
+            if let metricsPorts { all += ["--metrics-listen", "\(host):\(metricsPorts[metrics] + 10 * index)"] }
+            if let databaseURLTemplate { all += ["--database-url", databaseURLTemplate.replacingOccurrences(of: "{service}", with: name)] }
+            return ChildSpec(name: replicas == 1 ? "guild-\(name)" : "guild-\(name)-\(index + 1)", executable: "guild-\(name)", arguments: all, readyPort: port + 10 * index)
+        }
+        var children: [ChildSpec] = []
+        for index in 0..<replicas { children.append(service("auth", index: index, port: ports.auth, metrics: 0, arguments: [])) }
+        for index in 0..<replicas {
+            children.append(service("membership", index: index, port: ports.membership, metrics: 1, arguments: [
+                "--event-subscribers", "content=\(content);referral=\(referral)",
+            ]))
+        }
+        for index in 0..<replicas {
+            children.append(service("content", index: index, port: ports.content, metrics: 2, arguments: [
+                "--membership", membership, "--referral", referral, "--event-subscribers", "referral=\(referral)",
+            ]))
+        }
+        for index in 0..<replicas {
+            children.append(service("referral", index: index, port: ports.referral, metrics: 3, arguments: [
+                "--auth", auth, "--membership", membership, "--content", content,
+            ]))
+        }
+        for index in 0..<replicas {
+            children.append(ChildSpec(
+                name: replicas == 1 ? "guild-gateway" : "guild-gateway-\(index + 1)", executable: "guild-gateway",
+                arguments: ["--listen", "\(host):\(httpPort + index)", "--auth", auth, "--membership", membership, "--content", content, "--referral", referral] + clock,
+                readyPort: httpPort + index))
+        }
+        return children
+    }
 }
 
 /// Starts child processes, watches them, restarts one that dies (after a pause that doubles

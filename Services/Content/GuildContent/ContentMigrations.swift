@@ -3,8 +3,8 @@ import GuildStorage
 /// The schema of `guild-content`. Instants are milliseconds since 1970 (UTC). Ordered things
 /// (chapters, lessons) carry a fractional `rank` (``Rank``) compared bytewise, so a move writes
 /// one row.
-enum ContentMigrations {
-    static let all: [Migration] = [
+public enum ContentMigrations {
+    public static let all: [Migration] = [
         Migration(version: 1, name: "items, revisions, courses, progress, attachments") { dialect in
             let rank = dialect == .postgres ? "TEXT COLLATE \"C\"" : "TEXT"
             return [
@@ -547,5 +547,8 @@ enum ContentMigrations {
         ]),
         // Retry loops give up after a bound; what they gave up on waits for an operator.
         Migration(version: 8, name: "dead letters", statements: DeadLetterOffice.migrationStatements),
+        // An event carries the request id and trace context of the request that wrote it;
+        // periodic jobs take a lease so that one replica at a time runs each.
+        Migration(version: 9, name: "event trace context, job leases", statements: Outbox.traceColumns + [JobLease.createTable]),
     ]
 }

@@ -18,6 +18,7 @@ struct GuildContentCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var observability: ObservabilityOptions
 
     @Option(help: "Wire address to listen on (env GUILD_CONTENT_LISTEN).")
     var listen: String = ConfigEnvironment().string("GUILD_CONTENT_LISTEN", default: "127.0.0.1:7103")
@@ -60,7 +61,7 @@ struct GuildContentCommand: AsyncParsableCommand {
         let subscribers = eventSubscribers
         let clock = common.makeClock()
         let schedulerInterval = common.schedulerInterval(default: settings.schedulerInterval)
-        try await ServiceRunner.run(service: .content, listen: listen, databaseURL: url, options: common) { database, logger in
+        try await ServiceRunner.run(service: .content, listen: listen, databaseURL: url, options: common, observability: observability) { database, logger in
             let tls = try WireTLS.load(directory: certificates, service: .content)
             let membershipClient = try WireClient(service: .membership, endpoints: membershipEndpoints, tls: tls, logger: logger)
             // Referral may start after content: the client connects on its first call, and a level
@@ -70,13 +71,13 @@ struct GuildContentCommand: AsyncParsableCommand {
                 database: database, access: MembershipAccess(client: membershipClient, ttl: ttl, clock: clock),
                 levels: LevelAccess(client: referralClient, ttl: ttl, clock: clock, logger: logger), configuration: settings, clock: clock, logger: logger)
             try await service.prepare()
-            let scheduler = PeriodicJob(name: "content-scheduler", every: schedulerInterval, logger: logger) {
+            let scheduler = PeriodicJob.leased(name: "content-scheduler", every: schedulerInterval, database: database, logger: logger) {
                 let published = try await service.publishDue()
                 if published > 0 { logger.info("scheduled items published", metadata: ["count": "\(published)"]) }
                 let done = await service.runInteractionJobs().filter { $0.value > 0 }
                 if !done.isEmpty { logger.info("interaction jobs", metadata: done.mapValues { "\($0)" }) }
             }
-            let sweeper = PeriodicJob(name: "attachment-sweep", every: .seconds(3600), logger: logger) {
+            let sweeper = PeriodicJob.leased(name: "attachment-sweep", every: .seconds(3600), database: database, logger: logger) {
                 _ = try await service.sweepAttachments()
             }
             var services: [any Service] = [scheduler, sweeper]

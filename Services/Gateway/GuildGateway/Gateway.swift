@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GuildCore
 import GuildMessages
@@ -16,22 +17,26 @@ public final class Gateway: Sendable {
     let clients: [ServiceName: WireClient]
     package let verifier: AccessTokenVerifier
     package let rateLimiter: RateLimiter
+    let httpMetrics: HTTPMetrics
     let logger: Logger
 
     public init(configuration: GatewayConfiguration, tls: WireTLS, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        let metricsFactory = configuration.metricsFactory ?? MetricsSystem.factory
+        self.httpMetrics = HTTPMetrics(factory: metricsFactory)
         var clients: [ServiceName: WireClient] = [:]
         for (service, endpoints) in configuration.services {
             var clientConfiguration = WireClient.Configuration()
             clientConfiguration.defaultTimeout = configuration.requestTimeout
+            clientConfiguration.metricsFactory = metricsFactory
             clients[service] = try WireClient(service: service, endpoints: endpoints, tls: tls, configuration: clientConfiguration, logger: logger)
         }
         self.clients = clients
         guard let auth = clients[.auth] else {
             throw GuildError(.failedPrecondition, "The gateway needs the auth service's endpoints.")
         }
-        self.verifier = AccessTokenVerifier(authClient: auth, clock: configuration.clock, logger: logger)
+        self.verifier = AccessTokenVerifier(authClient: auth, clock: configuration.clock, logger: logger, metrics: metricsFactory)
         self.rateLimiter = RateLimiter(configuration.rateLimits, clock: configuration.clock)
     }
 
@@ -47,6 +52,9 @@ public final class Gateway: Sendable {
     /// adds (the web front end).
     public func makeRouter(mounting mounts: [any GatewayMount] = []) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
+        router.middlewares.add(HTTPMetricsMiddleware(metrics: httpMetrics))
+        // A server span per request, named by its route, continuing an incoming traceparent.
+        router.middlewares.add(TracingMiddleware(recordingHeaders: [.requestID, .userAgent]))
         router.middlewares.add(GatewayMiddleware(requestTimeout: configuration.requestTimeout, mounts: mounts))
         router.middlewares.add(RateLimitMiddleware(gateway: self))
         for route in GatewayRoutes.all {

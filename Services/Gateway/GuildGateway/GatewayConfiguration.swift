@@ -1,5 +1,7 @@
+import CoreMetrics
 import GuildCore
 import GuildWire
+import Prometheus
 
 /// How the gateway is set up.
 public struct GatewayConfiguration: Sendable {
@@ -21,6 +23,11 @@ public struct GatewayConfiguration: Sendable {
     public var clock: any WallClock = SystemWallClock()
     /// Requests per client address and per account, by route class.
     public var rateLimits = RateLimits.defaults
+    /// The registry `GET /metrics` prints (nil: no metrics route). A process bootstraps
+    /// swift-metrics with it; tests give a registry of their own and ``metricsFactory``.
+    public var metricsRegistry: PrometheusCollectorRegistry?
+    /// Where the gateway's own metrics go; nil means swift-metrics' global factory.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init() {}
 }

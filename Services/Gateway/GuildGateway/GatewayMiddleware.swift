@@ -3,6 +3,7 @@ import GuildCore
 import Hummingbird
 import HTTPTypes
 import Logging
+import Tracing
 
 /// The outermost middleware: gives every request an id (a well-formed incoming `X-Request-Id`
 /// is kept, otherwise a new one is made) and a deadline that every service call it makes
@@ -26,8 +27,13 @@ struct GatewayMiddleware: RouterMiddleware {
         let started = ContinuousClock.now
         var response: Response
         do {
-            response = try await RequestDeadline.$current.withValue(started + requestTimeout) {
-                try await next(request, context)
+            // What this request calls, logs and writes to an outbox carries its id.
+            var serviceContext = ServiceContext.current ?? .topLevel
+            serviceContext.requestID = requestID
+            response = try await ServiceContext.withValue(serviceContext) {
+                try await RequestDeadline.$current.withValue(started + requestTimeout) {
+                    try await next(request, context)
+                }
             }
         } catch {
             let problem = Self.problem(for: error, request: request, context: context)

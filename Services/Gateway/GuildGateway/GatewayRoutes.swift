@@ -37,6 +37,9 @@ public enum GatewayRoutes {
             if !ready { response.headers[.retryAfter] = "1" }
             return response
         },
+        GatewayRoute(method: .get, path: "/metrics") { gateway, request, context in
+            try gateway.metricsExposition(request, context: context)
+        },
         GatewayRoute(method: .get, path: "/api/v1/openapi.json") { _, _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
         },

@@ -18,6 +18,7 @@ struct GuildGatewayCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var observability: ObservabilityOptions
 
     @Option(help: "HTTP address to listen on (env GUILD_GATEWAY_LISTEN).")
     var listen: String = ConfigEnvironment().string("GUILD_GATEWAY_LISTEN", default: "127.0.0.1:8080")
@@ -53,7 +54,10 @@ struct GuildGatewayCommand: AsyncParsableCommand {
 
     func run() async throws {
         common.bootstrapLogging()
+        let registry = ProcessMetrics.bootstrap()
         let logger = Logger(label: "guild-gateway")
+        let metricsEndpoint = try observability.metricsEndpoint()
+        let tracing = try observability.bootstrapTracing(name: "guild-gateway")
         guard let address = WireEndpoint(listen) else { throw ValidationError("--listen must be host:port") }
         guard let auth = WireEndpoint.list(authEndpoints) else { throw ValidationError("--auth must be host:port[,host:port...]") }
         guard let membership = WireEndpoint.list(membershipEndpoints) else { throw ValidationError("--membership must be host:port[,host:port...]") }
@@ -70,6 +74,7 @@ struct GuildGatewayCommand: AsyncParsableCommand {
         }
         configuration.rateLimits = limits
         configuration.clock = common.makeClock()
+        configuration.metricsRegistry = registry
         let tls = try WireTLS.load(directory: common.resolvedCertificatesDirectory, service: .gateway)
         let gateway = try Gateway(configuration: configuration, tls: tls, logger: logger)
         let web = try await WebFrontEnd(gateway: gateway, sessionKey: try webSessionKey(), logger: logger)
@@ -77,7 +82,9 @@ struct GuildGatewayCommand: AsyncParsableCommand {
             logger.notice("guild-gateway listening on http://\(address)")
         }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: app)],
+            // Shut down in reverse: the span exporter last, so the last spans go out.
+            services: (tracing.map { [.init(service: $0)] } ?? []) + [.init(service: app)]
+                + (metricsEndpoint.map { [.init(service: MetricsServer(registry: registry, endpoint: $0, logger: logger))] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

@@ -2,8 +2,8 @@ import GuildStorage
 
 /// The schema of `guild-membership`. Money columns are integer minor units with a currency
 /// column beside them; instants are milliseconds since 1970 (UTC).
-enum MembershipMigrations {
-    static let all: [Migration] = [
+public enum MembershipMigrations {
+    public static let all: [Migration] = [
         Migration(version: 1, name: "communities, roles, plans, offers, coupons", statements: [
             """
             CREATE TABLE communities (
@@ -303,5 +303,8 @@ enum MembershipMigrations {
         ]),
         // Retry loops give up after a bound; what they gave up on waits for an operator.
         Migration(version: 11, name: "dead letters", statements: DeadLetterOffice.migrationStatements),
+        // An event carries the request id and trace context of the request that wrote it;
+        // periodic jobs take a lease so that one replica at a time runs each.
+        Migration(version: 12, name: "event trace context, job leases", statements: Outbox.traceColumns + [JobLease.createTable]),
     ]
 }

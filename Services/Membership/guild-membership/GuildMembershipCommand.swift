@@ -17,6 +17,7 @@ struct GuildMembershipCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var observability: ObservabilityOptions
 
     @Option(help: "Wire address to listen on (env GUILD_MEMBERSHIP_LISTEN).")
     var listen: String = ConfigEnvironment().string("GUILD_MEMBERSHIP_LISTEN", default: "127.0.0.1:7102")
@@ -68,10 +69,10 @@ struct GuildMembershipCommand: AsyncParsableCommand {
         let paymentProviders = providers
         let clock = common.makeClock()
         let schedulerInterval = common.schedulerInterval(default: settings.schedulerInterval)
-        try await ServiceRunner.run(service: .membership, listen: listen, databaseURL: url, options: common) { database, logger in
+        try await ServiceRunner.run(service: .membership, listen: listen, databaseURL: url, options: common, observability: observability) { database, logger in
             let service = MembershipService(database: database, configuration: settings, providers: paymentProviders, clock: clock, logger: logger)
             try await service.prepare()
-            let scheduler = PeriodicJob(name: "membership-scheduler", every: schedulerInterval, logger: logger) {
+            let scheduler = PeriodicJob.leased(name: "membership-scheduler", every: schedulerInterval, database: database, logger: logger) {
                 let changed = try await service.advanceSubscriptions()
                 if changed > 0 { logger.info("subscriptions moved on", metadata: ["count": "\(changed)"]) }
                 let closed = try await service.closeExpiredGroupBuys()

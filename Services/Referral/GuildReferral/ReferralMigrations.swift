@@ -1,8 +1,8 @@
 import GuildStorage
 
 /// The schema of `guild-referral`. Instants are milliseconds since 1970 (UTC).
-enum ReferralMigrations {
-    static let all: [Migration] = [
+public enum ReferralMigrations {
+    public static let all: [Migration] = [
         Migration(version: 1, name: "outbox, inbox, idempotency keys") { dialect in
             Outbox.createTables(dialect) + [Inbox.createTable, IdempotencyKeys.createTable(dialect)]
         },
@@ -15,5 +15,8 @@ enum ReferralMigrations {
         ]),
         // Retry loops give up after a bound; what they gave up on waits for an operator.
         Migration(version: 5, name: "dead letters", statements: DeadLetterOffice.migrationStatements),
+        // An event carries the request id and trace context of the request that wrote it;
+        // periodic jobs take a lease so that one replica at a time runs each.
+        Migration(version: 6, name: "event trace context, job leases", statements: Outbox.traceColumns + [JobLease.createTable]),
     ]
 }

@@ -736,15 +736,12 @@ extension ReferralService {
         switch event.topic {
         case EventTopic.paymentSucceeded:
             let payment = try MembershipPaymentEvent(serializedBytes: event.payload)
-            access.invalidate(user: UserID(payment.userID), community: CommunityID(payment.communityID))
             try await paymentSucceeded(sql, payment: payment, prepared: prepared, at: at, now: now)
         case EventTopic.paymentRefunded:
             let refund = try MembershipPaymentEvent(serializedBytes: event.payload)
-            access.invalidate(user: UserID(refund.userID), community: CommunityID(refund.communityID))
             try await paymentRefunded(sql, refund: refund, eventID: event.id, at: at, now: now)
         case EventTopic.subscriptionStarted:
             let subscription = try MembershipSubscriptionEvent(serializedBytes: event.payload)
-            access.invalidate(user: UserID(subscription.userID), community: CommunityID(subscription.communityID))
             guard subscription.state == "trialing", !subscription.communityID.isEmpty, !subscription.userID.isEmpty else { return }
             try await sql.raw("""
                 INSERT INTO member_facts (community_id, user_id, trial_at_ms, paid_at_ms)
@@ -753,15 +750,27 @@ extension ReferralService {
                     WHEN member_facts.trial_at_ms IS NULL OR member_facts.trial_at_ms > excluded.trial_at_ms THEN excluded.trial_at_ms
                     ELSE member_facts.trial_at_ms END
                 """).run()
-        case EventTopic.subscriptionEnded:
-            let subscription = try MembershipSubscriptionEvent(serializedBytes: event.payload)
-            access.invalidate(user: UserID(subscription.userID), community: CommunityID(subscription.communityID))
-        case EventTopic.roleChanged:
-            let role = try MembershipRoleAssignment(serializedBytes: event.payload)
-            access.invalidate(user: UserID(role.userID), community: CommunityID(role.communityID))
         default:
             break
         }
+    }
+
+    /// Drops what this replica's access cache holds about the member an event of membership is
+    /// about. Done for every delivery, before the inbox decides whether the event is new: every
+    /// replica is sent each event (a broadcast), and only one applies it.
+    func invalidateAccess(for event: EventsEvent) {
+        let affected: (userID: String, communityID: String)?
+        switch event.topic {
+        case EventTopic.paymentSucceeded, EventTopic.paymentRefunded:
+            affected = (try? MembershipPaymentEvent(serializedBytes: event.payload)).map { ($0.userID, $0.communityID) }
+        case EventTopic.subscriptionStarted, EventTopic.subscriptionEnded:
+            affected = (try? MembershipSubscriptionEvent(serializedBytes: event.payload)).map { ($0.userID, $0.communityID) }
+        case EventTopic.roleChanged:
+            affected = (try? MembershipRoleAssignment(serializedBytes: event.payload)).map { ($0.userID, $0.communityID) }
+        default:
+            affected = nil
+        }
+        if let affected { access.invalidate(user: UserID(affected.userID), community: CommunityID(affected.communityID)) }
     }
 
     // MARK: Rows

@@ -67,6 +67,7 @@ public final class ReferralService: Sendable {
     /// commit by ``runJobs()``, never while a transaction is open.
     public func deliver(_ request: EventsDeliverRequest) async throws -> EventsDeliverResponse {
         let event = request.event
+        invalidateAccess(for: event)
         let prepared: PreparedAttributionEvent?
         do {
             prepared = try await prepareAttribution(event)

@@ -18,6 +18,7 @@ struct GuildReferralCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var observability: ObservabilityOptions
 
     @Option(help: "Wire address to listen on (env GUILD_REFERRAL_LISTEN).")
     var listen: String = ConfigEnvironment().string("GUILD_REFERRAL_LISTEN", default: "127.0.0.1:7104")
@@ -57,7 +58,7 @@ struct GuildReferralCommand: AsyncParsableCommand {
         let subscribers = eventSubscribers
         let clock = common.makeClock()
         let schedulerInterval = common.schedulerInterval(default: settings.schedulerInterval)
-        try await ServiceRunner.run(service: .referral, listen: listen, databaseURL: url, options: common) { database, logger in
+        try await ServiceRunner.run(service: .referral, listen: listen, databaseURL: url, options: common, observability: observability) { database, logger in
             let tls = try WireTLS.load(directory: certificates, service: .referral)
             let membershipClient = try WireClient(service: .membership, endpoints: endpoints.membership, tls: tls, logger: logger)
             let authClient = try WireClient(service: .auth, endpoints: endpoints.auth, tls: tls, logger: logger)
@@ -66,7 +67,7 @@ struct GuildReferralCommand: AsyncParsableCommand {
                 database: database, access: MembershipAccess(client: membershipClient, ttl: ttl, clock: clock), auth: authClient,
                 content: contentClient, configuration: settings, clock: clock, logger: logger)
             try await service.prepare()
-            let scheduler = PeriodicJob(name: "referral-scheduler", every: schedulerInterval, logger: logger) {
+            let scheduler = PeriodicJob.leased(name: "referral-scheduler", every: schedulerInterval, database: database, logger: logger) {
                 let done = await service.runJobs().filter { $0.value > 0 }
                 if !done.isEmpty { logger.info("referral jobs", metadata: done.mapValues { "\($0)" }) }
             }
