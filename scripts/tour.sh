@@ -410,6 +410,24 @@ grep -q '^guild_outbox_pending_events{subscriber="content"} ' "$WORK/metrics-mem
 grep -q '^guild_job_lease_held{job="outbox-relay"} 1' "$WORK/metrics-content" || { echo "FAIL: content holds its relay's lease" >&2; exit 1; }
 echo "ok: the gateway's /metrics and each service's metrics port answer in Prometheus text ($(grep -c '^guild_' "$WORK/metrics") gateway samples)"
 
+# Trace spans go to an OTLP collector when one is named: a second gateway, given a stand-in
+# collector, exports the spans of the requests it served (at the latest when it stops).
+python3 scripts/otlp_sink.py "$WORK/otlp.port" "$WORK/otlp.log" &
+SINK_PID=$!
+for _ in $(seq 1 50); do [[ -s "$WORK/otlp.port" ]] && break; sleep 0.1; done
+TRACED_PORT=$(free_port)
+"$BIN/guild-gateway" --data-dir "$DATA_DIR" --listen "127.0.0.1:$TRACED_PORT" --auth "127.0.0.1:$AUTH_PORT" --membership "127.0.0.1:$MEMBERSHIP_PORT" \
+  --content "127.0.0.1:$CONTENT_PORT" --referral "127.0.0.1:$REFERRAL_PORT" --otlp-endpoint "http://127.0.0.1:$(cat "$WORK/otlp.port")" >"$WORK/traced-gateway.log" 2>&1 &
+TRACED_PID=$!
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$TRACED_PORT/healthz" && break; sleep 0.1; done
+status=$(curl -s -o "$WORK/body" -w '%{http_code}' "http://127.0.0.1:$TRACED_PORT/api/v1/communities")
+expect_status 200 "$status" "a request through a gateway that exports its spans"
+kill -TERM "$TRACED_PID"; wait "$TRACED_PID" 2>/dev/null || true
+kill "$SINK_PID" 2>/dev/null || true
+grep -q "^/v1/traces application/x-protobuf [1-9]" "$WORK/otlp.log" 2>/dev/null \
+  || { cat "$WORK/traced-gateway.log" "$WORK/otlp.log" 2>/dev/null | tail -20 >&2; echo "FAIL: no OTLP spans reached the collector" >&2; exit 1; }
+echo "ok: the gateway exported its spans over OTLP/HTTP: $(head -1 "$WORK/otlp.log")"
+
 # SQLite: one replica per database. A second guild-content on the running suite's data says why it cannot start.
 if "$BIN/guild-content" --data-dir "$DATA_DIR" --listen "127.0.0.1:$(free_port)" >"$WORK/second-content.log" 2>&1; then
   echo "FAIL: a second guild-content started on the same SQLite database" >&2; exit 1
