@@ -14,11 +14,18 @@ public enum RequestTraceMetadata {
 
     /// A `ServiceContext` continuing what ``current()`` gave.
     public static func context(requestID: String?, traceparent: String?) -> ServiceContext {
+        var metadata: [String: String] = [:]
+        metadata["request-id"] = requestID
+        metadata["traceparent"] = traceparent
+        return context(metadata: metadata)
+    }
+
+    /// A `ServiceContext` continuing the request a wire call's metadata names: its `request-id`,
+    /// and the trace context the instrument reads from it (`traceparent`, `tracestate`).
+    public static func context(metadata: [String: String]) -> ServiceContext {
         var context = ServiceContext.topLevel
-        context.requestID = requestID
-        if let traceparent {
-            InstrumentationSystem.instrument.extract(["traceparent": traceparent], into: &context, using: MetadataCarrier())
-        }
+        context.requestID = metadata["request-id"]
+        InstrumentationSystem.instrument.extract(metadata, into: &context, using: MetadataCarrier())
         return context
     }
 }

@@ -7,6 +7,7 @@ import GuildStorage
 import GuildWire
 import Logging
 import ServiceLifecycle
+import Synchronization
 import Tracing
 
 /// Delivers a service's outbox to the services that subscribe, at least once and oldest first
@@ -59,6 +60,8 @@ public struct OutboxRelay: Service {
     let logger: Logger
     let metrics: [ServiceName: SubscriberMetrics]
     public static let maximumBackoff: TimeInterval = 300
+    /// How often the relay measures its backlog (``measureBacklog()``).
+    public static let backlogInterval: Duration = .seconds(15)
     /// Tries before a delivery is dead: 288 at the 5-minute cap is about a day.
     public static let defaultMaximumAttempts = 288
 
@@ -77,9 +80,18 @@ public struct OutboxRelay: Service {
     }
 
     public func run() async throws {
+        // The backlog is a count over the whole outbox: measured every 15 s (a scrape's usual
+        // interval), not on every pass.
+        let measured = Mutex<ContinuousClock.Instant?>(nil)
         try await PeriodicJob.leased(name: "outbox-relay", every: interval, database: database, logger: logger) {
             try await deliverDue()
-            try await measureBacklog()
+            let now = ContinuousClock.now
+            let due = measured.withLock { last in
+                guard last.map({ now - $0 >= Self.backlogInterval }) ?? true else { return false }
+                last = now
+                return true
+            }
+            if due { try await measureBacklog() }
         }.run()
     }
 

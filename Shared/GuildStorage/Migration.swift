@@ -73,9 +73,7 @@ public enum Migrator {
         let newest = try await database.withConnection { sql in
             try await sql.raw("SELECT MAX(version) AS v FROM guild_migrations").first()?.decode(column: "v", as: Int?.self)
         }
-        if let newest, newest > sorted.count {
-            throw GuildError(.failedPrecondition, "The database is at schema version \(newest), newer than this build knows (\(sorted.count)). Run a newer build.")
-        }
+        try refuseNewer(newest, known: sorted.count)
         return applied
     }
 
@@ -89,10 +87,15 @@ public enum Migrator {
             return try await sql.raw(query).first()?.decode(column: "n", as: Int.self) ?? 0 > 0
         }
         let applied = Set(exists ? try await appliedVersions(database) : [])
-        if let newest = applied.max(), newest > migrations.count {
-            throw GuildError(.failedPrecondition, "The database is at schema version \(newest), newer than this build knows (\(migrations.count)). Run a newer build.")
-        }
+        try refuseNewer(applied.max(), known: migrations.count)
         return migrations.filter { !applied.contains($0.version) }.sorted { $0.version < $1.version }
+    }
+
+    /// A database at a schema version this build does not know is refused.
+    private static func refuseNewer(_ newest: Int?, known: Int) throws {
+        if let newest, newest > known {
+            throw GuildError(.failedPrecondition, "The database is at schema version \(newest), newer than this build knows (\(known)). Run a newer build.")
+        }
     }
 
     /// The versions recorded as applied.

@@ -82,12 +82,7 @@ public enum Outbox {
                 FROM outbox_events e LEFT JOIN outbox_deliveries d ON d.event_id = e.id AND d.subscriber = \(bind: subscriber)
                 WHERE d.delivered_at_ms IS NULL AND d.dead_at_ms IS NULL AND (d.next_attempt_at_ms IS NULL OR d.next_attempt_at_ms <= \(bind: nowMs))
                 """
-            if let topics {
-                guard !topics.isEmpty else { return [] }
-                query.appendLiteral(" AND e.topic IN (")
-                query.appendInterpolation(binds: topics.sorted())
-                query.appendLiteral(")")
-            }
+            guard appendTopicFilter(topics, to: &query) else { return [] }
             query.appendLiteral(" ORDER BY e.seq LIMIT ")
             query.appendInterpolation(bind: limit)
             return try await sql.raw(query).all().map { row in
@@ -101,6 +96,17 @@ public enum Outbox {
         }
     }
 
+    /// Narrows `query` (over `outbox_events e`) to a subscriber's topics (nil: every topic).
+    /// False when it wants none, so the caller need not ask at all.
+    private static func appendTopicFilter(_ topics: Set<String>?, to query: inout SQLQueryString) -> Bool {
+        guard let topics else { return true }
+        guard !topics.isEmpty else { return false }
+        query.appendLiteral(" AND e.topic IN (")
+        query.appendInterpolation(binds: topics.sorted())
+        query.appendLiteral(")")
+        return true
+    }
+
     /// How many events wait for `subscriber` (not delivered, not dead; due or backing off), and
     /// when the oldest of them was written: the relay's depth and lag, for its metrics.
     public static func backlog(_ database: Database, subscriber: String, topics: Set<String>?) async throws -> (count: Int, oldestMs: Int64?) {
@@ -110,12 +116,7 @@ public enum Outbox {
                 FROM outbox_events e LEFT JOIN outbox_deliveries d ON d.event_id = e.id AND d.subscriber = \(bind: subscriber)
                 WHERE d.delivered_at_ms IS NULL AND d.dead_at_ms IS NULL
                 """
-            if let topics {
-                guard !topics.isEmpty else { return (0, nil) }
-                query.appendLiteral(" AND e.topic IN (")
-                query.appendInterpolation(binds: topics.sorted())
-                query.appendLiteral(")")
-            }
+            guard appendTopicFilter(topics, to: &query) else { return (0, nil) }
             guard let row = try await sql.raw(query).first() else { return (0, nil) }
             return (try row.decode(column: "pending", as: Int.self), try row.decode(column: "oldest", as: Int64?.self))
         }

@@ -291,9 +291,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             // owner, the frame's prefix is written into the room in front of it in place.
             // The call runs in the request's context: its id and the caller's trace context,
             // under a server span, so what it calls and logs carries both on.
-            var serviceContext = ServiceContext.topLevel
-            if let id = callContext.requestID { serviceContext.requestID = id }
-            InstrumentationSystem.instrument.extract(callContext.metadata, into: &serviceContext, using: MetadataCarrier())
+            let serviceContext = RequestTraceMetadata.context(metadata: callContext.metadata)
             let result: Result<WirePayload, GuildError> = await withSpan(callContext.method, context: serviceContext, ofKind: .server) { span in
                 let result: Result<WirePayload, GuildError>
                 do {
@@ -309,14 +307,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                     callContext.logger.error("method failed", metadata: ["error": "\(String(reflecting: error))"])
                     result = .failure(GuildError(.internal, "Internal error."))
                 }
-                if case .failure(let error) = result {
-                    span.attributes["guild.wire.code"] = error.code.name
-                    if error.code == .internal || error.code == .unavailable || error.code == .deadlineExceeded { span.setStatus(SpanStatus(code: .error)) }
+                let code: GuildError.Code? = if case .failure(let error) = result { error.code } else { nil }
+                if let code {
+                    span.attributes["guild.wire.code"] = code.name
+                    if code == .internal || code == .unavailable || code == .deadlineExceeded { span.setStatus(SpanStatus(code: .error)) }
                 }
                 if logsCalls {
-                    var code = "ok"
-                    if case .failure(let error) = result { code = error.code.name }
-                    callContext.logger.debug("call served", metadata: ["code": "\(code)", "us": "\((ContinuousClock.now - startedAt).wholeNanoseconds / 1000)"])
+                    callContext.logger.debug("call served", metadata: ["code": "\(code?.name ?? "ok")", "us": "\((ContinuousClock.now - startedAt).wholeNanoseconds / 1000)"])
                 }
                 return result
             }

@@ -38,6 +38,24 @@ enum ServiceDatabases {
         URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("content/attachments")
     }
 
+    /// Runs `body` with the database at `configuration` open (PostgreSQL's pool running), and
+    /// closes it however `body` ends.
+    static func withDatabase<T: Sendable>(
+        _ configuration: DatabaseConfiguration, logger: Logger, _ body: (Database) async throws -> T
+    ) async throws -> T {
+        let database = try await Database.open(configuration, logger: logger)
+        let running = Task { try await database.run() }
+        defer { running.cancel() }
+        do {
+            let result = try await body(database)
+            await database.close()
+            return result
+        } catch {
+            await database.close()
+            throw error
+        }
+    }
+
     static func sqlitePath(_ url: String) throws -> String {
         guard case .sqlite(let path) = try DatabaseConfiguration(url: url) else {
             throw ValidationError("\(url) is not a SQLite database: back PostgreSQL up with pg_dump (docker/README.md)")
@@ -72,10 +90,7 @@ struct MigrateCommand: AsyncParsableCommand {
         var pendingAnywhere = false
         for (service, migrations) in try ServiceDatabases.selected(services) {
             let url = ServiceDatabases.url(for: service, template: databaseURLTemplate, options: common)
-            let database = try await Database.open(try DatabaseConfiguration(url: url), logger: logger)
-            let running = Task { try await database.run() }
-            defer { running.cancel() }
-            do {
+            try await ServiceDatabases.withDatabase(try DatabaseConfiguration(url: url), logger: logger) { database in
                 let pending = try await Migrator.pending(database, migrations: migrations)
                 if check {
                     pendingAnywhere = pendingAnywhere || !pending.isEmpty
@@ -86,11 +101,7 @@ struct MigrateCommand: AsyncParsableCommand {
                     let applied = try await Migrator.migrate(database, migrations: migrations, logger: logger)
                     print(applied.isEmpty ? "\(service): up to date (schema version \(migrations.count))" : "\(service): applied \(applied.map(String.init).joined(separator: ", ")); now at schema version \(migrations.count)")
                 }
-            } catch {
-                await database.close()
-                throw error
             }
-            await database.close()
         }
         if pendingAnywhere { throw ExitCode.failure }
     }
@@ -120,7 +131,7 @@ struct BackupCommand: AsyncParsableCommand {
             throw ValidationError("\(directory.path) exists already: a backup goes into a new directory")
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var manifest: [String: Any] = ["createdAt": Date().formatted(.iso8601), "services": [String: Any]()]
+        var manifest: [String: Any] = ["createdAt": Date().formatted(.iso8601)]
         var services: [String: Any] = [:]
         for (service, migrations) in ServiceDatabases.all {
             let path = try ServiceDatabases.sqlitePath(ServiceDatabases.url(for: service, template: nil, options: common))
@@ -128,16 +139,11 @@ struct BackupCommand: AsyncParsableCommand {
                 throw ValidationError("\(path) does not exist: nothing to back up for \(service) (has the suite run in this data directory?)")
             }
             let target = directory.appendingPathComponent("\(service.rawValue).sqlite").path
-            let database = try await Database.open(.sqlite(path: path), logger: logger)
-            do {
+            let version = try await ServiceDatabases.withDatabase(.sqlite(path: path), logger: logger) { database in
                 try await database.copy(to: target)
-                let versions = try await Migrator.appliedVersions(database)
-                services[service.rawValue] = ["file": "\(service.rawValue).sqlite", "schemaVersion": versions.max() ?? 0, "knownVersion": migrations.count]
-            } catch {
-                await database.close()
-                throw error
+                return try await Migrator.appliedVersions(database).max() ?? 0
             }
-            await database.close()
+            services[service.rawValue] = ["file": "\(service.rawValue).sqlite", "schemaVersion": version, "knownVersion": migrations.count]
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: target)
             let size = (try? FileManager.default.attributesOfItem(atPath: target)[.size] as? Int) ?? 0
             print("\(service): \(target) (\(size / 1024) KiB)")
@@ -203,9 +209,7 @@ struct RestoreCommand: AsyncParsableCommand {
             for suffix in ["-wal", "-shm"] { try? manager.removeItem(atPath: path + suffix) }
             try manager.copyItem(atPath: backup, toPath: path)
             // Open it once: a backup from this build is accepted by the service that will run on it.
-            let database = try await Database.open(.sqlite(path: path), logger: logger)
-            let version = try await Migrator.appliedVersions(database).max() ?? 0
-            await database.close()
+            let version = try await ServiceDatabases.withDatabase(.sqlite(path: path), logger: logger) { try await Migrator.appliedVersions($0).max() ?? 0 }
             print("\(service): restored \(path) (schema version \(version)); the one it replaced is \(kept)")
         }
         if let folder = manifest["attachments"] as? String {

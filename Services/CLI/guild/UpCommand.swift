@@ -63,12 +63,11 @@ struct UpCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard (1...9).contains(replicas) else { throw ValidationError("--replicas must be 1 to 9") }
-        if let template = databaseURLTemplate {
-            guard template.contains("{service}") else { throw ValidationError("--database-url-template must contain {service}") }
-            guard replicas == 1 || template.hasPrefix("postgres://") || template.hasPrefix("postgresql://") else {
-                throw ValidationError("SQLite allows one replica per database: --replicas \(replicas) needs PostgreSQL (--database-url-template postgres://…/guild_{service})")
-            }
-        } else if replicas > 1 {
+        if let template = databaseURLTemplate, !template.contains("{service}") {
+            throw ValidationError("--database-url-template must contain {service}")
+        }
+        let onPostgres = databaseURLTemplate.map { $0.hasPrefix("postgres://") || $0.hasPrefix("postgresql://") } ?? false
+        guard replicas == 1 || onPostgres else {
             throw ValidationError("SQLite allows one replica per database: --replicas \(replicas) needs PostgreSQL (--database-url-template postgres://…/guild_{service})")
         }
         let dataDirectory = URL(fileURLWithPath: common.dataDirectory).standardizedFileURL
