@@ -411,13 +411,30 @@ grep -q '^guild_job_lease_held{job="outbox-relay"} 1' "$WORK/metrics-content" ||
 echo "ok: the gateway's /metrics and each service's metrics port answer in Prometheus text ($(grep -c '^guild_' "$WORK/metrics") gateway samples)"
 
 # Trace spans go to an OTLP collector when one is named: a second gateway, given a stand-in
-# collector, exports the spans of the requests it served (at the latest when it stops).
+# collector, exports the spans of the requests it served (at the latest when it stops). It is
+# configured by a settings file alone (`--config`), the same settings its flags would give.
 python3 scripts/otlp_sink.py "$WORK/otlp.port" "$WORK/otlp.log" &
 SINK_PID=$!
 for _ in $(seq 1 50); do [[ -s "$WORK/otlp.port" ]] && break; sleep 0.1; done
 TRACED_PORT=$(free_port)
-"$BIN/guild-gateway" --data-dir "$DATA_DIR" --listen "127.0.0.1:$TRACED_PORT" --auth "127.0.0.1:$AUTH_PORT" --membership "127.0.0.1:$MEMBERSHIP_PORT" \
-  --content "127.0.0.1:$CONTENT_PORT" --referral "127.0.0.1:$REFERRAL_PORT" --otlp-endpoint "http://127.0.0.1:$(cat "$WORK/otlp.port")" >"$WORK/traced-gateway.log" 2>&1 &
+cat >"$WORK/traced-gateway.json" <<JSON
+{"data-dir": "$DATA_DIR", "otlp-endpoint": "http://127.0.0.1:$(cat "$WORK/otlp.port")",
+ "gateway": {"listen": "127.0.0.1:$TRACED_PORT"}, "auth": {"endpoints": "127.0.0.1:$AUTH_PORT"},
+ "membership": {"endpoints": "127.0.0.1:$MEMBERSHIP_PORT"}, "content.endpoints": "127.0.0.1:$CONTENT_PORT",
+ "referral.endpoints": "127.0.0.1:$REFERRAL_PORT", "stripe-api-key": "sk_test_tour_never_printed"}
+JSON
+"$BIN/guild" config --config "$WORK/traced-gateway.json" >"$WORK/config.out" || { cat "$WORK/config.out" >&2; echo "FAIL: guild config refused a good file" >&2; exit 1; }
+grep -q "^GUILD_GATEWAY_LISTEN  *gateway.listen  *127.0.0.1:$TRACED_PORT  *file$" "$WORK/config.out" || { cat "$WORK/config.out" >&2; echo "FAIL: guild config does not show the file's listen address" >&2; exit 1; }
+grep -q "^GUILD_STRIPE_API_KEY  *stripe-api-key  *(secret, set)  *file$" "$WORK/config.out" || { echo "FAIL: guild config does not say the secret is set" >&2; exit 1; }
+if grep -q sk_test_tour "$WORK/config.out"; then echo "FAIL: guild config printed a secret" >&2; exit 1; fi
+if GUILD_STRIPE_API_KEY=sk_test_tour_env GUILD_MEMBERSHIP_DATABASE_URL=postgres://guild:tour_password@127.0.0.1/x "$BIN/guild-membership" --help | grep -q "sk_test_tour\|tour_password"; then
+  echo "FAIL: guild-membership --help printed a secret from the environment" >&2; exit 1
+fi
+echo '{"gateway": {"listn": "127.0.0.1:1"}}' >"$WORK/bad-config.json"
+if "$BIN/guild-gateway" --config "$WORK/bad-config.json" >"$WORK/bad-config.out" 2>&1; then echo "FAIL: a gateway started with a misspelt setting" >&2; exit 1; fi
+grep -q '"gateway.listn" is not a Guild setting' "$WORK/bad-config.out" || { cat "$WORK/bad-config.out" >&2; echo "FAIL: a misspelt setting was not named" >&2; exit 1; }
+echo "ok: settings from a JSON file (guild config shows them, secrets as set, never their value; --help prints no secret; a misspelt key stops a process)"
+"$BIN/guild-gateway" --config "$WORK/traced-gateway.json" >"$WORK/traced-gateway.log" 2>&1 &
 TRACED_PID=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$TRACED_PORT/healthz" && break; sleep 0.1; done
 status=$(curl -s -o "$WORK/body" -w '%{http_code}' "http://127.0.0.1:$TRACED_PORT/api/v1/communities")

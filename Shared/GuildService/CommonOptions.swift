@@ -5,8 +5,15 @@ import GuildWire
 import Logging
 
 /// Options every Guild process takes. Each has an environment variable, read when the flag is
-/// not given; the flag wins.
+/// not given, and a key in the configuration file, read when neither is; the flag wins
+/// (``ConfigEnvironment``).
 public struct CommonOptions: ParsableArguments, Sendable {
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A JSON file of settings, read after the flags and the environment (env GUILD_CONFIG).",
+        discussion: "Keys are the settings' environment variables without GUILD_, in lower case with dashes, under their process: {\"data-dir\": \"/var/lib/guild\", \"gateway\": {\"listen\": \"0.0.0.0:8080\"}}. `guild config` shows what is in effect.",
+        valueName: "file"))
+    public var configFile: String?
+
     @Option(name: .customLong("data-dir"), help: "Data directory (env GUILD_DATA_DIR).")
     public var dataDirectory: String = ConfigEnvironment().string("GUILD_DATA_DIR", default: ".guild")
 
@@ -28,6 +35,14 @@ public struct CommonOptions: ParsableArguments, Sendable {
     public var simulatedClock: String? = ConfigEnvironment().string("GUILD_SIMULATED_CLOCK")
 
     public init() {}
+
+    /// A configuration file that cannot be used stops the process before it starts.
+    public func validate() throws {
+        if let problem = ConfigEnvironment.process.problems.first {
+            let more = ConfigEnvironment.process.problems.count - 1
+            throw ValidationError(problem + (more > 0 ? " (and \(more) more: `guild config` lists them)" : ""))
+        }
+    }
 
     /// The clock the service reads "now" from: the real time, or (``simulatedClock`` set) the
     /// real time moved by the offset in that file. Make it once per process.

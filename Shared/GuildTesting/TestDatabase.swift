@@ -12,7 +12,7 @@ public enum TestDatabaseKind: String, Sendable, CaseIterable, CustomStringConver
     case postgres
 
     /// The PostgreSQL server tests may use (`GUILD_TEST_POSTGRES_URL`), if any.
-    public static var postgresURL: String? { ConfigEnvironment().string("GUILD_TEST_POSTGRES_URL") }
+    public static var postgresURL: String? { ProcessInfo.processInfo.environment["GUILD_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 } }
 
     /// True when PostgreSQL tests can run.
     public static var isPostgresConfigured: Bool { postgresURL != nil }

@@ -19,8 +19,8 @@ struct GuildAuthCommand: AsyncParsableCommand {
     @Option(help: "Wire address to listen on (env GUILD_AUTH_LISTEN).")
     var listen: String = ConfigEnvironment().string("GUILD_AUTH_LISTEN", default: "127.0.0.1:7101")
 
-    @Option(name: .customLong("database-url"), help: "sqlite:<path> or postgres://user:pass@host:port/db (env GUILD_AUTH_DATABASE_URL; default sqlite under the data directory).")
-    var databaseURL: String? = ConfigEnvironment().string("GUILD_AUTH_DATABASE_URL")
+    @Option(name: .customLong("database-url"), help: "sqlite:<path> or postgres://user:pass@host:port/db (env GUILD_AUTH_DATABASE_URL or the config file, which keep a password out of `ps`; default sqlite under the data directory).")
+    var databaseURL: String?
 
     @Option(name: .customLong("scrypt-log-n"), help: "log2 of scrypt's N for new password hashes, 17 to 22 (env GUILD_AUTH_SCRYPT_LOG_N; 17 is OWASP's minimum).")
     var scryptLogN: Int = ConfigEnvironment().int("GUILD_AUTH_SCRYPT_LOG_N", default: 17)
@@ -49,7 +49,7 @@ struct GuildAuthCommand: AsyncParsableCommand {
         configuration.passwordHashing.logN = scryptLogN
         configuration.accessTokenLifetime = .seconds(accessTokenTTL)
         configuration.refreshTokenLifetime = .seconds(refreshTokenTTL)
-        let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .auth, options: common)
+        let url = databaseURL ?? ConfigEnvironment().string("GUILD_AUTH_DATABASE_URL") ?? ServiceRunner.defaultDatabaseURL(service: .auth, options: common)
         let settings = configuration
         let kek: SealingKey
         if let text = keyEncryptionKeyText {

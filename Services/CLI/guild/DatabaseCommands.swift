@@ -27,10 +27,13 @@ enum ServiceDatabases {
         }
     }
 
-    /// A service's database URL: from the template (`{service}` replaced), or its SQLite file
-    /// under the data directory, as the service itself would choose.
+    /// A service's database URL: from the template (`{service}` replaced), else the service's own
+    /// setting (`GUILD_<SERVICE>_DATABASE_URL`, environment or file), else its SQLite file under
+    /// the data directory, as the service itself would choose.
     static func url(for service: ServiceName, template: String?, options: CommonOptions) -> String {
-        template?.replacingOccurrences(of: "{service}", with: service.rawValue) ?? ServiceRunner.defaultDatabaseURL(service: service, options: options)
+        template?.replacingOccurrences(of: "{service}", with: service.rawValue)
+            ?? ConfigEnvironment().string("GUILD_\(service.rawValue.uppercased())_DATABASE_URL")
+            ?? ServiceRunner.defaultDatabaseURL(service: service, options: options)
     }
 
     /// Where guild-content keeps attachments by default (beside its database).

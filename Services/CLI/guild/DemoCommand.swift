@@ -1,8 +1,8 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import GuildCore
 import GuildService
+import UnixSignals
 
 /// `guild demo`: fills a running suite with a community that has months of history, through
 /// the gateway's HTTP API only, so that every screen and endpoint shows meaningful numbers.
@@ -47,10 +47,10 @@ struct DemoCommand: AsyncParsableCommand {
         let path = common.simulatedClock ?? URL(fileURLWithPath: common.dataDirectory).standardizedFileURL.appendingPathComponent("simulated-clock").path
         let clock = DemoClock(path: path, settle: .milliseconds(settleMs))
         // Whatever happens, the suite goes back to the real time: on return, on error, on Ctrl-C.
-        let restorers = Self.restoreClockOnSignals(clock)
+        let restorer = await Self.restoreClockOnSignals(clock)
         defer {
             clock.reset()
-            for source in restorers { source.cancel() }
+            restorer.cancel()
         }
         let seed = self.seed ?? UInt64.random(in: 0...UInt64.max)
         let scenario = DemoScenario(api: DemoAPI(base: gateway, clock: clock), months: months, seed: seed, dataDirectory: common.dataDirectory)
@@ -67,17 +67,14 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     /// Ctrl-C or SIGTERM: put the clock back, then exit.
-    static func restoreClockOnSignals(_ clock: DemoClock) -> [any DispatchSourceSignal] {
-        [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
+    static func restoreClockOnSignals(_ clock: DemoClock) async -> Task<Void, Never> {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        return Task {
+            for await _ in signals {
                 clock.reset()
                 say("\nguild demo: interrupted; the simulated clock is back to the real time")
                 Foundation.exit(130)
             }
-            source.resume()
-            return source
         }
     }
 }

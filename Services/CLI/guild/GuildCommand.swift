@@ -6,6 +6,6 @@ struct GuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guild",
         abstract: "Run and manage a Guild deployment.",
-        subcommands: [UpCommand.self, DemoCommand.self, CertsCommand.self, KeysCommand.self, LedgerCheckCommand.self, DeadLettersCommand.self, LotteryCommand.self, HealthCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self]
+        subcommands: [UpCommand.self, DemoCommand.self, CertsCommand.self, KeysCommand.self, LedgerCheckCommand.self, DeadLettersCommand.self, LotteryCommand.self, HealthCommand.self, ConfigCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self]
     )
 }

@@ -1,11 +1,18 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import GuildCore
 import GuildService
 import GuildWire
 import NIOCore
 import NIOPosix
+import Subprocess
+import Synchronization
+import UnixSignals
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
 
 /// `guild up`: runs the whole suite on this machine as child processes.
 struct UpCommand: AsyncParsableCommand {
@@ -81,14 +88,27 @@ struct UpCommand: AsyncParsableCommand {
             say("guild up: created the key that seals auth's signing keys in \(certificates.path)")
         }
         let binaries = URL(fileURLWithPath: binDirectory ?? Self.ownDirectory())
-        var environment = ProcessInfo.processInfo.environment
-        environment["GUILD_DATA_DIR"] = dataDirectory.path
-        environment["GUILD_CERTS_DIR"] = certificates.path
-        environment["GUILD_LOG_LEVEL"] = common.logLevel
-        environment["GUILD_LOG_FORMAT"] = common.logFormat.rawValue
-        if let otlpEndpoint { environment["GUILD_OTLP_ENDPOINT"] = otlpEndpoint }
-        // A process's own --metrics-listen comes from here, not from the environment.
-        environment["GUILD_METRICS_LISTEN"] = nil
+        // The children inherit guild up's environment, with these on top; a process's own
+        // --metrics-listen comes from its arguments, not from the environment.
+        var overrides: [Environment.Key: String?] = [
+            "GUILD_DATA_DIR": dataDirectory.path,
+            "GUILD_CERTS_DIR": certificates.path,
+            "GUILD_LOG_LEVEL": common.logLevel,
+            "GUILD_LOG_FORMAT": common.logFormat.rawValue,
+            "GUILD_METRICS_LISTEN": nil,
+        ]
+        if let otlpEndpoint { overrides["GUILD_OTLP_ENDPOINT"] = otlpEndpoint }
+        // Every process reads the same configuration file, and each service its database URL
+        // from the environment, where a password does not show in `ps`.
+        if let file = ConfigEnvironment.process.file {
+            overrides["GUILD_CONFIG"] = URL(fileURLWithPath: file).standardizedFileURL.path
+        }
+        if let databaseURLTemplate {
+            for service in ["auth", "membership", "content", "referral"] {
+                overrides[Environment.Key(stringLiteral: "GUILD_\(service.uppercased())_DATABASE_URL")] = databaseURLTemplate.replacingOccurrences(of: "{service}", with: service)
+            }
+        }
+        let environment = Environment.inherit.updating(overrides)
 
         let metricsPortList = metricsPorts == "off" ? nil : metricsPorts.split(separator: ",").compactMap { Int($0) }
         guard metricsPortList == nil || metricsPortList?.count == 4 else {
@@ -100,26 +120,27 @@ struct UpCommand: AsyncParsableCommand {
         Self.warnIfClockMoved(clockFile)
         let children = Self.children(
             host: host, replicas: replicas, httpPort: httpPort, ports: (authPort, membershipPort, contentPort, referralPort),
-            metricsPorts: metricsPortList, databaseURLTemplate: databaseURLTemplate, clockFile: clockFile)
+            metricsPorts: metricsPortList, clockFile: clockFile)
+        for child in children where !FileManager.default.isExecutableFile(atPath: binaries.appendingPathComponent(child.executable).path) {
+            throw ValidationError("\(binaries.appendingPathComponent(child.executable).path) not found; build first with `swift build`")
+        }
         let supervisor = Supervisor(host: host)
-        supervisor.installSignalHandlers()
+        let signals = await supervisor.stopOnSignals()
+        defer { signals.cancel() }
         for child in children {
-            let executable = binaries.appendingPathComponent(child.executable)
-            guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-                supervisor.stopAll(reason: nil)
-                throw ValidationError("\(executable.path) not found; build first with `swift build`")
-            }
             say("guild up: starting \(child.name), waiting for it to listen on \(host):\(child.readyPort)")
             let started = ContinuousClock.now
-            try supervisor.start(child, executable: executable, environment: environment)
+            supervisor.start(child, executable: binaries.appendingPathComponent(child.executable), environment: environment)
             guard await supervisor.waitUntilListening(child, timeout: .seconds(60)) else {
-                supervisor.stopAll(reason: "\(child.name) did not start listening on port \(child.readyPort)")
-                throw ExitCode.failure
+                if !supervisor.isStopping { supervisor.stop(reason: "\(child.name) did not start listening on port \(child.readyPort)") }
+                break
             }
             say("guild up: \(child.name) is listening (\(Supervisor.seconds(ContinuousClock.now - started)))")
         }
-        let gateways = (0..<replicas).map { "http://\(host):\(httpPort + $0)" }.joined(separator: " and ")
-        say("guild up: Guild is running at \(gateways)  (data: \(databaseURLTemplate == nil ? dataDirectory.path : dataDirectory.path + ", databases " + databaseURLTemplate!); Ctrl-C stops)")
+        if !supervisor.isStopping {
+            let gateways = (0..<replicas).map { "http://\(host):\(httpPort + $0)" }.joined(separator: " and ")
+            say("guild up: Guild is running at \(gateways)  (data: \(databaseURLTemplate == nil ? dataDirectory.path : dataDirectory.path + ", databases " + Self.withoutPassword(databaseURLTemplate!)); Ctrl-C stops)")
+        }
         let status = await supervisor.waitForExit()
         if status != 0 { throw ExitCode(status) }
     }
@@ -130,6 +151,11 @@ struct UpCommand: AsyncParsableCommand {
         guard let offset = SimulatedWallClock.readOffset(at: path), offset != 0 else { return }
         let days = Double(offset) / 86_400_000
         say("guild up: the simulated clock in \(path) is \(String(format: "%+.1f", days)) days off the real time; delete the file (or write 0 in it) to use the real time")
+    }
+
+    /// A database URL as it may be printed: `postgres://guild:secret@host/db` as `postgres://guild:***@host/db`.
+    static func withoutPassword(_ url: String) -> String {
+        url.replacing(/:\/\/([^:@\/]*):[^@\/]*@/) { "://\($0.1):***@" }
     }
 
     static func ownDirectory() -> String {
@@ -160,7 +186,7 @@ extension UpCommand {
     /// or sends events to.
     static func children(
         host: String, replicas: Int, httpPort: Int, ports: (auth: Int, membership: Int, content: Int, referral: Int),
-        metricsPorts: [Int]?, databaseURLTemplate: String?, clockFile: String
+        metricsPorts: [Int]?, clockFile: String
     ) -> [ChildSpec] {
         func endpoints(_ port: Int) -> String { (0..<replicas).map { "\(host):\(port + 10 * $0)" }.joined(separator: ",") }
         let (auth, membership, content, referral) = (endpoints(ports.auth), endpoints(ports.membership), endpoints(ports.content), endpoints(ports.referral))
@@ -168,7 +194,6 @@ extension UpCommand {
         func service(_ name: String, index: Int, port: Int, metrics: Int, arguments: [String]) -> ChildSpec {
             var all = ["--listen", "\(host):\(port + 10 * index)"] + arguments + clock
             if let metricsPorts { all += ["--metrics-listen", "\(host):\(metricsPorts[metrics] + 10 * index)"] }
-            if let databaseURLTemplate { all += ["--database-url", databaseURLTemplate.replacingOccurrences(of: "{service}", with: name)] }
             return ChildSpec(name: replicas == 1 ? "guild-\(name)" : "guild-\(name)-\(index + 1)", executable: "guild-\(name)", arguments: all, readyPort: port + 10 * index)
         }
         var children: [ChildSpec] = []
@@ -199,100 +224,125 @@ extension UpCommand {
 }
 
 /// Starts child processes, watches them, restarts one that dies (after a pause that doubles
-/// each time), gives up when one keeps dying, and stops them all together.
-final class Supervisor: @unchecked Sendable {
+/// each time), gives up when one keeps dying, and stops them all together: the gateways first,
+/// so that no new request reaches a service that is stopping, then the services.
+///
+/// Each child is supervised by a task of its own that runs it with swift-subprocess, again and
+/// again while it dies; stopping a child is cancelling its task, which swift-subprocess answers
+/// with the teardown below (SIGTERM, then SIGKILL after `stopTimeout`). Every child runs in a
+/// process group of its own, so a Ctrl-C at the terminal reaches guild up alone, which then
+/// stops the children in that order.
+final class Supervisor: Sendable {
     /// A child that dies this many times within `crashWindow` is not started again: the suite stops.
     static let maxCrashes = 5
     static let crashWindow: Duration = .seconds(60)
     /// The pause before the first restart; it doubles with each death inside the window, up to `maxBackoff`.
     static let firstBackoff: Duration = .milliseconds(500)
     static let maxBackoff: Duration = .seconds(8)
+    /// How long a child has to stop after SIGTERM before it gets SIGKILL.
+    static let stopTimeout: Duration = .seconds(10)
 
-    // Every mutable field is guarded by `lock`; the class is shared with signal and termination
-    // handlers that run on other threads, which is why it is @unchecked Sendable.
-    private let lock = NSLock()
-    private var processes: [(ChildSpec, Process)] = []
-    private var isStopping = false
-    private var exitStatus: Int32 = 0
-    private var waiters: [CheckedContinuation<Int32, Never>] = []
-    private var signalSources: [any DispatchSourceSignal] = []
-    /// How to start each child again, and when it died lately.
-    private var launches: [String: (executable: URL, environment: [String: String])] = [:]
-    private var deaths: [String: [ContinuousClock.Instant]] = [:]
+    private enum ChildStatus {
+        case starting, running, down
+    }
+
+    private struct State {
+        var isStopping = false
+        var failure: String?
+        var status: [String: ChildStatus] = [:]
+        var supervised: [(spec: ChildSpec, task: Task<Void, Never>)] = []
+        var finished = false
+        var waiters: [CheckedContinuation<Int32, Never>] = []
+    }
+
+    private let state = Mutex(State())
     private let host: String
 
     init(host: String) {
         self.host = host
     }
 
-    func installSignalHandlers() {
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [weak self] in
-                let name = signalNumber == SIGINT ? "SIGINT" : "SIGTERM"
-                say("\nguild up: \(name) received; stopping every process")
-                self?.stopAll(reason: nil)
-            }
-            source.resume()
-            signalSources.append(source)
-        }
-    }
-
-    func start(_ spec: ChildSpec, executable: URL, environment: [String: String]) throws {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = spec.arguments
-        process.environment = environment
-        process.terminationHandler = { [weak self] finished in
-            self?.childExited(spec, process: finished)
-        }
-        try process.run()
-        lock.withLock {
-            launches[spec.name] = (executable, environment)
-            if let index = processes.firstIndex(where: { $0.0.name == spec.name }) {
-                processes[index] = (spec, process)
-            } else {
-                processes.append((spec, process))
+    /// Stops the suite on the first SIGINT or SIGTERM (ServiceLifecycle's `UnixSignalsSequence`,
+    /// which also keeps the signals from killing guild up itself).
+    func stopOnSignals() async -> Task<Void, Never> {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        return Task {
+            for await signal in signals {
+                say("\nguild up: \(signal) received; stopping every process")
+                self.stop(reason: nil)
+                return
             }
         }
     }
 
-    /// A child died: unless the suite is stopping, it is started again after a pause, or, when
-    /// it died `maxCrashes` times within `crashWindow`, the suite stops.
-    private func childExited(_ spec: ChildSpec, process: Process) {
-        let why = process.terminationReason == .uncaughtSignal
-            ? "was killed by signal \(process.terminationStatus)"
-            : "exited with status \(process.terminationStatus)"
-        let now = ContinuousClock.now
-        let attempt: Int? = lock.withLock {
-            guard !isStopping else { return nil }
-            let recent = (deaths[spec.name] ?? []).filter { now - $0 < Self.crashWindow } + [now]
-            deaths[spec.name] = recent
-            return recent.count
-        }
-        guard let attempt else { return finishIfAllExited() }
-        guard attempt < Self.maxCrashes else {
-            stopAll(reason: "\(spec.name) \(why), the \(Self.maxCrashes)th time within \(Self.seconds(Self.crashWindow)); giving up (see its log above)")
-            return finishIfAllExited()
-        }
-        let backoff = min(Self.firstBackoff * (1 << (attempt - 1)), Self.maxBackoff)
-        say("guild up: \(spec.name) \(why); restarting it in \(Self.seconds(backoff)) (attempt \(attempt) of \(Self.maxCrashes - 1) within \(Self.seconds(Self.crashWindow)); see its log above)")
-        Task {
-            try? await Task.sleep(for: backoff)
-            await self.restart(spec, attempt: attempt)
+    /// Starts `spec` under supervision; it runs until the suite stops.
+    func start(_ spec: ChildSpec, executable: URL, environment: Environment) {
+        state.withLock { state in
+            guard !state.isStopping else { return }
+            state.status[spec.name] = .starting
+            let task = Task { await self.supervise(spec, executable: executable, environment: environment) }
+            state.supervised.append((spec, task))
         }
     }
 
-    private func restart(_ spec: ChildSpec, attempt: Int) async {
-        guard let launch = lock.withLock({ isStopping ? nil : launches[spec.name] }) else { return finishIfAllExited() }
-        do {
-            try start(spec, executable: launch.executable, environment: launch.environment)
-        } catch {
-            return stopAll(reason: "\(spec.name) could not be started again: \(error)")
+    /// Runs the child, and runs it again each time it dies, until its task is cancelled or it
+    /// died `maxCrashes` times within `crashWindow` (then the suite stops).
+    private func supervise(_ spec: ChildSpec, executable: URL, environment: Environment) async {
+        var deaths: [ContinuousClock.Instant] = []
+        while true {
+            let status: TerminationStatus
+            state.withLock { $0.status[spec.name] = .starting }
+            do {
+                async let announced: Void = announceWhenBack(spec, attempt: deaths.count)
+                status = try await runOnce(spec, executable: executable, environment: environment)
+                await announced
+            } catch {
+                if !Task.isCancelled { stop(reason: "\(spec.name) could not be started: \(error)") }
+                return
+            }
+            if Task.isCancelled || state.withLock({ $0.isStopping }) {
+                if status == .signaled(SIGKILL) { say("guild up: \(spec.name) did not stop within \(Self.seconds(Self.stopTimeout)) of SIGTERM; it was killed") }
+                return
+            }
+            let why = Self.describe(status)
+            let now = ContinuousClock.now
+            deaths = deaths.filter { now - $0 < Self.crashWindow } + [now]
+            let attempt = deaths.count
+            guard attempt < Self.maxCrashes else {
+                return stop(reason: "\(spec.name) \(why), the \(Self.maxCrashes)th time within \(Self.seconds(Self.crashWindow)); giving up (see its log above)")
+            }
+            let backoff = min(Self.firstBackoff * (1 << (attempt - 1)), Self.maxBackoff)
+            say("guild up: \(spec.name) \(why); restarting it in \(Self.seconds(backoff)) (attempt \(attempt) of \(Self.maxCrashes - 1) within \(Self.seconds(Self.crashWindow)); see its log above)")
+            do { try await Task.sleep(for: backoff) } catch { return }
         }
+    }
+
+    /// One run of the child, from spawn to exit; cancelling the calling task stops it.
+    private func runOnce(_ spec: ChildSpec, executable: URL, environment: Environment) async throws -> TerminationStatus {
+        var options = PlatformOptions()
+        options.processGroupID = 0
+        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: Self.stopTimeout)]
+        defer { state.withLock { $0.status[spec.name] = .down } }
+        let result = try await Subprocess.run(
+            .path(FilePath(executable.path)), arguments: Arguments(spec.arguments), environment: environment,
+            platformOptions: options, input: .none, output: .currentStandardOutput, error: .currentStandardError
+        ) { _ in
+            self.state.withLock { $0.status[spec.name] = .running }
+        }
+        return result.terminationStatus
+    }
+
+    private func announceWhenBack(_ spec: ChildSpec, attempt: Int) async {
+        guard attempt > 0 else { return }
         if await waitUntilListening(spec, timeout: .seconds(60)) {
             say("guild up: \(spec.name) is back (attempt \(attempt))")
+        }
+    }
+
+    static func describe(_ status: TerminationStatus) -> String {
+        switch status {
+        case .signaled(let signal): "was killed by signal \(signal)"
+        case .exited(let code): "exited with status \(code)"
         }
     }
 
@@ -301,52 +351,53 @@ final class Supervisor: @unchecked Sendable {
         return value < 10 ? String(format: "%.1f s", value) : "\(Int(value.rounded())) s"
     }
 
-    /// Stops every child: SIGTERM, then SIGKILL for any still running after 10 seconds.
-    func stopAll(reason: String?) {
-        let running: [(ChildSpec, Process)] = lock.withLock {
-            if isStopping { return [] }
-            isStopping = true
-            if reason != nil { exitStatus = 1 }
-            return processes
+    /// Stops the suite (once): the gateways, then the services; `reason` makes guild up exit 1.
+    func stop(reason: String?) {
+        let supervised: [(spec: ChildSpec, task: Task<Void, Never>)]? = state.withLock { state in
+            guard !state.isStopping else { return nil }
+            state.isStopping = true
+            state.failure = reason
+            return state.supervised
         }
+        guard let supervised else { return }
         if let reason { say("guild up: \(reason); stopping the rest") }
-        // Stop in reverse start order: the gateway first, so no new requests reach the services.
-        for (_, process) in running.reversed() where process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-        }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
-            for (spec, process) in running where process.isRunning {
-                say("guild up: \(spec.name) did not stop within 10 s; killing it")
-                kill(process.processIdentifier, SIGKILL)
+        Task {
+            let (gateways, services) = (supervised.filter { $0.spec.executable == "guild-gateway" }, supervised.filter { $0.spec.executable != "guild-gateway" })
+            for group in [gateways, services] {
+                for child in group { child.task.cancel() }
+                for child in group { await child.task.value }
             }
+            let (waiters, status) = state.withLock { state in
+                state.finished = true
+                defer { state.waiters = [] }
+                return (state.waiters, Int32(state.failure == nil ? 0 : 1))
+            }
+            for waiter in waiters { waiter.resume(returning: status) }
         }
-        finishIfAllExited()
     }
 
-    private func finishIfAllExited() {
-        let resumed: ([CheckedContinuation<Int32, Never>], Int32) = lock.withLock {
-            guard isStopping, processes.allSatisfy({ !$0.1.isRunning }) else { return ([], 0) }
-            let list = waiters
-            waiters = []
-            return (list, exitStatus)
-        }
-        for waiter in resumed.0 { waiter.resume(returning: resumed.1) }
-    }
-
-    /// Waits until every child has exited after a stop; returns guild up's exit status.
+    /// Waits until the suite has stopped and every child has exited; returns guild up's exit status.
     func waitForExit() async -> Int32 {
         await withCheckedContinuation { continuation in
-            lock.withLock { waiters.append(continuation) }
-            finishIfAllExited()
+            let status: Int32? = state.withLock { state in
+                guard state.finished else {
+                    state.waiters.append(continuation)
+                    return nil
+                }
+                return state.failure == nil ? 0 : 1
+            }
+            if let status { continuation.resume(returning: status) }
         }
     }
+
+    var isStopping: Bool { state.withLock { $0.isStopping } }
 
     /// Polls the child's port until it accepts a TCP connection, the child exits, or time runs out.
     func waitUntilListening(_ spec: ChildSpec, timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let alive = lock.withLock { !isStopping && processes.contains { $0.0.name == spec.name && $0.1.isRunning } }
-            guard alive else { return false }
+            let alive = state.withLock { !$0.isStopping && $0.status[spec.name] != .down }
+            guard alive, !Task.isCancelled else { return false }
             if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.milliseconds(200))
                 .connect(host: host, port: spec.readyPort).get() {

@@ -23,8 +23,8 @@ struct GuildContentCommand: AsyncParsableCommand {
     @Option(help: "Wire address to listen on (env GUILD_CONTENT_LISTEN).")
     var listen: String = ConfigEnvironment().string("GUILD_CONTENT_LISTEN", default: "127.0.0.1:7103")
 
-    @Option(name: .customLong("database-url"), help: "sqlite:<path> or postgres://user:pass@host:port/db (env GUILD_CONTENT_DATABASE_URL; default sqlite under the data directory).")
-    var databaseURL: String? = ConfigEnvironment().string("GUILD_CONTENT_DATABASE_URL")
+    @Option(name: .customLong("database-url"), help: "sqlite:<path> or postgres://user:pass@host:port/db (env GUILD_CONTENT_DATABASE_URL or the config file, which keep a password out of `ps`; default sqlite under the data directory).")
+    var databaseURL: String?
 
     @Option(name: .customLong("membership"), help: "The membership service's wire endpoints, host:port[,host:port] (env GUILD_MEMBERSHIP_ENDPOINTS).")
     var membership: String = ConfigEnvironment().string("GUILD_MEMBERSHIP_ENDPOINTS", default: "127.0.0.1:7102")
@@ -50,7 +50,7 @@ struct GuildContentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .content, options: common)
+        let url = databaseURL ?? ConfigEnvironment().string("GUILD_CONTENT_DATABASE_URL") ?? ServiceRunner.defaultDatabaseURL(service: .content, options: common)
         var configuration = ContentConfiguration(attachmentDirectory: URL(fileURLWithPath: common.dataDirectory).appendingPathComponent("content/attachments"))
         configuration.maxAttachmentBytes = maxAttachmentBytes
         let settings = configuration

@@ -13,7 +13,8 @@ import ServiceLifecycle
 struct GuildMembershipCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guild-membership",
-        abstract: "Guild's membership service: communities, plans, coupons, orders, payments, subscriptions, ledger."
+        abstract: "Guild's membership service: communities, plans, coupons, orders, payments, subscriptions, ledger.",
+        discussion: "Stripe: set GUILD_STRIPE_API_KEY and GUILD_STRIPE_WEBHOOK_SECRET in the environment, or stripe-api-key and stripe-webhook-secret in the config file (secrets are never flags)."
     )
 
     @OptionGroup var common: CommonOptions
@@ -22,8 +23,8 @@ struct GuildMembershipCommand: AsyncParsableCommand {
     @Option(help: "Wire address to listen on (env GUILD_MEMBERSHIP_LISTEN).")
     var listen: String = ConfigEnvironment().string("GUILD_MEMBERSHIP_LISTEN", default: "127.0.0.1:7102")
 
-    @Option(name: .customLong("database-url"), help: "sqlite:<path> or postgres://user:pass@host:port/db (env GUILD_MEMBERSHIP_DATABASE_URL; default sqlite under the data directory).")
-    var databaseURL: String? = ConfigEnvironment().string("GUILD_MEMBERSHIP_DATABASE_URL")
+    @Option(name: .customLong("database-url"), help: "sqlite:<path> or postgres://user:pass@host:port/db (env GUILD_MEMBERSHIP_DATABASE_URL or the config file, which keep a password out of `ps`; default sqlite under the data directory).")
+    var databaseURL: String?
 
     @Option(name: .customLong("platform-fee-bp"), help: "The platform's fee on payments in basis points, 0 to 5000 (env GUILD_MEMBERSHIP_PLATFORM_FEE_BP; 500 = 5 %).")
     var platformFeeBasisPoints: Int = ConfigEnvironment().int("GUILD_MEMBERSHIP_PLATFORM_FEE_BP", default: 500)
@@ -34,11 +35,11 @@ struct GuildMembershipCommand: AsyncParsableCommand {
     @Option(name: .customLong("event-subscribers"), help: "Services that receive membership's events: service=host:port[,host:port] separated by ';' (env GUILD_MEMBERSHIP_EVENT_SUBSCRIBERS; default none).")
     var eventSubscribers: String = ConfigEnvironment().string("GUILD_MEMBERSHIP_EVENT_SUBSCRIBERS", default: "")
 
-    @Option(name: .customLong("stripe-api-key"), help: "Stripe secret key; enables the stripe provider (env GUILD_STRIPE_API_KEY; never logged).")
-    var stripeAPIKey: String? = ConfigEnvironment().string("GUILD_STRIPE_API_KEY")
-
-    @Option(name: .customLong("stripe-webhook-secret"), help: "Signing secret of the Stripe webhook endpoint (env GUILD_STRIPE_WEBHOOK_SECRET).")
-    var stripeWebhookSecret: String? = ConfigEnvironment().string("GUILD_STRIPE_WEBHOOK_SECRET")
+    /// Stripe's secret key, which enables the stripe provider, and the webhook endpoint's signing
+    /// secret: from the environment or the config file only (never flags, which `ps` and the help
+    /// would show), and never logged.
+    var stripeAPIKey: String? { ConfigEnvironment().string("GUILD_STRIPE_API_KEY") }
+    var stripeWebhookSecret: String? { ConfigEnvironment().string("GUILD_STRIPE_WEBHOOK_SECRET") }
 
     @Option(name: .customLong("public-url"), help: "The gateway's public address, for Stripe's return pages (env GUILD_PUBLIC_URL).")
     var publicURL: String = ConfigEnvironment().string("GUILD_PUBLIC_URL", default: "http://127.0.0.1:8080")
@@ -46,7 +47,7 @@ struct GuildMembershipCommand: AsyncParsableCommand {
     func validate() throws {
         _ = try OutboxRelay.parseSubscribers(eventSubscribers)
         if stripeAPIKey != nil, stripeWebhookSecret == nil {
-            throw ValidationError("--stripe-api-key needs --stripe-webhook-secret: without it no payment could ever be confirmed")
+            throw ValidationError("GUILD_STRIPE_API_KEY needs GUILD_STRIPE_WEBHOOK_SECRET: without it no payment could ever be confirmed")
         }
         guard (0...5000).contains(platformFeeBasisPoints) else { throw ValidationError("--platform-fee-bp must be between 0 and 5000") }
         guard (0...60).contains(graceDays) else { throw ValidationError("--grace-days must be between 0 and 60") }
@@ -56,7 +57,7 @@ struct GuildMembershipCommand: AsyncParsableCommand {
         var configuration = MembershipConfiguration()
         configuration.platformFeeBasisPoints = Int64(platformFeeBasisPoints)
         configuration.gracePeriod = .seconds(graceDays * 86_400)
-        let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .membership, options: common)
+        let url = databaseURL ?? ConfigEnvironment().string("GUILD_MEMBERSHIP_DATABASE_URL") ?? ServiceRunner.defaultDatabaseURL(service: .membership, options: common)
         let settings = configuration
         let subscribers = eventSubscribers
         let certificates = common.resolvedCertificatesDirectory

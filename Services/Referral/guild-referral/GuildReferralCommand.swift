@@ -23,8 +23,8 @@ struct GuildReferralCommand: AsyncParsableCommand {
     @Option(help: "Wire address to listen on (env GUILD_REFERRAL_LISTEN).")
     var listen: String = ConfigEnvironment().string("GUILD_REFERRAL_LISTEN", default: "127.0.0.1:7104")
 
-    @Option(name: .customLong("database-url"), help: "sqlite:<path> or postgres://user:pass@host:port/db (env GUILD_REFERRAL_DATABASE_URL; default sqlite under the data directory).")
-    var databaseURL: String? = ConfigEnvironment().string("GUILD_REFERRAL_DATABASE_URL")
+    @Option(name: .customLong("database-url"), help: "sqlite:<path> or postgres://user:pass@host:port/db (env GUILD_REFERRAL_DATABASE_URL or the config file, which keep a password out of `ps`; default sqlite under the data directory).")
+    var databaseURL: String?
 
     @Option(name: .customLong("auth"), help: "The auth service's wire endpoints, host:port[,host:port] (env GUILD_AUTH_ENDPOINTS).")
     var auth: String = ConfigEnvironment().string("GUILD_AUTH_ENDPOINTS", default: "127.0.0.1:7101")
@@ -50,7 +50,7 @@ struct GuildReferralCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let url = databaseURL ?? ServiceRunner.defaultDatabaseURL(service: .referral, options: common)
+        let url = databaseURL ?? ConfigEnvironment().string("GUILD_REFERRAL_DATABASE_URL") ?? ServiceRunner.defaultDatabaseURL(service: .referral, options: common)
         let settings = ReferralConfiguration()
         let certificates = common.resolvedCertificatesDirectory
         let endpoints = (auth: WireEndpoint.list(auth)!, membership: WireEndpoint.list(membership)!, content: WireEndpoint.list(content)!)
