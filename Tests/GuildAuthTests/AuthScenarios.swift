@@ -33,6 +33,7 @@ enum AuthScenarios {
         "signing keys are sealed: a copy of the database without the key-encryption key yields no usable key": sealedKeys,
         "keys an earlier version stored in the clear are sealed on start; a retired key loses its private half": legacyKeys,
         "rotation over the wire: the old key verifies until its tokens expire, then is retired and swept": rotationOverTheWire,
+        "replicas starting together on an empty database make one signing key": replicasMakeOneKey,
     ]
 
     static var names: [String] { all.keys.sorted() }
@@ -294,6 +295,21 @@ extension AuthScenarios {
         // The service with the right key still signs, with the same key.
         let again = try await cluster.auth.login(loginRequest("ada@example.com", "correct horse battery"), clientAddress: nil)
         #expect(AccessTokenVerifier.keyID(of: again.tokens.accessToken) == AccessTokenVerifier.keyID(of: session.tokens.accessToken))
+    }
+
+    static func replicasMakeOneKey(_ cluster: TestCluster, _ clock: ManualWallClock) async throws {
+        try await cluster.database.database.withConnection { sql in try await sql.raw("DELETE FROM signing_keys").run() }
+        let keyEncryptionKey = SealingKey.generate()
+        let replicas = try (0..<6).map { index in
+            try AuthService(database: cluster.database.database, configuration: TestCluster.fastAuthConfiguration,
+                            keyEncryptionKey: keyEncryptionKey, clock: clock, logger: Logger(label: "auth-\(index)"))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for replica in replicas { group.addTask { try await replica.prepare() } }
+            try await group.waitForAll()
+        }
+        for replica in replicas { await replica.shutdown() }
+        #expect(try await storedKeys(cluster).count == 1)
     }
 
     static func legacyKeys(_ cluster: TestCluster, _ clock: ManualWallClock) async throws {

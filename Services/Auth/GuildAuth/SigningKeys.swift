@@ -29,7 +29,8 @@ struct SigningKeys: Sendable {
 
     /// The active key, creating the first one when there is none, and rotating it when it is
     /// older than `rotation`. The usual case is a plain read; only creating or rotating a key
-    /// takes a write transaction (which checks again, so concurrent callers make one key).
+    /// takes a write transaction, which holds the keys' lock and checks again, so that
+    /// concurrent callers, replicas starting together on an empty database among them, make one key.
     func activeKey(rotation: Duration?) async throws -> Key {
         let now = clock.now()
         @Sendable func usable(_ key: Key?) -> Key? {
@@ -41,6 +42,7 @@ struct SigningKeys: Sendable {
             return key
         }
         return try await database.transaction { sql in
+            try await self.lock(sql)
             if let key = usable(try await self.currentKey(sql: sql)) { return key }
             return try await self.rotate(sql: sql, now: now).key
         }
@@ -56,7 +58,19 @@ struct SigningKeys: Sendable {
     @discardableResult
     func rotate() async throws -> (key: Key, retired: String?) {
         let now = clock.now()
-        return try await database.transaction { sql in try await self.rotate(sql: sql, now: now) }
+        return try await database.transaction { sql in
+            try await self.lock(sql)
+            return try await self.rotate(sql: sql, now: now)
+        }
+    }
+
+    /// Serializes the transactions that make keys across replicas. PostgreSQL's default isolation
+    /// would let two of them both find no active key and both make one; SQLite's write
+    /// transactions are serialized already (and one process owns the file).
+    private func lock(_ sql: any SQLDatabase) async throws {
+        if database.dialect == .postgres {
+            try await sql.raw("SELECT pg_advisory_xact_lock(7100433)").run()
+        }
     }
 
     private func rotate(sql: any SQLDatabase, now: Date) async throws -> (key: Key, retired: String?) {
