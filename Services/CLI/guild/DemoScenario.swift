@@ -85,6 +85,8 @@ final class DemoScenario {
     var rewardCost: Int64 = 50
     var groupOffer: String?
     var challenge: String?
+    /// When the challenge started (its first check-in day's step).
+    var challengeStart: Date?
     var challengeParticipants: [DemoMember] = []
     var members: [DemoMember] = []
     var posts: [String] = []
@@ -663,6 +665,7 @@ final class DemoScenario {
                     "startDate": .string(DemoAPI.day(now)), "days": 7, "timeZone": "UTC",
                 ])
                 self.challenge = challenge["id"].string
+                self.challengeStart = now
             }
             guard created, let challenge else { return }
             let live = members.filter { $0.isLive(at: now) }.shuffled(using: &random)
@@ -673,7 +676,10 @@ final class DemoScenario {
                 if joined { challengeParticipants.append(member) }
             }
         }
-        guard let challenge else { return }
+        guard let challenge, let challengeStart else { return }
+        // The week's steps are a day and a few minutes apart, so one of them may cross a UTC
+        // midnight and the last fall on an eighth date, after the challenge: no check-ins then.
+        guard DemoAPI.day(now) < DemoAPI.day(challengeStart.addingTimeInterval(7 * Self.day)) else { return }
         for member in challengeParticipants where member.isLive(at: now) && random.chance(0.85) {
             await attempt("check-ins") {
                 try await api.call(as: member.account, .POST, "/api/v1/challenges/\(challenge)/checkins", body: ["note": "Shipped today's improvement."])
