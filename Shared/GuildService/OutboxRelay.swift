@@ -62,6 +62,9 @@ public struct OutboxRelay: Service {
     public static let maximumBackoff: TimeInterval = 300
     /// How often the relay measures its backlog (``measureBacklog()``).
     public static let backlogInterval: Duration = .seconds(15)
+    /// How long a delivered event is kept, and how often the relay prunes older ones (``prune()``).
+    public static let retention: TimeInterval = 7 * 86_400
+    public static let pruneInterval: Duration = .seconds(3600)
     /// Tries before a delivery is dead: 288 at the 5-minute cap is about a day.
     public static let defaultMaximumAttempts = 288
 
@@ -82,17 +85,38 @@ public struct OutboxRelay: Service {
     public func run() async throws {
         // The backlog is a count over the whole outbox: measured every 15 s (a scrape's usual
         // interval), not on every pass.
+        // Delivered events are pruned once an hour.
         let measured = Mutex<ContinuousClock.Instant?>(nil)
-        try await PeriodicJob.leased(name: "outbox-relay", every: interval, database: database, logger: logger) {
-            try await deliverDue()
+        let pruned = Mutex<ContinuousClock.Instant?>(nil)
+        @Sendable func due(_ last: borrowing Mutex<ContinuousClock.Instant?>, every interval: Duration) -> Bool {
             let now = ContinuousClock.now
-            let due = measured.withLock { last in
-                guard last.map({ now - $0 >= Self.backlogInterval }) ?? true else { return false }
+            return last.withLock { last in
+                guard last.map({ now - $0 >= interval }) ?? true else { return false }
                 last = now
                 return true
             }
-            if due { try await measureBacklog() }
+        }
+        try await PeriodicJob.leased(name: "outbox-relay", every: interval, database: database, logger: logger) {
+            try await deliverDue()
+            if due(measured, every: Self.backlogInterval) { try await measureBacklog() }
+            if due(pruned, every: Self.pruneInterval) { try await prune() }
         }.run()
+    }
+
+    /// Deletes the events every subscriber received more than ``retention`` ago (by the
+    /// service's clock), a thousand at a time. Returns how many.
+    @discardableResult
+    public func prune() async throws -> Int {
+        let before = clock.now().addingTimeInterval(-Self.retention)
+        let wanted = subscribers.map { (name: $0.name.rawValue, topics: $0.topics) }
+        var total = 0
+        while true {
+            let count = try await Outbox.prune(database, subscribers: wanted, before: before, limit: 1000)
+            total += count
+            if count < 1000 { break }
+        }
+        if total > 0 { logger.info("pruned delivered outbox events", metadata: ["count": "\(total)"]) }
+        return total
     }
 
     /// The relay's metrics for one subscriber: deliveries by outcome, and what waits.

@@ -107,6 +107,38 @@ public enum Outbox {
         return true
     }
 
+    /// Deletes up to `limit` events written before `before` that every subscriber that wants
+    /// them has received, with their deliveries; events no subscriber wants go too. An event
+    /// waiting for a subscriber, or dead for one (an operator may retry it), stays. Returns how
+    /// many events went. A subscriber added later receives only the events still kept.
+    public static func prune(_ database: Database, subscribers: [(name: String, topics: Set<String>?)], before: Date, limit: Int) async throws -> Int {
+        try await database.transaction { sql in
+            var query: SQLQueryString = "SELECT e.id AS id FROM outbox_events e WHERE e.occurred_at_ms < \(bind: before.millisecondsSince1970)"
+            for subscriber in subscribers {
+                let received: SQLQueryString = """
+                    EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.event_id = e.id AND d.subscriber = \(bind: subscriber.name) AND d.delivered_at_ms IS NOT NULL)
+                    """
+                if let topics = subscriber.topics {
+                    guard !topics.isEmpty else { continue }
+                    query.appendLiteral(" AND (e.topic NOT IN (")
+                    query.appendInterpolation(binds: topics.sorted())
+                    query.appendLiteral(") OR ")
+                } else {
+                    query.appendLiteral(" AND (")
+                }
+                query.appendInterpolation(received)
+                query.appendLiteral(")")
+            }
+            query.appendLiteral(" ORDER BY e.seq LIMIT ")
+            query.appendInterpolation(bind: limit)
+            let ids = try await sql.raw(query).all().map { try $0.decode(column: "id", as: String.self) }
+            guard !ids.isEmpty else { return 0 }
+            try await sql.raw("DELETE FROM outbox_deliveries WHERE event_id IN (\(binds: ids))").run()
+            try await sql.raw("DELETE FROM outbox_events WHERE id IN (\(binds: ids))").run()
+            return ids.count
+        }
+    }
+
     /// How many events wait for `subscriber` (not delivered, not dead; due or backing off), and
     /// when the oldest of them was written: the relay's depth and lag, for its metrics.
     public static func backlog(_ database: Database, subscriber: String, topics: Set<String>?) async throws -> (count: Int, oldestMs: Int64?) {

@@ -25,6 +25,7 @@ enum StorageScenarios {
         "a unique violation is already_exists": uniqueViolation,
         "foreign keys are enforced": foreignKeys,
         "concurrent transactions do not interleave": concurrentTransactions,
+        "pruning the outbox keeps what a subscriber still waits for": outboxPruning,
     ]
 
     static var names: [String] { all.keys.sorted() }
@@ -43,6 +44,43 @@ enum StorageScenarios {
     }
 
     static let logger = Logger(label: "storage-test")
+
+    static func outboxPruning(_ test: TestDatabase) async throws {
+        let db = test.database
+        try await db.withConnection { sql in
+            for statement in Outbox.createTables(db.dialect) + [Outbox.deadLetterColumn] + Outbox.traceColumns { try await sql.raw(SQLQueryString(statement)).run() }
+        }
+        let old = Date(timeIntervalSince1970: 1_767_225_600), recent = old.addingTimeInterval(10 * 86_400)
+        func append(_ topic: String, at date: Date) async throws -> String {
+            try await db.transaction { sql in try await Outbox.append(sql, topic: topic, payload: [1], at: date) }
+        }
+        func deliver(_ event: String, to subscriber: String, dead: Bool = false) async throws {
+            try await Outbox.record(db, event: event, subscriber: subscriber, delivered: !dead, error: dead ? "gone" : "", retryAt: recent, dead: dead, now: recent)
+        }
+        // content wants every topic, referral only payments.
+        let subscribers: [(name: String, topics: Set<String>?)] = [("content", nil), ("referral", ["payment.succeeded"])]
+        let both = try await append("payment.succeeded", at: old)
+        try await deliver(both, to: "content"); try await deliver(both, to: "referral")
+        let contentOnly = try await append("community.created", at: old)
+        try await deliver(contentOnly, to: "content")
+        let waitingForReferral = try await append("payment.succeeded", at: old)
+        try await deliver(waitingForReferral, to: "content")
+        let deadForContent = try await append("community.created", at: old)
+        try await deliver(deadForContent, to: "content", dead: true)
+        let young = try await append("community.created", at: recent)
+        try await deliver(young, to: "content")
+        #expect(try await Outbox.prune(db, subscribers: subscribers, before: recent.addingTimeInterval(-86_400), limit: 1) == 1)
+        #expect(try await Outbox.prune(db, subscribers: subscribers, before: recent.addingTimeInterval(-86_400), limit: 100) == 1)
+        #expect(try await Outbox.prune(db, subscribers: subscribers, before: recent.addingTimeInterval(-86_400), limit: 100) == 0)
+        let kept = try await db.withConnection { sql in
+            try await sql.raw("SELECT id FROM outbox_events ORDER BY seq").all().map { try $0.decode(column: "id", as: String.self) }
+        }
+        #expect(kept == [waitingForReferral, deadForContent, young])
+        let deliveries = try await db.withConnection { sql in
+            try await sql.raw("SELECT COUNT(*) AS n FROM outbox_deliveries WHERE event_id IN (\(binds: [both, contentOnly]))").first()!.decode(column: "n", as: Int.self)
+        }
+        #expect(deliveries == 0)
+    }
 
     static func migrationsApplyOnce(_ test: TestDatabase) async throws {
         let db = test.database
