@@ -99,28 +99,13 @@ extension Gateway {
     /// gets the same 404 as for a path that does not exist.
     func metricsExposition(_ request: Request, context: GatewayRequestContext) throws -> Response {
         guard let registry = configuration.metricsRegistry, request.headers[.xForwardedFor] == nil, request.headers[.forwarded] == nil,
-              let address = context.remoteAddress?.ipAddress, Self.isPrivate(address)
+              let address = context.remoteAddress?.ipAddress, ClientAddress.isPrivate(address)
         else { throw HTTPError(.notFound) }
         var buffer = ByteBuffer()
         buffer.writeBytes(registry.emitToBuffer())
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: buffer))
-    }
-
-    /// Loopback, RFC 1918 and unique-local (fc00::/7) addresses, and IPv4-mapped forms of them.
-    static func isPrivate(_ address: String) -> Bool {
-        var address = address.lowercased()
-        if address.hasPrefix("::ffff:") { address.removeFirst(7) }
-        if address == "::1" { return true }
-        if address.hasPrefix("fc") || address.hasPrefix("fd") { return address.contains(":") }
-        let octets = address.split(separator: ".").compactMap { UInt8($0) }
-        guard octets.count == 4 else { return false }
-        switch (octets[0], octets[1]) {
-        case (127, _), (10, _), (192, 168): return true
-        case (172, 16...31): return true
-        default: return false
-        }
     }
 }
 

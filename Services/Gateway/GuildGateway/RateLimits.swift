@@ -145,7 +145,7 @@ package final class RateLimiter: Sendable {
     package func admit(address: String?, method: HTTPRequest.Method, path: String) throws {
         guard let address, let routeClass = RateLimits.routeClass(method: method, path: path),
               let limit = limits.perAddress[routeClass] else { return }
-        if limits.exemptLoopback, Self.isLoopback(address) { return }
+        if limits.exemptLoopback, ClientAddress.isLoopback(address) { return }
         try count(Key(scope: 0, routeClass: routeClass, subject: address), limit: limit)
     }
 
@@ -191,10 +191,6 @@ package final class RateLimiter: Sendable {
             throw GuildError(.resourceExhausted, "Too many requests: at most \(limit.requests) \(key.routeClass.rawValue) requests in \(limit.window.components.seconds) seconds. Try again in \(retryAfter) seconds.",
                              retryAfterSeconds: UInt32(retryAfter), reason: "rate_limited")
         }
-    }
-
-    static func isLoopback(_ address: String) -> Bool {
-        address == "::1" || address.hasPrefix("127.") || address == "localhost"
     }
 }
 
