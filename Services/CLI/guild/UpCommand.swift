@@ -262,10 +262,11 @@ final class Supervisor: Sendable {
         self.host = host
     }
 
-    /// Stops the suite on the first SIGINT or SIGTERM (ServiceLifecycle's `UnixSignalsSequence`,
-    /// which also keeps the signals from killing guild up itself).
+    /// Stops the suite on the first SIGINT, SIGTERM or SIGHUP (ServiceLifecycle's
+    /// `UnixSignalsSequence`, which also keeps the signals from killing guild up itself). SIGHUP
+    /// counts because the children, in groups of their own, no longer get the terminal's hang-up.
     func stopOnSignals() async -> Task<Void, Never> {
-        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm, .sighup)
         return Task {
             for await signal in signals {
                 say("\nguild up: \(signal) received; stopping every process")
