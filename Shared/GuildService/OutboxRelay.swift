@@ -84,8 +84,7 @@ public struct OutboxRelay: Service {
 
     public func run() async throws {
         // The backlog is a count over the whole outbox: measured every 15 s (a scrape's usual
-        // interval), not on every pass.
-        // Delivered events are pruned once an hour.
+        // interval), not on every pass; delivered events are pruned once an hour.
         let measured = Mutex<ContinuousClock.Instant?>(nil)
         let pruned = Mutex<ContinuousClock.Instant?>(nil)
         @Sendable func due(_ last: borrowing Mutex<ContinuousClock.Instant?>, every interval: Duration) -> Bool {

@@ -85,6 +85,18 @@ public enum ServiceRunner {
         logger.info("stopped")
     }
 
+    /// A service's database URL: `given` (its `--database-url`), else its setting
+    /// (``databaseURLSetting(_:)``, from the environment or the config file), else
+    /// ``defaultDatabaseURL(service:options:)``.
+    public static func databaseURL(service: ServiceName, given: String?, options: CommonOptions) -> String {
+        given ?? ConfigEnvironment().string(databaseURLSetting(service)) ?? defaultDatabaseURL(service: service, options: options)
+    }
+
+    /// The setting that names a service's database: `GUILD_<SERVICE>_DATABASE_URL`.
+    public static func databaseURLSetting(_ service: ServiceName) -> String {
+        "GUILD_\(service.rawValue.uppercased())_DATABASE_URL"
+    }
+
     /// The default SQLite URL of a service: `<data-dir>/<service>/<service>.sqlite`.
     public static func defaultDatabaseURL(service: ServiceName, options: CommonOptions) -> String {
         let path = ((options.dataDirectory as NSString).appendingPathComponent(service.rawValue) as NSString)

@@ -49,7 +49,7 @@ struct GuildAuthCommand: AsyncParsableCommand {
         configuration.passwordHashing.logN = scryptLogN
         configuration.accessTokenLifetime = .seconds(accessTokenTTL)
         configuration.refreshTokenLifetime = .seconds(refreshTokenTTL)
-        let url = databaseURL ?? ConfigEnvironment().string("GUILD_AUTH_DATABASE_URL") ?? ServiceRunner.defaultDatabaseURL(service: .auth, options: common)
+        let url = ServiceRunner.databaseURL(service: .auth, given: databaseURL, options: common)
         let settings = configuration
         let kek: SealingKey
         if let text = keyEncryptionKeyText {

@@ -27,13 +27,10 @@ enum ServiceDatabases {
         }
     }
 
-    /// A service's database URL: from the template (`{service}` replaced), else the service's own
-    /// setting (`GUILD_<SERVICE>_DATABASE_URL`, environment or file), else its SQLite file under
-    /// the data directory, as the service itself would choose.
+    /// A service's database URL: from the template (`{service}` replaced), else as the service
+    /// itself would choose (``ServiceRunner/databaseURL(service:given:options:)``).
     static func url(for service: ServiceName, template: String?, options: CommonOptions) -> String {
-        template?.replacingOccurrences(of: "{service}", with: service.rawValue)
-            ?? ConfigEnvironment().string("GUILD_\(service.rawValue.uppercased())_DATABASE_URL")
-            ?? ServiceRunner.defaultDatabaseURL(service: service, options: options)
+        ServiceRunner.databaseURL(service: service, given: template?.replacingOccurrences(of: "{service}", with: service.rawValue), options: options)
     }
 
     /// Where guild-content keeps attachments by default (beside its database).
@@ -204,25 +201,30 @@ struct RestoreCommand: AsyncParsableCommand {
             plan.append((service, backup, path))
         }
         for (service, backup, path) in plan {
-            let manager = FileManager.default
-            try manager.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let kept = path + ".before-restore"
-            try? manager.removeItem(atPath: kept)
-            if manager.fileExists(atPath: path) { try manager.moveItem(atPath: path, toPath: kept) }
-            for suffix in ["-wal", "-shm"] { try? manager.removeItem(atPath: path + suffix) }
-            try manager.copyItem(atPath: backup, toPath: path)
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            let kept = try Self.replace(path, with: backup)
             // Open it once: a backup from this build is accepted by the service that will run on it.
             let version = try await ServiceDatabases.withDatabase(.sqlite(path: path), logger: logger) { try await Migrator.appliedVersions($0).max() ?? 0 }
             print("\(service): restored \(path) (schema version \(version)); the one it replaced is \(kept)")
         }
         if let folder = manifest["attachments"] as? String {
             let attachments = ServiceDatabases.attachmentDirectory(common)
-            let kept = attachments.appendingPathExtension("before-restore")
-            try? FileManager.default.removeItem(at: kept)
-            if FileManager.default.fileExists(atPath: attachments.path) { try FileManager.default.moveItem(at: attachments, to: kept) }
-            try FileManager.default.copyItem(at: directory.appendingPathComponent(folder), to: attachments)
+            try Self.replace(attachments.path, with: directory.appendingPathComponent(folder).path)
             print("content attachments: restored \(attachments.path)")
         }
         print("guild restore: done; start the suite (guild up)")
+    }
+
+    /// Puts a copy of `source` (a file or a directory) at `target`, keeping what was there as
+    /// `<target>.before-restore` (replacing the previous restore's). Returns that path.
+    @discardableResult
+    static func replace(_ target: String, with source: String) throws -> String {
+        let manager = FileManager.default
+        let kept = target + ".before-restore"
+        try? manager.removeItem(atPath: kept)
+        if manager.fileExists(atPath: target) { try manager.moveItem(atPath: target, toPath: kept) }
+        try manager.copyItem(atPath: source, toPath: target)
+        return kept
     }
 }

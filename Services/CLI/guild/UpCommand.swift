@@ -104,8 +104,8 @@ struct UpCommand: AsyncParsableCommand {
             overrides["GUILD_CONFIG"] = URL(fileURLWithPath: file).standardizedFileURL.path
         }
         if let databaseURLTemplate {
-            for service in ["auth", "membership", "content", "referral"] {
-                overrides[Environment.Key(stringLiteral: "GUILD_\(service.uppercased())_DATABASE_URL")] = databaseURLTemplate.replacingOccurrences(of: "{service}", with: service)
+            for service in [ServiceName.auth, .membership, .content, .referral] {
+                overrides[Environment.Key(stringLiteral: ServiceRunner.databaseURLSetting(service))] = databaseURLTemplate.replacingOccurrences(of: "{service}", with: service.rawValue)
             }
         }
         let environment = Environment.inherit.updating(overrides)

@@ -50,7 +50,7 @@ struct GuildContentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let url = databaseURL ?? ConfigEnvironment().string("GUILD_CONTENT_DATABASE_URL") ?? ServiceRunner.defaultDatabaseURL(service: .content, options: common)
+        let url = ServiceRunner.databaseURL(service: .content, given: databaseURL, options: common)
         var configuration = ContentConfiguration(attachmentDirectory: URL(fileURLWithPath: common.dataDirectory).appendingPathComponent("content/attachments"))
         configuration.maxAttachmentBytes = maxAttachmentBytes
         let settings = configuration

@@ -57,7 +57,7 @@ struct GuildMembershipCommand: AsyncParsableCommand {
         var configuration = MembershipConfiguration()
         configuration.platformFeeBasisPoints = Int64(platformFeeBasisPoints)
         configuration.gracePeriod = .seconds(graceDays * 86_400)
-        let url = databaseURL ?? ConfigEnvironment().string("GUILD_MEMBERSHIP_DATABASE_URL") ?? ServiceRunner.defaultDatabaseURL(service: .membership, options: common)
+        let url = ServiceRunner.databaseURL(service: .membership, given: databaseURL, options: common)
         let settings = configuration
         let subscribers = eventSubscribers
         let certificates = common.resolvedCertificatesDirectory

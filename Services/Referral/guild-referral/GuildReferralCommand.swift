@@ -50,7 +50,7 @@ struct GuildReferralCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let url = databaseURL ?? ConfigEnvironment().string("GUILD_REFERRAL_DATABASE_URL") ?? ServiceRunner.defaultDatabaseURL(service: .referral, options: common)
+        let url = ServiceRunner.databaseURL(service: .referral, given: databaseURL, options: common)
         let settings = ReferralConfiguration()
         let certificates = common.resolvedCertificatesDirectory
         let endpoints = (auth: WireEndpoint.list(auth)!, membership: WireEndpoint.list(membership)!, content: WireEndpoint.list(content)!)
